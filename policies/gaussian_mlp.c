@@ -1,0 +1,152 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// gaussian_mlp.c: the Gaussian MLP policy. mean = MLP(obs) with a linear
+// output layer, std = exp(log_std) independent of the state. Forward and
+// backward work on a whole batch with OpenBLAS matrix products; the flat
+// parameter vector is passed in, so adapted parameters need no copy.
+
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "metarl.h"
+
+void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) {
+  memset(pol, 0, sizeof(*pol));
+  int nhidden = cfg->policy.nhidden;
+  MRL_ASSERT(nhidden >= 0 && nhidden <= MRL_MAXLAYERS);
+  pol->nlayer = nhidden + 1;
+  pol->sizes[0] = nobs;
+  for (int i = 0; i < nhidden; i++) pol->sizes[i + 1] = cfg->policy.hidden[i];
+  pol->sizes[pol->nlayer] = nact;
+  pol->activation = cfg->policy.activation;
+  pol->init_log_std = cfg->policy.init_log_std;
+  int off = 0;
+  for (int l = 0; l < pol->nlayer; l++) {
+    pol->woff[l] = off;
+    off += pol->sizes[l + 1] * pol->sizes[l];
+    pol->boff[l] = off;
+    off += pol->sizes[l + 1];
+  }
+  pol->logstd_off = off;
+  pol->nparam = off + nact;
+}
+
+// Glorot-uniform hidden weights; the output layer scaled by 0.01 so that the
+// initial mean is near 0 and exploration comes from the log-std alone.
+void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params) {
+  memset(params, 0, sizeof(double) * pol->nparam);
+  for (int l = 0; l < pol->nlayer; l++) {
+    int in = pol->sizes[l], out = pol->sizes[l + 1];
+    double limit = sqrt(6.0 / (in + out));
+    if (l == pol->nlayer - 1) limit *= 0.01;
+    double* w = params + pol->woff[l];
+    for (int i = 0; i < in * out; i++) w[i] = limit * (2.0 * mrl_rng_uniform(rng) - 1.0);
+  }
+  int nact = pol->sizes[pol->nlayer];
+  for (int i = 0; i < nact; i++) params[pol->logstd_off + i] = pol->init_log_std;
+}
+
+mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
+  mrlPolicyWork* work = mrl_alloc(sizeof(mrlPolicyWork));
+  work->maxbatch = maxbatch;
+  int total = 0, widest = 0;
+  for (int l = 1; l <= pol->nlayer; l++) {
+    work->act_off[l] = total;
+    total += maxbatch * pol->sizes[l];
+  }
+  for (int l = 0; l <= pol->nlayer; l++) {
+    if (pol->sizes[l] > widest) widest = pol->sizes[l];
+  }
+  work->act = mrl_alloc(sizeof(double) * total);
+  work->grad_act = mrl_alloc(sizeof(double) * 2 * maxbatch * widest);
+  work->dmean = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[pol->nlayer]);
+  work->mean = work->act + work->act_off[pol->nlayer];
+  return work;
+}
+
+void mrl_policy_work_free(mrlPolicyWork* work) {
+  if (!work) return;
+  free(work->act);
+  free(work->grad_act);
+  free(work->dmean);
+  free(work);
+}
+
+void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                        const double* obs, int batch) {
+  MRL_ASSERT(batch > 0 && batch <= work->maxbatch);
+  work->batch = batch;
+  work->input = obs;
+  const double* x = obs;
+  for (int l = 0; l < pol->nlayer; l++) {
+    int in = pol->sizes[l], out = pol->sizes[l + 1];
+    const double* w = params + pol->woff[l];
+    const double* b = params + pol->boff[l];
+    double* h = work->act + work->act_off[l + 1];
+    // h (batch, out) = x (batch, in) w^T (in, out), then + b
+    for (int r = 0; r < batch; r++) memcpy(h + (size_t)r * out, b, sizeof(double) * out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0, x, in, w, in, 1.0,
+                h, out);
+    if (l < pol->nlayer - 1) {
+      size_t n = (size_t)batch * out;
+      if (pol->activation == MRL_ACT_TANH) {
+        for (size_t i = 0; i < n; i++) h[i] = tanh(h[i]);
+      } else {
+        for (size_t i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
+      }
+    }
+    x = h;
+  }
+}
+
+void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                         const double* dmean, double* grad) {
+  int batch = work->batch;
+  int widest = 0;
+  for (int l = 0; l <= pol->nlayer; l++) {
+    if (pol->sizes[l] > widest) widest = pol->sizes[l];
+  }
+  double* buf[2] = {work->grad_act, work->grad_act + (size_t)work->maxbatch * widest};
+  const double* dz = dmean;  // dL/d(pre-activation) of the current layer
+  for (int l = pol->nlayer - 1; l >= 0; l--) {
+    int in = pol->sizes[l], out = pol->sizes[l + 1];
+    const double* x = l == 0 ? work->input : work->act + work->act_off[l];
+    double* gw = grad + pol->woff[l];
+    double* gb = grad + pol->boff[l];
+    // gw (out, in) += dz^T (out, batch) x (batch, in)
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, batch, 1.0, dz, out, x, in, 1.0,
+                gw, in);
+    for (int r = 0; r < batch; r++) {
+      const double* row = dz + (size_t)r * out;
+      for (int j = 0; j < out; j++) gb[j] += row[j];
+    }
+    if (l == 0) break;
+    // dx (batch, in) = dz (batch, out) w (out, in), then through the activation
+    double* dx = buf[l & 1];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in, out, 1.0, dz, out,
+                params + pol->woff[l], in, 0.0, dx, in);
+    size_t n = (size_t)batch * in;
+    if (pol->activation == MRL_ACT_TANH) {
+      for (size_t i = 0; i < n; i++) dx[i] *= 1.0 - x[i] * x[i];
+    } else {
+      for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dx[i] : 0;
+    }
+    dz = dx;
+  }
+}
+
+double mrl_policy_logprob(const mrlPolicy* pol, const double* params, const mrlPolicyWork* work,
+                          const double* act, int row) {
+  int nact = pol->sizes[pol->nlayer];
+  const double* mean = work->mean + (size_t)row * nact;
+  const double* logstd = params + pol->logstd_off;
+  double lp = 0;
+  for (int j = 0; j < nact; j++) {
+    double z = (act[j] - mean[j]) * exp(-logstd[j]);
+    lp += -0.5 * z * z - logstd[j] - 0.9189385332046727;  // log(sqrt(2 pi))
+  }
+  return lp;
+}

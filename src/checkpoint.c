@@ -1,0 +1,190 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// checkpoint.c: meta-parameters on disk. Layout (little-endian):
+//   "MRLCKPT\0" magic, u32 format version, u32 nlayer, u32 sizes[nlayer + 1],
+//   u32 activation, u32 nparam, i64 iteration, f64 params[nparam],
+//   u64 FNV-1a checksum of every byte before it.
+// Saving writes a temporary file in the same folder, fsyncs it and renames it
+// over the target, so a crash leaves either the old or the new checkpoint.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metarl.h"
+
+#define CKPT_MAGIC "MRLCKPT"  // with its NUL: 8 bytes
+#define CKPT_VERSION 1
+#define CKPT_MAXBYTES (1L << 31)
+
+static uint64_t fnv1a(const unsigned char* p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+static size_t ckpt_header_bytes(int nlayer) {
+  return 8 + 4 + 4 + 4 * (size_t)(nlayer + 1) + 4 + 4 + 8;
+}
+
+static void put(unsigned char** p, const void* v, size_t n) {
+  memcpy(*p, v, n);
+  *p += n;
+}
+
+static void put_u32(unsigned char** p, uint32_t v) {
+  put(p, &v, 4);
+}
+
+int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params,
+                        int iteration, char* err, size_t errlen) {
+  for (int i = 0; i < pol->nparam; i++) {
+    if (!isfinite(params[i])) {
+      return mrl_error(err, errlen, "refusing to save '%s': parameter %d is not finite", path, i);
+    }
+  }
+  size_t body = ckpt_header_bytes(pol->nlayer) + sizeof(double) * pol->nparam;
+  unsigned char* buf = mrl_alloc(body + 8);
+  unsigned char* p = buf;
+  put(&p, CKPT_MAGIC, 8);
+  put_u32(&p, CKPT_VERSION);
+  put_u32(&p, (uint32_t)pol->nlayer);
+  for (int l = 0; l <= pol->nlayer; l++) put_u32(&p, (uint32_t)pol->sizes[l]);
+  put_u32(&p, (uint32_t)pol->activation);
+  put_u32(&p, (uint32_t)pol->nparam);
+  int64_t it = iteration;
+  put(&p, &it, 8);
+  put(&p, params, sizeof(double) * pol->nparam);
+  uint64_t sum = fnv1a(buf, body);
+  put(&p, &sum, 8);
+
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    free(buf);
+    return mrl_error(err, errlen, "cannot write checkpoint '%s': %s", tmp, strerror(errno));
+  }
+  size_t total = body + 8, done = 0;
+  while (done < total) {
+    ssize_t w = write(fd, buf + done, total - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = w < 0 ? errno : ENOSPC;
+      close(fd);
+      unlink(tmp);
+      free(buf);
+      return mrl_error(err, errlen, "cannot write checkpoint '%s': %s (previous checkpoint kept)",
+                       path, strerror(e));
+    }
+    done += (size_t)w;
+  }
+  free(buf);
+  if (fsync(fd) || close(fd)) {
+    int e = errno;
+    unlink(tmp);
+    return mrl_error(err, errlen, "cannot write checkpoint '%s': %s (previous checkpoint kept)",
+                     path, strerror(e));
+  }
+  if (rename(tmp, path)) {
+    int e = errno;
+    unlink(tmp);
+    return mrl_error(err, errlen, "cannot rename checkpoint into '%s': %s", path, strerror(e));
+  }
+  // make the rename itself durable
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s", path);
+  int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+static int get_u32(const unsigned char** p, const unsigned char* end, uint32_t* v) {
+  if (end - *p < 4) return -1;
+  memcpy(v, *p, 4);
+  *p += 4;
+  return 0;
+}
+
+int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
+                        char* err, size_t errlen) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return mrl_error(err, errlen, "cannot read checkpoint '%s': %s", path, strerror(errno));
+  unsigned char* buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 65536;
+      if ((long)cap > CKPT_MAXBYTES) break;
+      unsigned char* grown = realloc(buf, cap);
+      if (!grown) break;
+      buf = grown;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  int read_error = ferror(f);
+  fclose(f);
+  int rc = -1;
+  const unsigned char* p = buf;
+  const unsigned char* end = buf + n;
+  uint32_t version = 0, nlayer = 0, size = 0, act = 0, nparam = 0;
+  uint64_t stored_sum = 0;
+  if (n >= 16) memcpy(&stored_sum, end - 8, 8);
+  if (read_error) {
+    mrl_error(err, errlen, "cannot read checkpoint '%s': read error", path);
+  } else if (n < 8 || memcmp(buf, CKPT_MAGIC, 8)) {
+    mrl_error(err, errlen, "'%s' is not a metarl checkpoint (bad magic)", path);
+  } else if (n < 16 || fnv1a(buf, n - 8) != stored_sum) {
+    mrl_error(err, errlen, "checkpoint '%s' is truncated or corrupted (checksum mismatch)", path);
+  } else if ((p += 8, get_u32(&p, end, &version)) || version != CKPT_VERSION) {
+    mrl_error(err, errlen, "checkpoint '%s' has format version %u; this metarl reads version %d",
+              path, version, CKPT_VERSION);
+  } else if (get_u32(&p, end, &nlayer) || (int)nlayer != pol->nlayer) {
+    mrl_error(err, errlen, "checkpoint '%s' has %u layers; the policy has %d", path, nlayer,
+              pol->nlayer);
+  } else {
+    rc = 0;
+    for (int l = 0; l <= pol->nlayer && rc == 0; l++) {
+      if (get_u32(&p, end, &size) || (int)size != pol->sizes[l]) {
+        rc = mrl_error(err, errlen, "checkpoint '%s': layer %d has size %u; the policy has %d",
+                       path, l, size, pol->sizes[l]);
+      }
+    }
+    if (rc == 0 && (get_u32(&p, end, &act) || (int)act != (int)pol->activation)) {
+      rc = mrl_error(err, errlen, "checkpoint '%s' was saved with another activation", path);
+    }
+    if (rc == 0 && (get_u32(&p, end, &nparam) || (int)nparam != pol->nparam ||
+                    (size_t)(end - p) != 8 + sizeof(double) * nparam + 8)) {
+      rc = mrl_error(err, errlen, "checkpoint '%s' holds %u parameters; the policy has %d", path,
+                     nparam, pol->nparam);
+    }
+    if (rc == 0) {
+      int64_t it;
+      memcpy(&it, p, 8);
+      p += 8;
+      memcpy(params, p, sizeof(double) * nparam);
+      if (iteration) *iteration = (int)it;
+      for (uint32_t i = 0; i < nparam && rc == 0; i++) {
+        if (!isfinite(params[i])) {
+          rc = mrl_error(err, errlen, "checkpoint '%s': parameter %u is not finite", path, i);
+        }
+      }
+    }
+  }
+  free(buf);
+  return rc;
+}

@@ -1,0 +1,273 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// main.c: the metarl command line. Parses arguments, turns every boundary
+// error into one line on stderr and an exit code (0 done, 1 runtime failure,
+// 2 usage or config error, 130 interrupted after saving a checkpoint).
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <mujoco/mujoco.h>
+
+#include "metarl.h"
+#include "mrl_build_info.h"
+
+typedef struct {
+  const char* name;
+  const char* synopsis;
+  const char* help;
+  int (*run)(int argc, char** argv);   // NULL: delivered in a later version
+} Command;
+
+static int cmd_train(int argc, char** argv);
+static int cmd_eval(int argc, char** argv);
+static int cmd_envs(int argc, char** argv);
+
+static const Command commands[] = {
+    {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet]",
+     "Meta-train the initialization described by CONFIG.yaml. key=value pairs override\n"
+     "config keys (same checks as the file). Writes a new run directory\n"
+     "<log.dir>/<name>-<YYYYmmdd-HHMMSS>/ (or DIR, which must not exist) with config.yaml,\n"
+     "meta.json, progress.csv and checkpoints/. SIGINT/SIGTERM save a checkpoint, exit 130.\n",
+     cmd_train},
+    {"eval",
+     "eval RUN_DIR [--tasks N] [--steps K] [--episodes N] [--lr X] [--seed S] [--threads N]",
+     "Adapt the run's latest checkpoint and a random initialization on N held-out tasks\n"
+     "(the test split, fixed by task.test_seed) for 0..K inner steps of N episodes each; print\n"
+     "the mean return after each step with 95% confidence half-widths and write\n"
+     "RUN_DIR/eval/adaptation.csv. Defaults come from the run's eval.* keys.\n",
+     cmd_eval},
+    {"view", "view RUN_DIR [--task key=value,...] [--steps K]",
+     "Watch a policy adapt in a MuJoCo window.\n", NULL},
+    {"record", "record RUN_DIR --out FILE.mp4", "Record adaptation to a video, headless.\n", NULL},
+    {"plot", "plot RUN_DIR [RUN_DIR ...]", "Plot learning and adaptation curves.\n", NULL},
+    {"bench", "bench CONFIG.yaml", "Measure env-step and sampler throughput.\n", NULL},
+    {"envs", "envs", "List the task families and their observation, action and task sizes.\n",
+     cmd_envs},
+};
+enum { NCOMMAND = sizeof(commands) / sizeof(commands[0]) };
+
+static void usage(FILE* f) {
+  fprintf(f,
+          "metarl %s: meta-reinforcement learning on MuJoCo\n\n"
+          "usage: metarl <command> [arguments]\n\ncommands:\n",
+          MRL_VERSION);
+  for (int i = 0; i < NCOMMAND; i++) {
+    fprintf(f, "  %-8s %s%s\n", commands[i].name, commands[i].synopsis,
+            commands[i].run ? "" : "   (not yet available)");
+  }
+  fprintf(f,
+          "\n  metarl help COMMAND   details of a command\n"
+          "  metarl help config    every config key with its type and default\n"
+          "  metarl --version      version, git commit and MuJoCo version\n");
+}
+
+static int usage_error(const char* fmt, const char* arg) {
+  fprintf(stderr, "metarl: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n\n");
+  usage(stderr);
+  return MRL_EXIT_USAGE;
+}
+
+static const Command* find_command(const char* name) {
+  for (int i = 0; i < NCOMMAND; i++) {
+    if (!strcmp(commands[i].name, name)) return &commands[i];
+  }
+  return NULL;
+}
+
+// Strict integer of a flag value: the whole string, within [lo, hi].
+static int parse_long(const char* flag, const char* s, long lo, long hi, long* out) {
+  char* end;
+  errno = 0;
+  long v = s ? strtol(s, &end, 10) : 0;
+  if (!s || !*s || *end || errno || v < lo || v > hi) {
+    fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi,
+            s ? s : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int parse_double(const char* flag, const char* s, double* out) {
+  char* end;
+  double v = s ? strtod(s, &end) : 0;
+  if (!s || !*s || *end || !(v > 0) || v > 1e6) {
+    fprintf(stderr, "metarl: %s needs a positive number, got '%s'\n", flag, s ? s : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int cmd_train(int argc, char** argv) {
+  const char* config_path = NULL;
+  const char* out = NULL;
+  int quiet = 0;
+  static mrlConfig cfg;
+  char err[MRL_ERRLEN];
+  // first pass: flags and the config path; overrides apply after the file
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--out")) {
+      if (++i == argc) return usage_error("%s needs a directory", "--out");
+      out = argv[i];
+    } else if (!strcmp(argv[i], "--quiet")) {
+      quiet = 1;
+    } else if (argv[i][0] == '-') {
+      return usage_error("train: unknown flag '%s'", argv[i]);
+    } else if (!strchr(argv[i], '=')) {
+      if (config_path) return usage_error("train: more than one config file ('%s')", argv[i]);
+      config_path = argv[i];
+    }
+  }
+  if (!config_path) return usage_error("train: %s", "missing CONFIG.yaml");
+  mrl_config_default(&cfg);
+  if (mrl_config_load(&cfg, config_path, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--out")) {
+      i++;
+    } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+      if (mrl_config_override(&cfg, argv[i], err, sizeof(err))) {
+        fprintf(stderr, "metarl: %s\n", err);
+        return MRL_EXIT_USAGE;
+      }
+    }
+  }
+  if (mrl_config_check(&cfg, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s: %s\n", config_path, err);
+    return MRL_EXIT_USAGE;
+  }
+  char rundir[4096];
+  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, sizeof(rundir), err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_RUNTIME;
+  }
+  int code = mrl_train_run(&cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
+  if (code != MRL_EXIT_OK) {
+    fprintf(stderr, "metarl: %s\n", err);
+  } else if (!quiet) {
+    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
+  }
+  return code;
+}
+
+static int cmd_eval(int argc, char** argv) {
+  const char* rundir = NULL;
+  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1};
+  for (int i = 2; i < argc; i++) {
+    const char* flag = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : NULL;
+    long v;
+    if (!strcmp(flag, "--tasks")) {
+      if (parse_long(flag, value, 1, 100000, &v)) return MRL_EXIT_USAGE;
+      opt.tasks = (int)v;
+      i++;
+    } else if (!strcmp(flag, "--steps")) {
+      if (parse_long(flag, value, 0, 1000, &v)) return MRL_EXIT_USAGE;
+      opt.steps = (int)v;
+      i++;
+    } else if (!strcmp(flag, "--episodes")) {
+      if (parse_long(flag, value, 1, 100000, &v)) return MRL_EXIT_USAGE;
+      opt.episodes = (int)v;
+      i++;
+    } else if (!strcmp(flag, "--threads")) {
+      if (parse_long(flag, value, 0, 256, &v)) return MRL_EXIT_USAGE;
+      opt.threads = (int)v;
+      i++;
+    } else if (!strcmp(flag, "--seed")) {
+      if (parse_long(flag, value, 0, 0x7fffffffL, &v)) return MRL_EXIT_USAGE;
+      opt.seed = (uint64_t)v;
+      i++;
+    } else if (!strcmp(flag, "--lr")) {
+      if (parse_double(flag, value, &opt.lr)) return MRL_EXIT_USAGE;
+      i++;
+    } else if (flag[0] == '-') {
+      return usage_error("eval: unknown flag '%s'", flag);
+    } else if (rundir) {
+      return usage_error("eval: more than one run directory ('%s')", flag);
+    } else {
+      rundir = flag;
+    }
+  }
+  if (!rundir) return usage_error("eval: %s", "missing RUN_DIR");
+  char err[MRL_ERRLEN];
+  int code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
+  if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
+  return code;
+}
+
+static int cmd_envs(int argc, char** argv) {
+  if (argc > 2) return usage_error("envs: unexpected argument '%s'", argv[2]);
+  static mrlConfig cfg;
+  mrl_config_default(&cfg);
+  for (int i = 0; mrl_family_names[i]; i++) {
+    char err[MRL_ERRLEN];
+    snprintf(cfg.env.name, sizeof(cfg.env.name), "%s", mrl_family_names[i]);
+    mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+    if (!fam) {
+      fprintf(stderr, "metarl: %s\n", err);
+      return MRL_EXIT_RUNTIME;
+    }
+    printf("%-12s obs %3d  act %3d  task %2d  %s\n", fam->name, fam->nobs, fam->nact,
+           fam->ntask, mrl_family_docs[i]);
+    mrl_family_free(fam);
+  }
+  return MRL_EXIT_OK;
+}
+
+static int cmd_help(int argc, char** argv) {
+  if (argc < 3) {
+    usage(stdout);
+    return MRL_EXIT_OK;
+  }
+  if (!strcmp(argv[2], "config")) {
+    mrl_config_print_reference(stdout);
+    return MRL_EXIT_OK;
+  }
+  const Command* c = find_command(argv[2]);
+  if (!c) return usage_error("help: unknown command '%s'", argv[2]);
+  printf("usage: metarl %s\n\n%s", c->synopsis, c->help);
+  if (!c->run) printf("\nNot available in metarl %s yet.\n", MRL_VERSION);
+  return MRL_EXIT_OK;
+}
+
+int main(int argc, char** argv) {
+  mrl_install_mujoco_handlers();
+  // OpenBLAS runs single-threaded inside each worker: parallelism is across
+  // tasks, and nested BLAS threads would only oversubscribe the cores.
+  openblas_set_num_threads(1);
+  if (argc < 2) {
+    usage(stderr);
+    return MRL_EXIT_USAGE;
+  }
+  const char* name = argv[1];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    return cmd_help(argc, argv);
+  }
+  if (!strcmp(name, "--version")) {
+    printf("metarl %s (commit %s, MuJoCo %d)\n", MRL_VERSION, MRL_GIT_COMMIT, mj_version());
+    return MRL_EXIT_OK;
+  }
+  const Command* c = find_command(name);
+  if (!c) return usage_error("unknown command '%s'", name);
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      char* help_argv[] = {argv[0], "help", (char*)name};
+      return cmd_help(3, help_argv);
+    }
+  }
+  if (!c->run) {
+    fprintf(stderr, "metarl %s: not available in metarl %s yet (see README, Roadmap)\n", name,
+            MRL_VERSION);
+    return MRL_EXIT_USAGE;
+  }
+  return c->run(argc, argv);
+}

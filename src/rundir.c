@@ -1,0 +1,128 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// rundir.c: run directories. A run directory is created only after the
+// config has passed every check, and never over an existing one: mkdir's
+// EEXIST is the test, so two runs started in the same second get distinct
+// folders.
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metarl.h"
+#include "mrl_build_info.h"
+
+// mkdir -p for the parent folder (log.dir).
+static int make_parents(const char* dir, char* err, size_t errlen) {
+  char buf[4096];
+  snprintf(buf, sizeof(buf), "%s", dir);
+  for (char* p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) && errno != EEXIST) {
+      return mrl_error(err, errlen, "cannot create '%s': %s", buf, strerror(errno));
+    }
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) && errno != EEXIST) {
+    return mrl_error(err, errlen, "cannot create '%s': %s", buf, strerror(errno));
+  }
+  return 0;
+}
+
+static void json_string(FILE* f, const char* s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      fprintf(f, "\\%c", c);
+    } else if (c < 0x20) {
+      fprintf(f, "\\u%04x", c);
+    } else {
+      fputc(c, f);
+    }
+  }
+  fputc('"', f);
+}
+
+static int write_meta(const char* path, const mrlConfig* cfg, int argc, char** argv) {
+  FILE* f = fopen(path, "w");
+  if (!f) return -1;
+  char host[256] = "unknown";
+  gethostname(host, sizeof(host) - 1);
+  char start[64];
+  time_t t = time(NULL);
+  strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+  fprintf(f, "{\n  \"metarl_version\": ");
+  json_string(f, MRL_VERSION);
+  fprintf(f, ",\n  \"git_commit\": ");
+  json_string(f, MRL_GIT_COMMIT);
+  fprintf(f, ",\n  \"command_line\": [");
+  for (int i = 0; i < argc; i++) {
+    if (i) fprintf(f, ", ");
+    json_string(f, argv[i]);
+  }
+  fprintf(f, "],\n  \"seed\": %llu,\n  \"host\": ", (unsigned long long)cfg->seed);
+  json_string(f, host);
+  fprintf(f, ",\n  \"start_time\": ");
+  json_string(f, start);
+  fprintf(f, "\n}\n");
+  return fclose(f);
+}
+
+int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** argv, char* path,
+                      size_t pathlen, char* err, size_t errlen) {
+  if (out) {
+    snprintf(path, pathlen, "%s", out);
+    char parent[4096];
+    snprintf(parent, sizeof(parent), "%s", out);
+    char* slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+      *slash = 0;
+      if (make_parents(parent, err, errlen)) return -1;
+    }
+    if (mkdir(path, 0755)) {
+      if (errno == EEXIST) {
+        return mrl_error(err, errlen, "--out '%s' already exists; metarl never overwrites a run",
+                         path);
+      }
+      return mrl_error(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+    }
+  } else {
+    if (make_parents(cfg->log.dir, err, errlen)) return -1;
+    char stamp[32];
+    time_t t = time(NULL);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
+    for (int n = 1;; n++) {
+      if (n == 1) {
+        snprintf(path, pathlen, "%s/%s-%s", cfg->log.dir, cfg->name, stamp);
+      } else {
+        snprintf(path, pathlen, "%s/%s-%s-%d", cfg->log.dir, cfg->name, stamp, n);
+      }
+      if (mkdir(path, 0755) == 0) break;
+      if (errno != EEXIST || n > 1000) {
+        return mrl_error(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+      }
+    }
+  }
+  char file[4096];
+  snprintf(file, sizeof(file), "%s/checkpoints", path);
+  if (mkdir(file, 0755)) {
+    return mrl_error(err, errlen, "cannot create '%s': %s", file, strerror(errno));
+  }
+  snprintf(file, sizeof(file), "%s/config.yaml", path);
+  FILE* f = fopen(file, "w");
+  int failed = !f;
+  if (f) failed = (mrl_config_write(cfg, f) != 0) | (fclose(f) != 0);
+  if (failed) {
+    return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
+  }
+  snprintf(file, sizeof(file), "%s/meta.json", path);
+  if (write_meta(file, cfg, argc, argv)) {
+    return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
+  }
+  return 0;
+}

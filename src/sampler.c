@@ -1,0 +1,107 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// sampler.c: the hot path. All episodes of one task advance in lockstep so
+// that the policy runs once per time step on a contiguous batch; buffers are
+// time-major and allocated once, so the step loop never allocates.
+
+#include <math.h>
+#include <string.h>
+
+#include "metarl.h"
+
+mrlBatch* mrl_batch_make(int nenv, int horizon, int nobs, int nact) {
+  mrlBatch* b = mrl_alloc(sizeof(mrlBatch));
+  size_t rows = (size_t)nenv * horizon;
+  b->nenv = nenv;
+  b->horizon = horizon;
+  b->nobs = nobs;
+  b->nact = nact;
+  b->obs = mrl_alloc(sizeof(double) * rows * nobs);
+  b->act = mrl_alloc(sizeof(double) * rows * nact);
+  b->rew = mrl_alloc(sizeof(double) * rows);
+  b->valid = mrl_alloc(sizeof(double) * rows);
+  b->ret = mrl_alloc(sizeof(double) * rows);
+  b->baseline = mrl_alloc(sizeof(double) * rows);
+  b->adv = mrl_alloc(sizeof(double) * rows);
+  b->len = mrl_alloc(sizeof(int) * nenv);
+  b->ep_return = mrl_alloc(sizeof(double) * nenv);
+  b->obs_final = mrl_alloc(sizeof(double) * nenv * nobs);
+  b->noise = mrl_alloc(sizeof(mrlRng) * nenv);
+  return b;
+}
+
+void mrl_batch_free(mrlBatch* b) {
+  if (!b) return;
+  free(b->obs);
+  free(b->act);
+  free(b->rew);
+  free(b->valid);
+  free(b->ret);
+  free(b->baseline);
+  free(b->adv);
+  free(b->len);
+  free(b->ep_return);
+  free(b->obs_final);
+  free(b->noise);
+  free(b);
+}
+
+long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const double* params,
+                mrlPolicyWork* work, mrlBatch* b, uint64_t seed, uint64_t iteration,
+                uint64_t task_key) {
+  int n = b->nenv, T = b->horizon, nobs = b->nobs, nact = b->nact;
+  const double* logstd = params + pol->logstd_off;
+  double std[64];
+  MRL_ASSERT(nact <= 64);
+  for (int j = 0; j < nact; j++) std[j] = exp(logstd[j]);
+
+  for (int i = 0; i < n; i++) {
+    mrlRng reset_rng;
+    mrl_rng_init(&reset_rng, seed, MRL_RNG_RESET, iteration, task_key, i);
+    mrl_rng_init(&b->noise[i], seed, MRL_RNG_ACTION, iteration, task_key, i);
+    fam->reset(env, i, &reset_rng, b->obs + (size_t)i * nobs);
+    b->len[i] = T;
+    b->ep_return[i] = 0;
+  }
+
+  long steps = 0;
+  int alive = n;
+  for (int t = 0; t < T; t++) {
+    double* obs_t = b->obs + (size_t)t * n * nobs;
+    double* act_t = b->act + (size_t)t * n * nact;
+    double* rew_t = b->rew + (size_t)t * n;
+    double* valid_t = b->valid + (size_t)t * n;
+    double* obs_next = t + 1 < T ? obs_t + (size_t)n * nobs : b->obs_final;
+    if (alive > 0) mrl_policy_forward(pol, params, work, obs_t, n);
+    for (int i = 0; i < n; i++) {
+      double* a = act_t + (size_t)i * nact;
+      double* o = obs_next + (size_t)i * nobs;
+      if (b->len[i] <= t) {  // episode over: keep rows defined and masked out
+        memset(a, 0, sizeof(double) * nact);
+        memset(o, 0, sizeof(double) * nobs);
+        rew_t[i] = 0;
+        valid_t[i] = 0;
+        continue;
+      }
+      const double* mean = work->mean + (size_t)i * nact;
+      for (int j = 0; j < nact; j++) a[j] = mean[j] + std[j] * mrl_rng_normal(&b->noise[i]);
+      int done = 0;
+      fam->step(env, i, a, o, &rew_t[i], &done);
+      valid_t[i] = 1;
+      b->ep_return[i] += rew_t[i];
+      steps++;
+      if (done) {
+        b->len[i] = t + 1;
+        alive--;
+      }
+    }
+  }
+  return steps;
+}
+
+double mrl_batch_mean_return(const mrlBatch* b) {
+  double sum = 0;
+  for (int i = 0; i < b->nenv; i++) sum += b->ep_return[i];
+  return sum / b->nenv;
+}

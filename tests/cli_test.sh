@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Copyright 2026 The metarl Authors.
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
+#
+# cli_test.sh: smoke test of the metarl command line (exit codes, usage,
+# one-line errors). Run by CTest as cli_smoke:
+#
+#   tests/cli_test.sh /path/to/metarl /path/to/source-dir
+#
+# Runs in a fresh temporary folder so that nothing lands in the tree.
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 METARL_BINARY SOURCE_DIR" >&2
+  exit 2
+fi
+metarl=$(realpath "$1")
+srcdir=$(realpath "$2")
+[[ -x "$metarl" ]] || { echo "cli_test: not an executable: $metarl" >&2; exit 1; }
+
+version=$(sed -n 's/^#define MRL_VERSION "\([^"]*\)".*/\1/p' "$srcdir/src/metarl.h")
+[[ -n "$version" ]] || { echo "cli_test: no MRL_VERSION in $srcdir/src/metarl.h" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+mkdir sandbox logs
+cd sandbox
+
+passed=0
+failed=0
+out="$work/stdout"
+err="$work/stderr"
+
+# run EXPECTED_CODE ARGS...: runs metarl, captures stdout/stderr into $out/$err,
+# and sets $code. Never fails the script by itself.
+run() {
+  local expected=$1
+  shift
+  code=0
+  "$metarl" "$@" >"$out" 2>"$err" </dev/null || code=$?
+  if [[ $code -ne $expected ]]; then
+    fail "metarl $* exited $code, expected $expected"
+    return 1
+  fi
+  return 0
+}
+
+ok() {
+  echo "ok: $1"
+  passed=$((passed + 1))
+}
+
+fail() {
+  echo "FAIL: $1" >&2
+  echo "--- stdout:" >&2
+  cat "$out" >&2 || true
+  echo "--- stderr:" >&2
+  cat "$err" >&2 || true
+  failed=$((failed + 1))
+}
+
+lines() {
+  # number of lines, counting a last line without newline
+  awk 'END { print NR }' "$1"
+}
+
+# --version: exit 0, prints the version
+if run 0 --version; then
+  if grep -qF -- "$version" "$out"; then
+    ok "--version prints $version"
+  else
+    fail "--version does not print $version on stdout"
+  fi
+fi
+
+# --help: exit 0, prints something
+if run 0 --help; then
+  if [[ -s "$out" ]]; then
+    ok "--help exits 0"
+  else
+    fail "--help prints nothing on stdout"
+  fi
+fi
+
+# unknown subcommand: exit 2, usage on stderr
+if run 2 bogus; then
+  if grep -qi usage "$err"; then
+    ok "bogus subcommand exits 2 with usage on stderr"
+  else
+    fail "bogus subcommand: no usage on stderr"
+  fi
+fi
+
+# train with a missing config: exit 2, one line naming the file, nothing created
+missing="$work/no-such-config.yaml"
+if run 2 train "$missing" "log.dir=$work/logs"; then
+  created=$(find "$work/logs" "$work/sandbox" -mindepth 1 | head -n 5)
+  if [[ $(lines "$err") -ne 1 ]]; then
+    fail "train with a missing config: expected one line on stderr, got $(lines "$err")"
+  elif ! grep -qF -- "no-such-config.yaml" "$err"; then
+    fail "train with a missing config: the message does not name the file"
+  elif [[ -s "$out" ]]; then
+    fail "train with a missing config: unexpected output on stdout"
+  elif [[ -n "$created" ]]; then
+    fail "train with a missing config created files: $created"
+  else
+    ok "train with a missing config exits 2 with one line and creates nothing"
+  fi
+fi
+
+# view (delivered later): exit 2 with one line
+if run 2 view; then
+  if [[ $(lines "$err") -ne 1 ]]; then
+    fail "view: expected one line on stderr, got $(lines "$err")"
+  else
+    ok "view exits 2 with one line"
+  fi
+fi
+
+# nothing may land in the working directory (runs/, MUJOCO_LOG.TXT, ...)
+leftover=$(find "$work/sandbox" -mindepth 1 | head -n 5)
+if [[ -n "$leftover" ]]; then
+  : >"$out"; : >"$err"
+  fail "files left in the working directory: $leftover"
+else
+  ok "working directory left empty"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

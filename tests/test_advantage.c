@@ -1,0 +1,140 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// test_advantage.c: returns, the linear feature baseline and GAE.
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "metarl.h"
+
+#define EPS 1e-12
+
+// One episode of three steps, worked by hand:
+//   rewards 1, 2, 3; values 0.5, 1.0, 1.5; gamma 0.9, lambda 0.8.
+//   returns: R2 = 3, R1 = 2 + 0.9 * 3 = 4.7, R0 = 1 + 0.9 * 4.7 = 5.23
+//   deltas:  d2 = 3 - 1.5 = 1.5, d1 = 2 + 0.9 * 1.5 - 1 = 2.35,
+//            d0 = 1 + 0.9 * 1 - 0.5 = 1.4
+//   GAE:     A2 = 1.5, A1 = 2.35 + 0.72 * 1.5 = 3.43, A0 = 1.4 + 0.72 * 3.43 = 3.8696
+Test(advantage, hand_computed_trajectory) {
+  mrlBatch* b = mrl_batch_make(1, 3, 1, 1);
+  double rew[3] = {1, 2, 3}, val[3] = {0.5, 1.0, 1.5};
+  memcpy(b->rew, rew, sizeof(rew));
+  memcpy(b->baseline, val, sizeof(val));
+  b->len[0] = 3;
+  for (int t = 0; t < 3; t++) b->valid[t] = 1;
+  mrl_returns(b, 0.9);
+  cr_assert(fabs(b->ret[0] - 5.23) < EPS && fabs(b->ret[1] - 4.7) < EPS && b->ret[2] == 3);
+  mrl_gae(b, 0.9, 0.8, 0);
+  cr_assert(fabs(b->adv[2] - 1.5) < EPS, "%g", b->adv[2]);
+  cr_assert(fabs(b->adv[1] - 3.43) < EPS, "%g", b->adv[1]);
+  cr_assert(fabs(b->adv[0] - 3.8696) < EPS, "%g", b->adv[0]);
+  mrl_batch_free(b);
+}
+
+// Two episodes in the time-major layout, the second ending after one step:
+// its later rows must stay out of returns and advantages.
+Test(advantage, terminated_episode_is_masked) {
+  mrlBatch* b = mrl_batch_make(2, 3, 1, 1);
+  // row (t, i) = t * 2 + i
+  double rew[6] = {1, 10, 1, 99, 1, 99};
+  memcpy(b->rew, rew, sizeof(rew));
+  b->len[0] = 3;
+  b->len[1] = 1;
+  mrl_returns(b, 1.0);
+  cr_assert_eq(b->ret[0], 3);
+  cr_assert_eq(b->ret[1], 10);
+  cr_assert_eq(b->ret[3], 0);
+  cr_assert_eq(b->ret[5], 0);
+  mrl_gae(b, 1.0, 1.0, 0);  // zero baseline: advantages are the returns
+  cr_assert_eq(b->adv[1], 10);
+  cr_assert_eq(b->adv[3], 0);
+  cr_assert_eq(b->adv[5], 0);
+  mrl_batch_free(b);
+}
+
+Test(advantage, normalization) {
+  mrlBatch* b = mrl_batch_make(3, 4, 1, 1);
+  for (int r = 0; r < 12; r++) b->rew[r] = (r * 7) % 5 - 1.5;
+  for (int i = 0; i < 3; i++) b->len[i] = 4;
+  b->len[2] = 2;
+  mrl_gae(b, 0.99, 0.95, 1);
+  double s = 0, ss = 0;
+  int n = 0;
+  for (int t = 0; t < 4; t++) {
+    for (int i = 0; i < 3; i++) {
+      if (t >= b->len[i]) {
+        cr_assert_eq(b->adv[t * 3 + i], 0);
+        continue;
+      }
+      s += b->adv[t * 3 + i];
+      ss += b->adv[t * 3 + i] * b->adv[t * 3 + i];
+      n++;
+    }
+  }
+  cr_assert_eq(n, 10);
+  cr_assert(fabs(s / n) < 1e-12);
+  cr_assert(fabs(ss / n - 1) < 1e-6);
+  mrl_batch_free(b);
+}
+
+// Returns that are exactly a linear function of the features are fitted
+// (up to the 1e-5 ridge term); the time features follow t / 100.
+Test(advantage, baseline_recovers_linear_returns) {
+  int nenv = 6, T = 30, nobs = 2;
+  mrlBatch* b = mrl_batch_make(nenv, T, nobs, 1);
+  mrlBaseline* bl = mrl_baseline_make(nobs, nenv * T);
+  mrlRng rng;
+  mrl_rng_init(&rng, 4, MRL_RNG_EVAL, 0, 0, 0);
+  double coef[8] = {0.5, -1.0, 0.25, 0.75, 2.0, -3.0, 1.5, 0.3};  // o, o^2, t, t^2, t^3, 1
+  for (int i = 0; i < nenv; i++) b->len[i] = i == 5 ? 20 : T;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      double* o = b->obs + r * nobs;
+      double s = t / 100.0;
+      o[0] = mrl_rng_normal(&rng);
+      o[1] = 12 * mrl_rng_uniform(&rng) - 6;
+      b->ret[r] = coef[0] * o[0] + coef[1] * o[1] + coef[2] * o[0] * o[0] +
+                  coef[3] * o[1] * o[1] + coef[4] * s + coef[5] * s * s + coef[6] * s * s * s +
+                  coef[7];
+    }
+  }
+  cr_assert_eq(mrl_baseline_fit_predict(bl, b), 0);
+  double worst = 0;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      if (t >= b->len[i]) {
+        cr_assert_eq(b->baseline[r], 0);
+        continue;
+      }
+      worst = fmax(worst, fabs(b->baseline[r] - b->ret[r]));
+    }
+  }
+  cr_assert(worst < 1e-3, "worst residual %g", worst);
+  // the observation terms are well conditioned; t, t^2 and t^3 over t < 0.3
+  // are nearly collinear, so the ridge term moves their coefficients a little
+  for (int k = 0; k < 4; k++) {
+    cr_assert(fabs(bl->coef[k] - coef[k]) < 1e-4, "coef %d: %g vs %g", k, bl->coef[k], coef[k]);
+  }
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}
+
+// Observations beyond +-10 are clipped before they become features.
+Test(advantage, baseline_clips_observations) {
+  mrlBatch* b = mrl_batch_make(1, 2, 1, 1);
+  mrlBaseline* bl = mrl_baseline_make(1, 2);
+  b->len[0] = 2;
+  b->obs[0] = 1e300;
+  b->obs[1] = -1e300;
+  b->ret[0] = 1;
+  b->ret[1] = 2;
+  cr_assert_eq(mrl_baseline_fit_predict(bl, b), 0);
+  cr_assert(isfinite(b->baseline[0]) && isfinite(b->baseline[1]));
+  cr_assert(fabs(bl->feat[0] - 10) < EPS && fabs(bl->feat[6] + 10) < EPS);
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}

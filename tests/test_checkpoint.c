@@ -1,0 +1,213 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// test_checkpoint.c: checkpoints round-trip bit for bit, and every damaged or
+// mismatched file is refused with a message instead of being loaded.
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metarl.h"
+
+static char dir[256];
+static mrlPolicy pol;
+static double params[4096], loaded[4096];
+
+static void setup(void) {
+  snprintf(dir, sizeof(dir), "/tmp/metarl-ckpt-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 16;
+  cfg.policy.hidden[1] = 8;
+  mrl_policy_setup(&pol, &cfg, 3, 2);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, params);
+}
+
+static void teardown(void) {
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+static void path_of(char* out, const char* name) {
+  snprintf(out, 512, "%s/%s", dir, name);
+}
+
+static void save_ok(const char* path) {
+  char err[MRL_ERRLEN];
+  cr_assert_eq(mrl_checkpoint_save(path, &pol, params, 42, err, sizeof(err)), 0, "%s", err);
+}
+
+// Load must fail and its message must contain `expect`.
+static void load_fails(const mrlPolicy* p, const char* path, const char* expect) {
+  char err[MRL_ERRLEN] = "";
+  int it = -1;
+  cr_assert_eq(mrl_checkpoint_load(path, p, loaded, &it, err, sizeof(err)), -1);
+  cr_assert_not_null(strstr(err, expect), "message '%s' lacks '%s'", err, expect);
+}
+
+static long file_size(const char* path) {
+  struct stat st;
+  cr_assert_eq(stat(path, &st), 0);
+  return st.st_size;
+}
+
+TestSuite(checkpoint, .init = setup, .fini = teardown);
+
+Test(checkpoint, round_trip_is_bit_exact) {
+  char path[512];
+  path_of(path, "a.ckpt");
+  save_ok(path);
+  char err[MRL_ERRLEN];
+  int it = 0;
+  cr_assert_eq(mrl_checkpoint_load(path, &pol, loaded, &it, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(it, 42);
+  cr_assert_eq(memcmp(params, loaded, sizeof(double) * pol.nparam), 0);
+  char tmp[600];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+  cr_assert_neq(access(tmp, F_OK), 0, "temporary file left behind");
+}
+
+Test(checkpoint, missing_file) {
+  char path[512];
+  path_of(path, "none.ckpt");
+  load_fails(&pol, path, "No such file");
+}
+
+Test(checkpoint, truncated_at_every_length) {
+  char path[512], cut[512];
+  path_of(path, "a.ckpt");
+  path_of(cut, "cut.ckpt");
+  save_ok(path);
+  long size = file_size(path);
+  FILE* f = fopen(path, "rb");
+  unsigned char* buf = malloc(size);
+  cr_assert_eq(fread(buf, 1, size, f), (size_t)size);
+  fclose(f);
+  for (long n = 0; n < size; n += n < 64 ? 1 : 97) {
+    f = fopen(cut, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    char err[MRL_ERRLEN];
+    cr_assert_eq(mrl_checkpoint_load(cut, &pol, loaded, NULL, err, sizeof(err)), -1,
+                 "accepted a file cut at %ld bytes", n);
+  }
+  free(buf);
+}
+
+Test(checkpoint, every_bit_flip_is_detected_in_the_header_and_some_in_the_body) {
+  char path[512], bad[512];
+  path_of(path, "a.ckpt");
+  path_of(bad, "bad.ckpt");
+  save_ok(path);
+  long size = file_size(path);
+  FILE* f = fopen(path, "rb");
+  unsigned char* buf = malloc(size);
+  cr_assert_eq(fread(buf, 1, size, f), (size_t)size);
+  fclose(f);
+  for (long byte = 0; byte < size; byte += byte < 64 ? 1 : 61) {
+    for (int bit = 0; bit < 8; bit += 3) {
+      buf[byte] ^= (unsigned char)(1u << bit);
+      f = fopen(bad, "wb");
+      fwrite(buf, 1, size, f);
+      fclose(f);
+      char err[MRL_ERRLEN];
+      cr_assert_eq(mrl_checkpoint_load(bad, &pol, loaded, NULL, err, sizeof(err)), -1,
+                   "accepted a flip of bit %d of byte %ld", bit, byte);
+      buf[byte] ^= (unsigned char)(1u << bit);
+    }
+  }
+  free(buf);
+}
+
+Test(checkpoint, other_policy_shape_is_refused) {
+  char path[512];
+  path_of(path, "a.ckpt");
+  save_ok(path);
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 16;
+  cfg.policy.hidden[1] = 9;
+  mrlPolicy other;
+  mrl_policy_setup(&other, &cfg, 3, 2);
+  load_fails(&other, path, "layer 2 has size 8; the policy has 9");
+  cfg.policy.nhidden = 1;
+  mrl_policy_setup(&other, &cfg, 3, 2);
+  load_fails(&other, path, "has 3 layers; the policy has 2");
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[1] = 8;
+  cfg.policy.activation = MRL_ACT_RELU;
+  mrl_policy_setup(&other, &cfg, 3, 2);
+  load_fails(&other, path, "another activation");
+}
+
+Test(checkpoint, not_a_checkpoint) {
+  char path[512];
+  path_of(path, "x.ckpt");
+  FILE* f = fopen(path, "w");
+  fprintf(f, "seed: 1\n");
+  fclose(f);
+  load_fails(&pol, path, "not a metarl checkpoint");
+}
+
+Test(checkpoint, non_finite_parameters_are_never_saved) {
+  char path[512];
+  path_of(path, "a.ckpt");
+  save_ok(path);
+  long before = file_size(path);
+  params[3] = NAN;
+  char err[MRL_ERRLEN];
+  cr_assert_eq(mrl_checkpoint_save(path, &pol, params, 43, err, sizeof(err)), -1);
+  cr_assert_not_null(strstr(err, "not finite"));
+  cr_assert_eq(file_size(path), before);
+  int it = 0;
+  cr_assert_eq(mrl_checkpoint_load(path, &pol, loaded, &it, err, sizeof(err)), 0);
+  cr_assert_eq(it, 42, "the previous checkpoint is intact");
+}
+
+// A write that cannot finish (a full disk, here a file-size limit) fails with
+// a message and leaves the previous checkpoint as it was.
+Test(checkpoint, failed_write_keeps_previous) {
+  char path[512];
+  path_of(path, "a.ckpt");
+  save_ok(path);
+  long before = file_size(path);
+  signal(SIGXFSZ, SIG_IGN);  // get EFBIG from write() instead of a signal
+  struct rlimit old, lim;
+  cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = 100;
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  params[0] += 1;
+  char err[MRL_ERRLEN];
+  int rc = mrl_checkpoint_save(path, &pol, params, 43, err, sizeof(err));
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  cr_assert_eq(rc, -1);
+  cr_assert_not_null(strstr(err, "previous checkpoint kept"), "%s", err);
+  cr_assert_eq(file_size(path), before);
+  int it = 0;
+  cr_assert_eq(mrl_checkpoint_load(path, &pol, loaded, &it, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(it, 42);
+  char tmp[600];
+  snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+  cr_assert_neq(access(tmp, F_OK), 0, "temporary file left behind");
+}
+
+Test(checkpoint, unwritable_folder) {
+  char path[512];
+  path_of(path, "missing-dir/a.ckpt");
+  char err[MRL_ERRLEN];
+  cr_assert_eq(mrl_checkpoint_save(path, &pol, params, 1, err, sizeof(err)), -1);
+  cr_assert_not_null(strstr(err, "cannot write checkpoint"), "%s", err);
+}

@@ -1,0 +1,192 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// test_policy.c: the Gaussian MLP policy and the policy-gradient surrogate,
+// checked against a naive forward pass and central finite differences.
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "metarl.h"
+
+static void setup_policy(mrlPolicy* pol, mrlActivation act, int nobs, int nact) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 7;
+  cfg.policy.hidden[1] = 5;
+  cfg.policy.activation = act;
+  cfg.policy.init_log_std = -0.3;
+  mrl_policy_setup(pol, &cfg, nobs, nact);
+}
+
+// Random parameters of a useful size (the init scales the output layer down).
+static void random_params(const mrlPolicy* pol, uint64_t seed, double* params) {
+  mrlRng rng;
+  mrl_rng_init(&rng, seed, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < pol->nparam; i++) params[i] = 0.8 * mrl_rng_normal(&rng);
+  for (int j = 0; j < pol->sizes[pol->nlayer]; j++) params[pol->logstd_off + j] *= 0.3;
+}
+
+Test(policy, layout) {
+  mrlPolicy pol;
+  setup_policy(&pol, MRL_ACT_TANH, 3, 2);
+  cr_assert_eq(pol.nlayer, 3);
+  cr_assert_eq(pol.nparam, (7 * 3 + 7) + (5 * 7 + 5) + (2 * 5 + 2) + 2);
+  cr_assert_eq(pol.logstd_off, pol.nparam - 2);
+  cr_assert_eq(pol.boff[1], pol.woff[1] + 35);
+}
+
+Test(policy, init_is_deterministic_and_scaled) {
+  mrlPolicy pol;
+  setup_policy(&pol, MRL_ACT_TANH, 3, 2);
+  double a[200], b[200];
+  mrlRng r1, r2;
+  mrl_rng_init(&r1, 5, MRL_RNG_INIT, 0, 0, 0);
+  mrl_rng_init(&r2, 5, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &r1, a);
+  mrl_policy_init(&pol, &r2, b);
+  cr_assert_eq(memcmp(a, b, sizeof(double) * pol.nparam), 0);
+  cr_assert_eq(a[pol.logstd_off], -0.3);
+  cr_assert_eq(a[pol.boff[0]], 0.0);
+  // output weights are small so the initial mean is near zero
+  for (int i = 0; i < 10; i++) cr_assert(fabs(a[pol.woff[2] + i]) < 0.01);
+  double limit = sqrt(6.0 / 10);
+  int nonzero = 0;
+  for (int i = 0; i < 21; i++) {
+    cr_assert(fabs(a[pol.woff[0] + i]) <= limit);
+    nonzero += a[pol.woff[0] + i] != 0;
+  }
+  cr_assert_eq(nonzero, 21);
+}
+
+static double act_fn(mrlActivation a, double x) {
+  return a == MRL_ACT_TANH ? tanh(x) : (x > 0 ? x : 0);
+}
+
+static void check_forward(mrlActivation activation) {
+  mrlPolicy pol;
+  setup_policy(&pol, activation, 3, 2);
+  double params[200], obs[6 * 3];
+  random_params(&pol, 11, params);
+  mrlRng rng;
+  mrl_rng_init(&rng, 12, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < 18; i++) obs[i] = mrl_rng_normal(&rng);
+  mrlPolicyWork* work = mrl_policy_work_make(&pol, 6);
+  mrl_policy_forward(&pol, params, work, obs, 6);
+  for (int r = 0; r < 6; r++) {
+    double x[8], y[8];
+    memcpy(x, obs + 3 * r, sizeof(double) * 3);
+    for (int l = 0; l < pol.nlayer; l++) {
+      int in = pol.sizes[l], out = pol.sizes[l + 1];
+      for (int o = 0; o < out; o++) {
+        double z = params[pol.boff[l] + o];
+        for (int i = 0; i < in; i++) z += params[pol.woff[l] + o * in + i] * x[i];
+        y[o] = l < pol.nlayer - 1 ? act_fn(activation, z) : z;
+      }
+      memcpy(x, y, sizeof(double) * out);
+    }
+    for (int j = 0; j < 2; j++) cr_assert(fabs(work->mean[2 * r + j] - x[j]) < 1e-12);
+  }
+  mrl_policy_work_free(work);
+}
+
+Test(policy, forward_matches_naive_tanh) {
+  check_forward(MRL_ACT_TANH);
+}
+
+Test(policy, forward_matches_naive_relu) {
+  check_forward(MRL_ACT_RELU);
+}
+
+// A batch of 4 episodes x 5 steps with random observations, actions and
+// advantages; the last episode ends after 3 steps.
+static mrlBatch* random_batch(const mrlPolicy* pol) {
+  mrlBatch* b = mrl_batch_make(4, 5, pol->sizes[0], pol->sizes[pol->nlayer]);
+  mrlRng rng;
+  mrl_rng_init(&rng, 77, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < 20 * b->nobs; i++) b->obs[i] = mrl_rng_normal(&rng);
+  for (int i = 0; i < 20 * b->nact; i++) b->act[i] = mrl_rng_normal(&rng);
+  for (int t = 0; t < 5; t++) {
+    for (int i = 0; i < 4; i++) {
+      int valid = i < 3 || t < 3;
+      b->valid[t * 4 + i] = valid;
+      b->adv[t * 4 + i] = valid ? mrl_rng_normal(&rng) : 0;
+    }
+  }
+  for (int i = 0; i < 4; i++) b->len[i] = i < 3 ? 5 : 3;
+  return b;
+}
+
+// L = -(1/M) sum A log pi, recomputed from scratch for finite differences.
+static double surrogate(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                        const mrlBatch* b) {
+  mrl_policy_forward(pol, params, work, b->obs, 20);
+  double loss = 0;
+  int m = 0;
+  for (int r = 0; r < 20; r++) {
+    if (!b->valid[r]) continue;
+    loss -= b->adv[r] * mrl_policy_logprob(pol, params, work, b->act + r * b->nact, r);
+    m++;
+  }
+  return loss / m;
+}
+
+static void check_gradient(mrlActivation activation) {
+  mrlPolicy pol;
+  setup_policy(&pol, activation, 3, 2);
+  double params[200], grad[200], fd[200];
+  random_params(&pol, 21, params);
+  mrlBatch* b = random_batch(&pol);
+  mrlPolicyWork* work = mrl_policy_work_make(&pol, 20);
+  double loss = mrl_pg_loss_grad(&pol, params, work, b, grad);
+  cr_assert(fabs(loss - surrogate(&pol, params, work, b)) < 1e-12);
+  double h = 1e-6, num = 0, den = 0;
+  for (int i = 0; i < pol.nparam; i++) {
+    double keep = params[i];
+    params[i] = keep + h;
+    double up = surrogate(&pol, params, work, b);
+    params[i] = keep - h;
+    double down = surrogate(&pol, params, work, b);
+    params[i] = keep;
+    fd[i] = (up - down) / (2 * h);
+    num += (grad[i] - fd[i]) * (grad[i] - fd[i]);
+    den += grad[i] * grad[i];
+  }
+  double rel = sqrt(num / den);
+  cr_assert(rel < 1e-6, "relative error %g", rel);
+  for (int i = 0; i < pol.nparam; i++) {
+    cr_assert(fabs(grad[i] - fd[i]) <= 1e-6 * (fabs(fd[i]) + 1e-3), "param %d: %g vs %g", i,
+              grad[i], fd[i]);
+  }
+  mrl_policy_work_free(work);
+  mrl_batch_free(b);
+}
+
+Test(policy, gradient_matches_finite_differences_tanh) {
+  check_gradient(MRL_ACT_TANH);
+}
+
+Test(policy, gradient_matches_finite_differences_relu) {
+  check_gradient(MRL_ACT_RELU);
+}
+
+// Masked rows contribute nothing, whatever they hold.
+Test(policy, invalid_rows_are_ignored) {
+  mrlPolicy pol;
+  setup_policy(&pol, MRL_ACT_TANH, 3, 2);
+  double params[200], g1[200], g2[200];
+  random_params(&pol, 31, params);
+  mrlBatch* b = random_batch(&pol);
+  mrlPolicyWork* work = mrl_policy_work_make(&pol, 20);
+  mrl_pg_loss_grad(&pol, params, work, b, g1);
+  for (int t = 3; t < 5; t++) {  // episode 3 is over at t = 3, 4
+    b->act[(t * 4 + 3) * 2] = 1e6;
+    b->obs[(t * 4 + 3) * 3] = -1e6;
+  }
+  mrl_pg_loss_grad(&pol, params, work, b, g2);
+  cr_assert_eq(memcmp(g1, g2, sizeof(double) * pol.nparam), 0);
+  mrl_policy_work_free(work);
+  mrl_batch_free(b);
+}
