@@ -19,7 +19,7 @@ typedef struct {
 typedef struct {
   int nenv;
   double goal[2];
-  double* pos;   // (nenv, 2)
+  double* pos;  // (nenv, 2)
 } PointNavEnv;
 
 static const char* const task_names[] = {"goal_x", "goal_y"};

@@ -88,8 +88,8 @@ void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWor
     double* h = work->act + work->act_off[l + 1];
     // h (batch, out) = x (batch, in) w^T (in, out), then + b
     for (int r = 0; r < batch; r++) memcpy(h + (size_t)r * out, b, sizeof(double) * out);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0, x, in, w, in, 1.0,
-                h, out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0, x, in, w, in, 1.0, h,
+                out);
     if (l < pol->nlayer - 1) {
       size_t n = (size_t)batch * out;
       if (pol->activation == MRL_ACT_TANH) {

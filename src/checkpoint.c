@@ -45,8 +45,8 @@ static void put_u32(unsigned char** p, uint32_t v) {
   put(p, &v, 4);
 }
 
-int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params,
-                        int iteration, char* err, size_t errlen) {
+int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
+                        char* err, size_t errlen) {
   for (int i = 0; i < pol->nparam; i++) {
     if (!isfinite(params[i])) {
       return mrl_error(err, errlen, "refusing to save '%s': parameter %d is not finite", path, i);

@@ -28,8 +28,8 @@ static void eval_job(void* ctx, int worker, int job) {
   EvalJob* ej = ctx;
   double* task = mrl_alloc(sizeof(double) * ej->fam->ntask);
   mrl_task_sample(ej->fam, ej->cfg, 1, 0, job, task);
-  mrl_inner_adapt(ej->cfg, ej->learners[worker], task, ej->params, ej->nstep - 1, ej->seed, 0,
-                  job, 0, ej->curve->returns + (size_t)job * ej->nstep);
+  mrl_inner_adapt(ej->cfg, ej->learners[worker], task, ej->params, ej->nstep - 1, ej->seed, 0, job,
+                  0, ej->curve->returns + (size_t)job * ej->nstep);
   free(task);
 }
 
@@ -68,6 +68,11 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   mrlConfig cfg;
   mrl_config_default(&cfg);
   snprintf(path, sizeof(path), "%s/config.yaml", rundir);
+  struct stat st;
+  if (stat(rundir, &st) || !S_ISDIR(st.st_mode) || stat(path, &st)) {
+    mrl_error(err, errlen, "'%s' is not a run directory (no config.yaml in it)", rundir);
+    return MRL_EXIT_USAGE;
+  }
   if (mrl_config_load(&cfg, path, err, errlen) || mrl_config_check(&cfg, err, errlen)) {
     return MRL_EXIT_USAGE;
   }
@@ -97,8 +102,8 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   mrlAdaptCurve curves[2];
   for (int c = 0; c < 2; c++) {
     curves[c].returns = mrl_alloc(sizeof(double) * ntask * nstep);
-    mrl_eval_adapt(&cfg, fam, &pol, inits + (size_t)c * pol.nparam, ntask, nstep, neps,
-                   opt->seed, &curves[c]);
+    mrl_eval_adapt(&cfg, fam, &pol, inits + (size_t)c * pol.nparam, ntask, nstep, neps, opt->seed,
+                   &curves[c]);
   }
 
   // per-task results, for plots and statistics beyond the table

@@ -19,7 +19,7 @@ typedef struct {
   const char* name;
   const char* synopsis;
   const char* help;
-  int (*run)(int argc, char** argv);   // NULL: delivered in a later version
+  int (*run)(int argc, char** argv);  // NULL: delivered in a later version
 } Command;
 
 static int cmd_train(int argc, char** argv);
@@ -216,8 +216,8 @@ static int cmd_envs(int argc, char** argv) {
       fprintf(stderr, "metarl: %s\n", err);
       return MRL_EXIT_RUNTIME;
     }
-    printf("%-12s obs %3d  act %3d  task %2d  %s\n", fam->name, fam->nobs, fam->nact,
-           fam->ntask, mrl_family_docs[i]);
+    printf("%-12s obs %3d  act %3d  task %2d  %s\n", fam->name, fam->nobs, fam->nact, fam->ntask,
+           mrl_family_docs[i]);
     mrl_family_free(fam);
   }
   return MRL_EXIT_OK;

@@ -28,26 +28,25 @@ extern "C" {
 
 //---------------------------------- errors ----------------------------------
 
-#define MRL_ERRLEN 1024   // size of every error-message buffer
+#define MRL_ERRLEN 1024  // size of every error-message buffer
 
 // exit codes of the metarl executable
 enum {
-  MRL_EXIT_OK = 0,             // done
-  MRL_EXIT_RUNTIME = 1,        // runtime failure
-  MRL_EXIT_USAGE = 2,          // usage or configuration error
-  MRL_EXIT_INTERRUPTED = 130   // interrupted after saving a checkpoint
+  MRL_EXIT_OK = 0,            // done
+  MRL_EXIT_RUNTIME = 1,       // runtime failure
+  MRL_EXIT_USAGE = 2,         // usage or configuration error
+  MRL_EXIT_INTERRUPTED = 130  // interrupted after saving a checkpoint
 };
 
 // Format a message into err (errlen bytes, always NUL-terminated); returns -1
 // so that callers can write `return mrl_error(err, errlen, "...")`.
-int mrl_error(char* err, size_t errlen, const char* fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int mrl_error(char* err, size_t errlen, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // Stop the process on a broken internal invariant, naming file and line.
 void mrl_fatal(const char* file, int line, const char* fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
-#define MRL_ASSERT(cond)                                              \
-  do {                                                                \
+#define MRL_ASSERT(cond)                                               \
+  do {                                                                 \
     if (!(cond)) mrl_fatal(__FILE__, __LINE__, "assertion %s", #cond); \
   } while (0)
 
@@ -61,8 +60,8 @@ void mrl_install_mujoco_handlers(void);
 
 //---------------------------------- config ----------------------------------
 
-#define MRL_MAXLAYERS 8    // hidden layers of the policy, at most
-#define MRL_STRLEN 256     // string config values, at most (with NUL)
+#define MRL_MAXLAYERS 8  // hidden layers of the policy, at most
+#define MRL_STRLEN 256   // string config values, at most (with NUL)
 
 typedef enum { MRL_ACT_TANH = 0, MRL_ACT_RELU } mrlActivation;
 typedef enum { MRL_INNER_VPG = 0 } mrlInnerStep;
@@ -74,9 +73,9 @@ typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO } mrlBaselineKind;
 // documentation live in the key table of config.c (the single source of
 // truth, also printed by `metarl help config`).
 typedef struct {
-  char name[MRL_STRLEN];    // name:             run name (default: config file stem)
-  uint64_t seed;            // seed:             master seed of every random stream
-  int threads;              // threads:          worker threads (0: one per core)
+  char name[MRL_STRLEN];  // name:             run name (default: config file stem)
+  uint64_t seed;          // seed:             master seed of every random stream
+  int threads;            // threads:          worker threads (0: one per core)
 
   struct {
     char name[MRL_STRLEN];  // env.name:         task family (see `metarl envs`)
@@ -84,52 +83,52 @@ typedef struct {
   } env;
 
   struct {
-    double goal_low;        // task.goal_low:    point_nav goal box, lower bound per axis
-    double goal_high;       // task.goal_high:   point_nav goal box, upper bound per axis
-    uint64_t test_seed;     // task.test_seed:   seed of the fixed held-out test split
+    double goal_low;     // task.goal_low:    point_nav goal box, lower bound per axis
+    double goal_high;    // task.goal_high:   point_nav goal box, upper bound per axis
+    uint64_t test_seed;  // task.test_seed:   seed of the fixed held-out test split
   } task;
 
   struct {
-    int nhidden;                  // number of entries in policy.hidden
-    int hidden[MRL_MAXLAYERS];    // policy.hidden:       hidden layer sizes, e.g. [64, 64]
-    mrlActivation activation;     // policy.activation:   tanh | relu
-    double init_log_std;          // policy.init_log_std: initial log standard deviation
+    int nhidden;                // number of entries in policy.hidden
+    int hidden[MRL_MAXLAYERS];  // policy.hidden:       hidden layer sizes, e.g. [64, 64]
+    mrlActivation activation;   // policy.activation:   tanh | relu
+    double init_log_std;        // policy.init_log_std: initial log standard deviation
   } policy;
 
   struct {
-    double gamma;                 // rl.gamma:       discount
-    double gae_lambda;            // rl.gae_lambda:  GAE lambda
-    mrlBaselineKind baseline;     // rl.baseline:    linear | zero
-    int normalize_advantages;     // rl.normalize_advantages: bool
+    double gamma;              // rl.gamma:       discount
+    double gae_lambda;         // rl.gae_lambda:  GAE lambda
+    mrlBaselineKind baseline;  // rl.baseline:    linear | zero
+    int normalize_advantages;  // rl.normalize_advantages: bool
   } rl;
 
   struct {
-    mrlInnerStep step;      // inner.step:       vpg
-    mrlOptimKind optim;     // inner.optim:      sgd | adam
-    double lr;              // inner.lr:         inner step size
-    int steps;              // inner.steps:      adaptation steps k
-    int episodes;           // inner.episodes:   episodes per adaptation step
+    mrlInnerStep step;   // inner.step:       vpg
+    mrlOptimKind optim;  // inner.optim:      sgd | adam
+    double lr;           // inner.lr:         inner step size
+    int steps;           // inner.steps:      adaptation steps k
+    int episodes;        // inner.episodes:   episodes per adaptation step
   } inner;
 
   struct {
-    mrlOuterAlgo algo;      // outer.algo:       reptile | fomaml | joint
-    mrlOptimKind optim;     // outer.optim:      sgd | adam (fomaml, joint)
-    double lr;              // outer.lr:         outer step size (fomaml, joint)
-    double eps_start;       // outer.eps_start:  reptile step size at iteration 0
-    double eps_end;         // outer.eps_end:    reptile step size at the last iteration
-    int meta_batch;         // outer.meta_batch: tasks per meta-iteration
-    int iterations;         // outer.iterations: meta-iterations
+    mrlOuterAlgo algo;   // outer.algo:       reptile | fomaml | joint
+    mrlOptimKind optim;  // outer.optim:      sgd | adam (fomaml, joint)
+    double lr;           // outer.lr:         outer step size (fomaml, joint)
+    double eps_start;    // outer.eps_start:  reptile step size at iteration 0
+    double eps_end;      // outer.eps_end:    reptile step size at the last iteration
+    int meta_batch;      // outer.meta_batch: tasks per meta-iteration
+    int iterations;      // outer.iterations: meta-iterations
   } outer;
 
   struct {
-    int tasks;              // eval.tasks:       held-out tasks
-    int steps;              // eval.steps:       adaptation steps K
-    int episodes;           // eval.episodes:    episodes per step
+    int tasks;     // eval.tasks:       held-out tasks
+    int steps;     // eval.steps:       adaptation steps K
+    int episodes;  // eval.episodes:    episodes per step
   } eval;
 
   struct {
-    char dir[MRL_STRLEN];   // log.dir:          parent folder of run directories
-    int checkpoint_every;   // log.checkpoint_every: iterations between checkpoints
+    char dir[MRL_STRLEN];  // log.dir:          parent folder of run directories
+    int checkpoint_every;  // log.checkpoint_every: iterations between checkpoints
   } log;
 } mrlConfig;
 
@@ -145,8 +144,7 @@ int mrl_config_load(mrlConfig* cfg, const char* path, char* err, size_t errlen);
 
 // Apply one "key=value" override (value in YAML syntax, e.g. "[64, 64]") with
 // the same checks as a file.
-int mrl_config_override(mrlConfig* cfg, const char* assignment, char* err,
-                        size_t errlen);
+int mrl_config_override(mrlConfig* cfg, const char* assignment, char* err, size_t errlen);
 
 // Cross-key checks that no single key can make (e.g. env.name is a known
 // family). Called after loading and overriding.
@@ -165,25 +163,25 @@ void mrl_config_print_reference(FILE* f);
 // (seed, purpose, iteration, task, env, counter), so what a thread or rank
 // draws does not depend on scheduling.
 typedef enum {
-  MRL_RNG_INIT = 1,        // policy initialization
-  MRL_RNG_TASK_TRAIN,      // training task parameters
-  MRL_RNG_TASK_TEST,       // held-out task parameters (keyed by task.test_seed)
-  MRL_RNG_RESET,           // initial states of episodes
-  MRL_RNG_ACTION,          // exploration noise
-  MRL_RNG_EVAL             // evaluation-only draws
+  MRL_RNG_INIT = 1,    // policy initialization
+  MRL_RNG_TASK_TRAIN,  // training task parameters
+  MRL_RNG_TASK_TEST,   // held-out task parameters (keyed by task.test_seed)
+  MRL_RNG_RESET,       // initial states of episodes
+  MRL_RNG_ACTION,      // exploration noise
+  MRL_RNG_EVAL         // evaluation-only draws
 } mrlRngPurpose;
 
 typedef struct {
-  uint64_t key;       // hash of (seed, purpose, iteration, task, env)
-  uint64_t counter;   // index of the next draw
+  uint64_t key;      // hash of (seed, purpose, iteration, task, env)
+  uint64_t counter;  // index of the next draw
 } mrlRng;
 
 // Start the stream keyed by (seed, purpose, iteration, task, env).
-void mrl_rng_init(mrlRng* rng, uint64_t seed, mrlRngPurpose purpose,
-                  uint64_t iteration, uint64_t task, uint64_t env);
-uint64_t mrl_rng_u64(mrlRng* rng);       // uniform 64-bit integer
-double mrl_rng_uniform(mrlRng* rng);     // uniform in [0, 1), 53 bits
-double mrl_rng_normal(mrlRng* rng);      // standard normal (Box-Muller)
+void mrl_rng_init(mrlRng* rng, uint64_t seed, mrlRngPurpose purpose, uint64_t iteration,
+                  uint64_t task, uint64_t env);
+uint64_t mrl_rng_u64(mrlRng* rng);    // uniform 64-bit integer
+double mrl_rng_uniform(mrlRng* rng);  // uniform in [0, 1), 53 bits
+double mrl_rng_normal(mrlRng* rng);   // standard normal (Box-Muller)
 
 //----------------------------------- envs -----------------------------------
 
@@ -196,18 +194,17 @@ typedef struct mrlEnv_ mrlEnv;
 // functions that make worker state and run episodes. Envs write into rows
 // of caller-owned buffers and never allocate after make.
 struct mrlFamily_ {
-  const char* name;   // registry name, e.g. "point_nav"
-  int nobs;           // observation size
-  int nact;           // action size
-  int ntask;          // task-parameter vector size
-  int horizon;        // episode length limit
-  void* data;         // family-specific constants
+  const char* name;  // registry name, e.g. "point_nav"
+  int nobs;          // observation size
+  int nact;          // action size
+  int ntask;         // task-parameter vector size
+  int horizon;       // episode length limit
+  void* data;        // family-specific constants
 
   // Draw one task's parameters (ntask) from rng.
   void (*sample_task)(const mrlFamily* fam, mrlRng* rng, double* task);
   // Describe a task in words, e.g. "goal=(0.12, -0.40)"; returns snprintf's count.
-  int (*describe_task)(const mrlFamily* fam, const double* task, char* buf,
-                       size_t n);
+  int (*describe_task)(const mrlFamily* fam, const double* task, char* buf, size_t n);
   // Names of the task parameters (ntask), for CSV headers.
   const char* const* task_names;
 
@@ -220,8 +217,7 @@ struct mrlFamily_ {
   void (*reset)(mrlEnv* env, int i, mrlRng* rng, double* obs);
   // Step episode i with action act (nact); writes obs (nobs), the reward and
   // whether the episode ended (failure or goal, not the horizon).
-  void (*step)(mrlEnv* env, int i, const double* act, double* obs,
-               double* reward, int* done);
+  void (*step)(mrlEnv* env, int i, const double* act, double* obs, double* reward, int* done);
   // Release the family.
   void (*free)(mrlFamily* fam);
 };
@@ -237,8 +233,8 @@ extern const char* const mrl_family_docs[];
 // Draw the parameters of task `index` of a split: the training split at
 // meta-iteration `iteration` (stream keyed by cfg->seed), or the test split
 // (iteration ignored, stream keyed by cfg->task.test_seed).
-void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test,
-                     uint64_t iteration, uint64_t index, double* task);
+void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test, uint64_t iteration,
+                     uint64_t index, double* task);
 
 //---------------------------------- policy ----------------------------------
 
@@ -246,26 +242,26 @@ void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test,
 // parameters live in one flat vector, layer by layer: W (out, in) row-major,
 // then b (out); last the log-std (nact).
 typedef struct {
-  int nlayer;                      // weight layers = hidden layers + 1
-  int sizes[MRL_MAXLAYERS + 2];    // nobs, hidden..., nact
-  mrlActivation activation;        // of hidden layers; the output is linear
-  int nparam;                      // length of the flat vector
-  int woff[MRL_MAXLAYERS + 1];     // offset of W of each layer
-  int boff[MRL_MAXLAYERS + 1];     // offset of b of each layer
-  int logstd_off;                  // offset of the log-std
+  int nlayer;                    // weight layers = hidden layers + 1
+  int sizes[MRL_MAXLAYERS + 2];  // nobs, hidden..., nact
+  mrlActivation activation;      // of hidden layers; the output is linear
+  int nparam;                    // length of the flat vector
+  int woff[MRL_MAXLAYERS + 1];   // offset of W of each layer
+  int boff[MRL_MAXLAYERS + 1];   // offset of b of each layer
+  int logstd_off;                // offset of the log-std
   double init_log_std;
 } mrlPolicy;
 
 // Scratch of one worker: activations for a batch of up to maxbatch rows.
 typedef struct {
   int maxbatch;
-  int batch;              // rows of the last forward
-  const double* input;    // (batch, nobs) input of the last forward (caller-owned)
-  double* act;            // per layer l = 1..nlayer: (maxbatch, sizes[l]) outputs
+  int batch;                       // rows of the last forward
+  const double* input;             // (batch, nobs) input of the last forward (caller-owned)
+  double* act;                     // per layer l = 1..nlayer: (maxbatch, sizes[l]) outputs
   int act_off[MRL_MAXLAYERS + 2];  // offset in act of layer l's block
-  double* grad_act;       // 2 x (maxbatch, widest layer): ping-pong backprop buffers
-  double* dmean;          // (maxbatch, nact) scratch for dL/dmean
-  double* mean;           // (batch, nact) output of the last forward (a view into act)
+  double* grad_act;                // 2 x (maxbatch, widest layer): ping-pong backprop buffers
+  double* dmean;                   // (maxbatch, nact) scratch for dL/dmean
+  double* mean;                    // (batch, nact) output of the last forward (a view into act)
 } mrlPolicyWork;
 
 // Describe the policy of cfg for an env of nobs/nact.
@@ -279,26 +275,26 @@ mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch);
 void mrl_policy_work_free(mrlPolicyWork* work);
 
 // Forward a batch obs (batch, nobs); the mean lands in work->mean (batch, nact).
-void mrl_policy_forward(const mrlPolicy* pol, const double* params,
-                        mrlPolicyWork* work, const double* obs, int batch);
+void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                        const double* obs, int batch);
 
 // Backward from dL/dmean (batch, nact) through the last forward; ADDS the
 // gradient of the MLP parameters into grad (nparam). The log-std gradient is
 // the caller's (it does not flow through the MLP).
-void mrl_policy_backward(const mrlPolicy* pol, const double* params,
-                         mrlPolicyWork* work, const double* dmean, double* grad);
+void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                         const double* dmean, double* grad);
 
 // Log-likelihood of the action act (nact) of row `row` of the last forward.
-double mrl_policy_logprob(const mrlPolicy* pol, const double* params,
-                          const mrlPolicyWork* work, const double* act, int row);
+double mrl_policy_logprob(const mrlPolicy* pol, const double* params, const mrlPolicyWork* work,
+                          const double* act, int row);
 
 //---------------------------------- sampler ---------------------------------
 
 // Episodes of one task, stored time-major so that the rows of all episodes at
 // one step are contiguous: one batched policy call per step.
 typedef struct {
-  int nenv;           // episodes
-  int horizon;        // T
+  int nenv;     // episodes
+  int horizon;  // T
   int nobs, nact;
   double* obs;        // (T, nenv, nobs)
   double* act;        // (T, nenv, nact) actions taken (before env clipping)
@@ -319,9 +315,9 @@ void mrl_batch_free(mrlBatch* b);
 // Run batch->nenv episodes of the task loaded in env with policy params in
 // lockstep. Reset and action noise come from streams keyed by
 // (seed, purpose, iteration, task, episode). Returns the env steps taken.
-long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol,
-                const double* params, mrlPolicyWork* work, mrlBatch* batch,
-                uint64_t seed, uint64_t iteration, uint64_t task_key);
+long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const double* params,
+                mrlPolicyWork* work, mrlBatch* batch, uint64_t seed, uint64_t iteration,
+                uint64_t task_key);
 
 // Mean undiscounted episode return of a batch.
 double mrl_batch_mean_return(const mrlBatch* b);
@@ -330,13 +326,13 @@ double mrl_batch_mean_return(const mrlBatch* b);
 
 // Scratch for the linear feature baseline (features [o, o^2, t, t^2, t^3, 1]).
 typedef struct {
-  int nfeat;         // 2 nobs + 4
-  int maxrows;       // valid rows the scratch can hold
-  double* feat;      // (T nenv, nfeat)
-  double* gram;      // (nfeat, nfeat) Gram matrix, then its Cholesky factor
-  double* gram0;     // (nfeat, nfeat) F^T F before regularization
-  double* rhs;       // (nfeat)
-  double* coef;      // (nfeat)
+  int nfeat;      // 2 nobs + 4
+  int maxrows;    // valid rows the scratch can hold
+  double* feat;   // (T nenv, nfeat)
+  double* gram;   // (nfeat, nfeat) Gram matrix, then its Cholesky factor
+  double* gram0;  // (nfeat, nfeat) F^T F before regularization
+  double* rhs;    // (nfeat)
+  double* coef;   // (nfeat)
 } mrlBaseline;
 
 mrlBaseline* mrl_baseline_make(int nobs, int maxrows);
@@ -360,25 +356,24 @@ void mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
 
 // Policy-gradient surrogate L = -(1/nvalid) sum A log pi(a|s) of a batch:
 // returns L and writes dL/dparams into grad (nparam, overwritten).
-double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params,
-                        mrlPolicyWork* work, const mrlBatch* batch,
-                        double* grad);
+double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                        const mrlBatch* batch, double* grad);
 
 //--------------------------------- optimizers --------------------------------
 
 typedef struct {
   mrlOptimKind kind;
-  int n;             // parameters
+  int n;  // parameters
   double lr;
-  double beta1, beta2, epsilon;   // Adam
-  long t;            // steps taken
-  double* m;         // (n) first moment (Adam)
-  double* v;         // (n) second moment (Adam)
+  double beta1, beta2, epsilon;  // Adam
+  long t;                        // steps taken
+  double* m;                     // (n) first moment (Adam)
+  double* v;                     // (n) second moment (Adam)
 } mrlOptim;
 
 void mrl_optim_init(mrlOptim* opt, mrlOptimKind kind, int n, double lr);
 void mrl_optim_free(mrlOptim* opt);
-void mrl_optim_reset(mrlOptim* opt);     // zero moments and step count
+void mrl_optim_reset(mrlOptim* opt);  // zero moments and step count
 // params -= step(grad) with the optimizer's rule and learning rate lr.
 void mrl_optim_step(mrlOptim* opt, double* params, const double* grad, double lr);
 
@@ -389,13 +384,13 @@ void mrl_optim_step(mrlOptim* opt, double* params, const double* grad, double lr
 typedef struct {
   const mrlFamily* fam;
   const mrlPolicy* pol;
-  mrlEnv* env;             // nenv episodes
-  mrlPolicyWork* work;     // maxbatch = nenv * horizon
-  mrlBatch* batch;         // the last sampled batch
+  mrlEnv* env;          // nenv episodes
+  mrlPolicyWork* work;  // maxbatch = nenv * horizon
+  mrlBatch* batch;      // the last sampled batch
   mrlBaseline* baseline;
-  mrlOptim optim;          // inner optimizer, reset per task
-  double* theta;           // (nparam) adapted parameters
-  double* grad;            // (nparam) scratch gradient
+  mrlOptim optim;  // inner optimizer, reset per task
+  double* theta;   // (nparam) adapted parameters
+  double* grad;    // (nparam) scratch gradient
 } mrlLearner;
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
@@ -416,7 +411,7 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
 typedef struct mrlPool_ mrlPool;
 typedef void (*mrlPoolFn)(void* ctx, int worker, int job);
 
-int mrl_pool_default_threads(void);   // online cores
+int mrl_pool_default_threads(void);  // online cores
 // A pool of nthreads workers (0: one per core); 1 runs jobs in the caller.
 mrlPool* mrl_pool_make(int nthreads);
 int mrl_pool_size(const mrlPool* pool);
@@ -431,11 +426,11 @@ void mrl_pool_free(mrlPool* pool);
 typedef struct {
   int iteration;
   long total_env_steps;
-  double return_pre;        // mean return before adaptation (at phi)
-  double return_post;       // mean return after k inner steps
-  double std_pre, std_post; // across tasks
-  double step_size;         // outer step size used
-  double seconds;           // wall-clock since start
+  double return_pre;         // mean return before adaptation (at phi)
+  double return_post;        // mean return after k inner steps
+  double std_pre, std_post;  // across tasks
+  double step_size;          // outer step size used
+  double seconds;            // wall-clock since start
 } mrlProgress;
 
 typedef struct mrlTrainer_ mrlTrainer;
@@ -457,23 +452,22 @@ int mrl_trainer_iteration(const mrlTrainer* tr);  // iterations done
 
 // Train cfg end to end into run directory rundir (progress.csv, checkpoints),
 // printing a line per iteration to out (may be NULL). Returns an exit code.
-int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out,
-                  char* err, size_t errlen);
+int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen);
 
 //--------------------------------- evaluation -------------------------------
 
 // Adaptation of one initialization on the held-out split: returns[k] is the
 // mean over tasks of the mean episode return after k inner steps (k = 0..K).
 typedef struct {
-  int ntask, nstep;     // tasks, K + 1
-  double* returns;      // (ntask, nstep) per-task mean return
+  int ntask, nstep;  // tasks, K + 1
+  double* returns;   // (ntask, nstep) per-task mean return
 } mrlAdaptCurve;
 
 // Adapt params on ntask test tasks for nstep-1 inner steps of neps episodes
 // each, using `threads` workers; curve must be sized (ntask, nstep).
-void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam,
-                    const mrlPolicy* pol, const double* params, int ntask,
-                    int nstep, int neps, uint64_t seed, mrlAdaptCurve* curve);
+void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                    const double* params, int ntask, int nstep, int neps, uint64_t seed,
+                    mrlAdaptCurve* curve);
 
 // Mean over tasks of the return after `step` steps, and the half-width of its
 // normal 95% confidence interval (1.96 standard errors).
@@ -481,12 +475,12 @@ void mrl_curve_stats(const mrlAdaptCurve* curve, int step, double* mean, double*
 
 // Options of `metarl eval`; a negative or zero field means "the run's config".
 typedef struct {
-  int tasks;          // held-out tasks (<= 0: eval.tasks)
-  int steps;          // adaptation steps K (< 0: eval.steps)
-  int episodes;       // episodes per step (<= 0: eval.episodes)
-  double lr;          // meta-test inner step size (<= 0: inner.lr)
-  int threads;        // worker threads (< 0: the run's threads)
-  uint64_t seed;      // seed of the evaluation's sampling streams
+  int tasks;      // held-out tasks (<= 0: eval.tasks)
+  int steps;      // adaptation steps K (< 0: eval.steps)
+  int episodes;   // episodes per step (<= 0: eval.episodes)
+  double lr;      // meta-test inner step size (<= 0: inner.lr)
+  int threads;    // worker threads (< 0: the run's threads)
+  uint64_t seed;  // seed of the evaluation's sampling streams
 } mrlEvalOptions;
 
 // Evaluate the run in rundir: its latest checkpoint against a random
@@ -499,13 +493,12 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
 
 // Write params atomically (temporary file, fsync, rename) to path with a
 // header (magic, format version, policy shape, iteration) and a checksum.
-int mrl_checkpoint_save(const char* path, const mrlPolicy* pol,
-                        const double* params, int iteration, char* err,
-                        size_t errlen);
+int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
+                        char* err, size_t errlen);
 
 // Read a checkpoint written for the same policy shape; params (nparam).
-int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params,
-                        int* iteration, char* err, size_t errlen);
+int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
+                        char* err, size_t errlen);
 
 //-------------------------------- run directories ---------------------------
 
@@ -513,9 +506,8 @@ int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params,
 // <cfg->log.dir>/<cfg->name>-<YYYYmmdd-HHMMSS>[-N]. Writes config.yaml,
 // meta.json (argv is the command line) and checkpoints/. path gets the
 // directory (MRL_STRLEN*2 bytes).
-int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc,
-                      char** argv, char* path, size_t pathlen, char* err,
-                      size_t errlen);
+int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** argv, char* path,
+                      size_t pathlen, char* err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -15,9 +15,9 @@ struct mrlPool_ {
   int nthreads;
   pthread_t* threads;
   pthread_mutex_t lock;
-  pthread_cond_t work_ready;   // a new batch or shutdown
-  pthread_cond_t work_done;    // the last job of a batch finished
-  long generation;             // batches started
+  pthread_cond_t work_ready;  // a new batch or shutdown
+  pthread_cond_t work_done;   // the last job of a batch finished
+  long generation;            // batches started
   int shutdown;
   // the current batch
   mrlPoolFn fn;

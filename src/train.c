@@ -21,8 +21,8 @@ struct mrlTrainer_ {
   mrlConfig cfg;
   mrlFamily* fam;
   mrlPolicy pol;
-  double* phi;            // (nparam) meta-parameters
-  mrlOptim outer;         // fomaml and joint
+  double* phi;     // (nparam) meta-parameters
+  mrlOptim outer;  // fomaml and joint
   mrlPool* pool;
   mrlLearner** learners;  // (nworker)
   double* task_params;    // (meta_batch, ntask)
@@ -197,8 +197,7 @@ static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_
   return mrl_checkpoint_save(path, &tr->pol, tr->phi, tr->iteration, err, errlen);
 }
 
-int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err,
-                  size_t errlen) {
+int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen) {
   mrlTrainer* tr = mrl_trainer_make(cfg, err, errlen);
   if (!tr) return MRL_EXIT_USAGE;
   char path[MRL_STRLEN * 4];
@@ -222,8 +221,8 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   interrupted = 0;
 
   if (out) {
-    fprintf(out, "training %s (%s, %d params, %d threads) into %s\n", cfg->name,
-            cfg->env.name, tr->pol.nparam, mrl_pool_size(tr->pool), rundir);
+    fprintf(out, "training %s (%s, %d params, %d threads) into %s\n", cfg->name, cfg->env.name,
+            tr->pol.nparam, mrl_pool_size(tr->pool), rundir);
   }
   int code = MRL_EXIT_OK;
   while (tr->iteration < cfg->outer.iterations) {
@@ -233,13 +232,12 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
       break;
     }
     fprintf(csv, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", row.iteration, row.total_env_steps,
-            row.return_pre, row.return_post, row.std_pre, row.std_post, row.step_size,
-            row.seconds);
+            row.return_pre, row.return_post, row.std_pre, row.std_post, row.step_size, row.seconds);
     fflush(csv);
     if (out) {
       fprintf(out, "iter %5d  steps %10ld  return pre %9.3f  post %9.3f  step %.4g  %7.1fs\n",
-              row.iteration, row.total_env_steps, row.return_pre, row.return_post,
-              row.step_size, row.seconds);
+              row.iteration, row.total_env_steps, row.return_pre, row.return_post, row.step_size,
+              row.seconds);
       fflush(out);
     }
     int last = tr->iteration == cfg->outer.iterations;

@@ -96,9 +96,8 @@ Test(advantage, baseline_recovers_linear_returns) {
       double s = t / 100.0;
       o[0] = mrl_rng_normal(&rng);
       o[1] = 12 * mrl_rng_uniform(&rng) - 6;
-      b->ret[r] = coef[0] * o[0] + coef[1] * o[1] + coef[2] * o[0] * o[0] +
-                  coef[3] * o[1] * o[1] + coef[4] * s + coef[5] * s * s + coef[6] * s * s * s +
-                  coef[7];
+      b->ret[r] = coef[0] * o[0] + coef[1] * o[1] + coef[2] * o[0] * o[0] + coef[3] * o[1] * o[1] +
+                  coef[4] * s + coef[5] * s * s + coef[6] * s * s * s + coef[7];
     }
   }
   cr_assert_eq(mrl_baseline_fit_predict(bl, b), 0);

@@ -28,7 +28,8 @@ Test(rng, every_key_component_matters) {
     mrlRng r;
     mrl_rng_init(&r, keys[i][0], (mrlRngPurpose)keys[i][1], keys[i][2], keys[i][3], keys[i][4]);
     first[i] = mrl_rng_u64(&r);
-    for (int j = 0; j < i; j++) cr_assert_neq(first[i], first[j], "streams %d and %d collide", i, j);
+    for (int j = 0; j < i; j++)
+      cr_assert_neq(first[i], first[j], "streams %d and %d collide", i, j);
   }
 }
 

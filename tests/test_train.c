@@ -100,7 +100,7 @@ Test(train, meta_learned_beats_random_on_held_out_tasks, .timeout = 300) {
   mrl_curve_stats(&cr, nstep - 1, &r_mean, &r_ci);
   cr_log_info("after %d steps: meta-learned %.2f +- %.2f, random %.2f +- %.2f", nstep - 1, m_mean,
               m_ci, r_mean, r_ci);
-  cr_assert(m_mean - m_ci > r_mean + r_ci, "meta %.2f +- %.2f vs random %.2f +- %.2f", m_mean,
-            m_ci, r_mean, r_ci);
+  cr_assert(m_mean - m_ci > r_mean + r_ci, "meta %.2f +- %.2f vs random %.2f +- %.2f", m_mean, m_ci,
+            r_mean, r_ci);
   mrl_family_free(fam);
 }
