@@ -20,7 +20,9 @@ static void small_config(mrlConfig* cfg) {
   cfg->policy.nhidden = 2;
   cfg->policy.hidden[0] = 32;
   cfg->policy.hidden[1] = 32;
-  cfg->inner.steps = 1;
+  cfg->policy.init_log_std = -1;
+  cfg->inner.lr = 0.3;
+  cfg->inner.steps = 2;
   cfg->inner.episodes = 10;
   cfg->outer.meta_batch = 8;
   cfg->outer.iterations = 40;
