@@ -8,7 +8,18 @@
 
 #include "metarl.h"
 
+#include <mujoco/mujoco.h>
+
 // Each returns a family configured from cfg, or NULL with a message in err.
 mrlFamily* mrl_point_nav_make(const mrlConfig* cfg, char* err, size_t errlen);
+mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen);
+
+// The pristine compiled model of a mujoco family (for rendering and bench).
+const mjModel* mrl_mujoco_model(const mrlFamily* fam);
+// A mujoco worker's model (the current task applied) and episode i's data.
+mjModel* mrl_mujoco_env_model(mrlEnv* env);
+mjData* mrl_mujoco_env_data(mrlEnv* env, int i);
+// Episodes of this worker ended by a diverging simulation, so far.
+long mrl_mujoco_diverged(const mrlEnv* env);
 
 #endif  // METARL_ENVS_H_

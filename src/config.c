@@ -82,6 +82,8 @@ static const char* const kInnerStep[] = {"vpg", NULL};
 static const char* const kOptim[] = {"sgd", "adam", NULL};
 static const char* const kOuterAlgo[] = {"reptile", "fomaml", "joint", NULL};
 static const char* const kBaseline[] = {"linear", "zero", NULL};
+static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};
+static const char* const kRandGroup[] = {"element", "body", NULL};
 
 // One row per key: kept as laid out by hand.
 // clang-format off
@@ -110,12 +112,57 @@ static const keyInfo kKeys[] = {
 
   STR_KEY("env.name", env.name, "point_nav", 1, "task family (see `metarl envs`)"),
   INT_KEY("env.horizon", env.horizon, 100, 1, 100000, "max steps of an episode"),
+  STR_KEY("env.model", env.model, "", 0, "MJCF file of a mujoco family (relative: cwd, then source tree)"),
+  STR_KEY("env.root_body", env.root_body, "torso", 1, "body whose motion is progress (mujoco)"),
+  INT_KEY("env.frame_skip", env.frame_skip, 1, 1, 1000, "physics steps per env step (mujoco)"),
+  BOOL_KEY("env.terminate_unhealthy", env.terminate_unhealthy, 0,
+           "end an episode when the root leaves the healthy bounds"),
+  DBL_KEY("env.healthy_z_low", env.healthy_z_low, -1e9, -INFINITY, INFINITY, 0,
+          "min root height over the surface"),
+  DBL_KEY("env.healthy_z_high", env.healthy_z_high, 1e9, -INFINITY, INFINITY, 0,
+          "max root height over the surface"),
+  DBL_KEY("env.healthy_angle", env.healthy_angle, 4, 0, 4, OPEN_LO,
+          "max root tilt from the surface normal, radians (>= pi: off)"),
+  DBL_KEY("env.reset_noise", env.reset_noise, 0.005, 0, 10, 0,
+          "uniform noise on qpos and qvel at reset"),
+  DBL_KEY("env.obs_vel_clip", env.obs_vel_clip, 10, 0, INFINITY, OPEN_LO,
+          "joint velocities in the observation clipped to +-this"),
+
+  ENUM_KEY("reward.mode", reward.mode, kRewardMode, MRL_REWARD_FORWARD,
+           "velocity term: forward, target_velocity, direction or goal"),
+  DBL_KEY("reward.forward_weight", reward.forward_weight, 1.0, -INFINITY, INFINITY, 0,
+          "weight of the velocity term (forward, direction)"),
+  DBL_KEY("reward.alive_bonus", reward.alive_bonus, 0.0, -INFINITY, INFINITY, 0,
+          "reward per step while healthy"),
+  DBL_KEY("reward.ctrl_cost", reward.ctrl_cost, 0.0, 0, INFINITY, 0, "weight of |action|^2"),
 
   DBL_KEY("task.goal_low", task.goal_low, -0.5, -INFINITY, INFINITY, 0,
           "point_nav goal box, lower bound per axis"),
   DBL_KEY("task.goal_high", task.goal_high, 0.5, -INFINITY, INFINITY, 0,
           "point_nav goal box, upper bound per axis"),
   U64_KEY("task.test_seed", task.test_seed, 1000, "seed of the fixed held-out test split"),
+  DBL_KEY("task.slope_low", task.slope_low, 0, -80, 80, 0, "floor tilt, degrees (+: uphill)"),
+  DBL_KEY("task.slope_high", task.slope_high, 0, -80, 80, 0, "floor tilt, upper bound"),
+  DBL_KEY("task.heading_low", task.heading_low, 0, -360, 360, 0,
+          "uphill direction, degrees from +x (3-D robots)"),
+  DBL_KEY("task.heading_high", task.heading_high, 0, -360, 360, 0, "uphill direction, upper bound"),
+  DBL_KEY("task.velocity_low", task.velocity_low, 0, -100, 100, 0,
+          "target velocity, lower bound (reward.mode target_velocity)"),
+  DBL_KEY("task.velocity_high", task.velocity_high, 0, -100, 100, 0, "target velocity, upper bound"),
+  BOOL_KEY("task.direction", task.direction, 0,
+           "draw a direction +-1 per task (reward.mode direction)"),
+  DBL_KEY("task.mass_base", task.mass_base, 1, 1, 100, 0, "body_mass x base^U(-range, range)"),
+  DBL_KEY("task.mass_range", task.mass_range, 0, 0, 20, 0, "exponent range of the mass multiplier"),
+  DBL_KEY("task.inertia_base", task.inertia_base, 1, 1, 100, 0, "body_inertia multiplier base"),
+  DBL_KEY("task.inertia_range", task.inertia_range, 0, 0, 20, 0, "exponent range, inertia"),
+  DBL_KEY("task.friction_base", task.friction_base, 1, 1, 100, 0, "geom_friction multiplier base"),
+  DBL_KEY("task.friction_range", task.friction_range, 0, 0, 20, 0, "exponent range, friction"),
+  DBL_KEY("task.damping_base", task.damping_base, 1, 1, 100, 0, "dof_damping multiplier base"),
+  DBL_KEY("task.damping_range", task.damping_range, 0, 0, 20, 0, "exponent range, damping"),
+  DBL_KEY("task.gear_base", task.gear_base, 1, 1, 100, 0, "actuator_gear multiplier base"),
+  DBL_KEY("task.gear_range", task.gear_range, 0, 0, 20, 0, "exponent range, gear"),
+  ENUM_KEY("task.body_rand", task.body_rand, kRandGroup, MRL_RAND_ELEMENT,
+           "one multiplier per element, or per body"),
 
   {.name = "policy.hidden", .type = KEY_INTLIST, .offset = OFF(policy.hidden),
    .count_offset = OFF(policy.nhidden), .lo = 1, .hi = 4096, .def_list = {64, 64},
@@ -1168,6 +1215,30 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     format_double(cfg->task.goal_low, lo, sizeof lo);
     format_double(cfg->task.goal_high, hi, sizeof hi);
     return mrl_error(err, errlen, "task.goal_low (%s) must be < task.goal_high (%s)", lo, hi);
+  }
+  // low/high pairs: an empty range is a mistake, a point range is allowed
+  static const struct {
+    const char* name;
+    size_t lo, hi;
+  } ranges[] = {
+      {"task.slope", offsetof(mrlConfig, task.slope_low), offsetof(mrlConfig, task.slope_high)},
+      {"task.heading", offsetof(mrlConfig, task.heading_low),
+       offsetof(mrlConfig, task.heading_high)},
+      {"task.velocity", offsetof(mrlConfig, task.velocity_low),
+       offsetof(mrlConfig, task.velocity_high)},
+      {"env.healthy_z", offsetof(mrlConfig, env.healthy_z_low),
+       offsetof(mrlConfig, env.healthy_z_high)},
+  };
+  for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+    double lo = *(const double*)((const char*)cfg + ranges[r].lo);
+    double hi = *(const double*)((const char*)cfg + ranges[r].hi);
+    if (lo > hi) {
+      char a[64], b[64];
+      format_double(lo, a, sizeof a);
+      format_double(hi, b, sizeof b);
+      return mrl_error(err, errlen, "%s_low (%s) must be <= %s_high (%s)", ranges[r].name, a,
+                       ranges[r].name, b);
+    }
   }
   if (cfg->outer.algo == MRL_OUTER_REPTILE && cfg->inner.steps == 0) {
     return mrl_error(err, errlen,

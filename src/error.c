@@ -5,6 +5,7 @@
 // error handlers.
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,8 +46,18 @@ static void mujoco_error(const char* msg) {
   exit(MRL_EXIT_RUNTIME);
 }
 
+static atomic_long mrl_mujoco_warnings;
+
+// Counted, and only the first printed: a diverging simulation can warn at
+// every step of every episode.
 static void mujoco_warning(const char* msg) {
-  fprintf(stderr, "metarl: MuJoCo warning: %s\n", msg);
+  if (atomic_fetch_add(&mrl_mujoco_warnings, 1) == 0) {
+    fprintf(stderr, "metarl: MuJoCo warning (further ones are counted, not printed): %s\n", msg);
+  }
+}
+
+long mrl_mujoco_warning_count(void) {
+  return atomic_load(&mrl_mujoco_warnings);
 }
 
 void mrl_install_mujoco_handlers(void) {

@@ -5,9 +5,12 @@
 // error into one line on stderr and an exit code (0 done, 1 runtime failure,
 // 2 usage or config error, 130 interrupted after saving a checkpoint).
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 
 #include <cblas.h>
 #include <mujoco/mujoco.h>
@@ -45,7 +48,9 @@ static const Command commands[] = {
     {"record", "record RUN_DIR --out FILE.mp4", "Record adaptation to a video, headless.\n", NULL},
     {"plot", "plot RUN_DIR [RUN_DIR ...]", "Plot learning and adaptation curves.\n", NULL},
     {"bench", "bench CONFIG.yaml", "Measure env-step and sampler throughput.\n", NULL},
-    {"envs", "envs", "List the task families and their observation, action and task sizes.\n",
+    {"envs", "envs [NAME|CONFIG.yaml ...] [--tasks N]",
+     "List the env kinds and the task families (configs/*.yaml) with their observation,\n"
+     "action and task sizes; with --tasks N, describe N sampled training tasks of each.\n",
      cmd_envs},
 };
 enum { NCOMMAND = sizeof(commands) / sizeof(commands[0]) };
@@ -204,24 +209,98 @@ static int cmd_eval(int argc, char** argv) {
   return code;
 }
 
-static int cmd_envs(int argc, char** argv) {
-  if (argc > 2) return usage_error("envs: unexpected argument '%s'", argv[2]);
-  static mrlConfig cfg;
-  mrl_config_default(&cfg);
-  for (int i = 0; mrl_family_names[i]; i++) {
-    char err[MRL_ERRLEN];
-    snprintf(cfg.env.name, sizeof(cfg.env.name), "%s", mrl_family_names[i]);
-    mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
-    if (!fam) {
-      fprintf(stderr, "metarl: %s\n", err);
-      return MRL_EXIT_RUNTIME;
-    }
-    printf("%-12s obs %3d  act %3d  task %2d  %s\n", fam->name, fam->nobs, fam->nact, fam->ntask,
-           mrl_family_docs[i]);
-    mrl_family_free(fam);
+// A family is a config: NAME means configs/NAME.yaml (here, then in the
+// source tree), anything else a path.
+static int load_family_config(const char* name, mrlConfig* cfg, char* path, size_t pathlen,
+                              char* err, size_t errlen) {
+  snprintf(path, pathlen, "%s", name);
+  if (!strchr(name, '/') && !strstr(name, ".yaml")) {
+    snprintf(path, pathlen, "configs/%s.yaml", name);
+    if (access(path, R_OK)) snprintf(path, pathlen, "%s/configs/%s.yaml", METARL_SOURCE_DIR, name);
   }
+  mrl_config_default(cfg);
+  if (mrl_config_load(cfg, path, err, errlen)) return -1;
+  char msg[MRL_ERRLEN];
+  if (mrl_config_check(cfg, msg, sizeof(msg))) return mrl_error(err, errlen, "%s: %s", path, msg);
+  return 0;
+}
+
+// One line per family, and ntasks sampled training tasks in words.
+static int print_family(const char* name, int ntasks) {
+  static mrlConfig cfg;
+  char path[4096], err[MRL_ERRLEN];
+  if (load_family_config(name, &cfg, path, sizeof(path), err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  if (!fam) {
+    fprintf(stderr, "metarl: %s: %s\n", path, err);
+    return MRL_EXIT_USAGE;
+  }
+  // the parameters that vary between two tasks' draws
+  double* a = mrl_alloc(sizeof(double) * fam->ntask);
+  double* b = mrl_alloc(sizeof(double) * fam->ntask);
+  mrl_task_sample(fam, &cfg, 0, 0, 0, a);
+  mrl_task_sample(fam, &cfg, 0, 0, 1, b);
+  int nvary = 0;
+  for (int k = 0; k < fam->ntask; k++) nvary += a[k] != b[k];
+  printf("%-20s %-9s obs %3d  act %2d  horizon %4d  task parameters %d (%d vary)\n", cfg.name,
+         fam->name, fam->nobs, fam->nact, fam->horizon, fam->ntask, nvary);
+  for (int t = 0; t < ntasks; t++) {
+    char words[1024];
+    mrl_task_sample(fam, &cfg, 0, 0, t, a);
+    fam->describe_task(fam, a, words, sizeof(words));
+    printf("  task %d: %s\n", t, words);
+  }
+  free(a);
+  free(b);
+  mrl_family_free(fam);
   return MRL_EXIT_OK;
 }
+
+static int cmd_envs(int argc, char** argv) {
+  long ntasks = 0;
+  int nnames = 0, code = MRL_EXIT_OK;
+  const char* names[64];
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--tasks")) {
+      if (parse_long("--tasks", i + 1 < argc ? argv[i + 1] : NULL, 1, 1000, &ntasks)) {
+        return MRL_EXIT_USAGE;
+      }
+      i++;
+    } else if (argv[i][0] == '-') {
+      return usage_error("envs: unknown flag '%s'", argv[i]);
+    } else if (nnames < 64) {
+      names[nnames++] = argv[i];
+    }
+  }
+  for (int i = 0; i < nnames; i++) {
+    if (print_family(names[i], (int)ntasks)) code = MRL_EXIT_USAGE;
+  }
+  if (nnames) return code;
+  printf("env kinds (env.name):\n");
+  for (int i = 0; mrl_family_names[i]; i++) {
+    printf("  %-10s %s\n", mrl_family_names[i], mrl_family_docs[i]);
+  }
+  printf("\nfamilies (configs/*.yaml in %s):\n", METARL_SOURCE_DIR);
+  struct dirent** list;
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s/configs", METARL_SOURCE_DIR);
+  int n = scandir(dir, &list, NULL, alphasort);
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(list[i]->d_name);
+    if (len > 5 && !strcmp(list[i]->d_name + len - 5, ".yaml")) {
+      char path[4096 + 256];
+      snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+      if (print_family(path, (int)ntasks)) code = MRL_EXIT_USAGE;
+    }
+    free(list[i]);
+  }
+  if (n > 0) free(list);
+  return code;
+}
+
 
 static int cmd_help(int argc, char** argv) {
   if (argc < 3) {

@@ -58,6 +58,9 @@ void* mrl_alloc(size_t nbytes);
 // writes MUJOCO_LOG.TXT). Call once at start-up, before any MuJoCo call.
 void mrl_install_mujoco_handlers(void);
 
+// MuJoCo warnings raised so far in this process (counted, not printed).
+long mrl_mujoco_warning_count(void);
+
 //---------------------------------- config ----------------------------------
 
 #define MRL_MAXLAYERS 8  // hidden layers of the policy, at most
@@ -68,6 +71,13 @@ typedef enum { MRL_INNER_VPG = 0 } mrlInnerStep;
 typedef enum { MRL_OPT_SGD = 0, MRL_OPT_ADAM } mrlOptimKind;
 typedef enum { MRL_OUTER_REPTILE = 0, MRL_OUTER_FOMAML, MRL_OUTER_JOINT } mrlOuterAlgo;
 typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO } mrlBaselineKind;
+typedef enum {
+  MRL_REWARD_FORWARD = 0,  // forward_weight * velocity along the surface
+  MRL_REWARD_TARGET_VEL,   // -|velocity - task target velocity|
+  MRL_REWARD_DIRECTION,    // forward_weight * task direction (+-1) * velocity
+  MRL_REWARD_GOAL          // -distance of the root to the task goal (x, y)
+} mrlRewardMode;
+typedef enum { MRL_RAND_ELEMENT = 0, MRL_RAND_BODY } mrlRandGroup;
 
 // The whole configuration of a run: one field per YAML key. Defaults and
 // documentation live in the key table of config.c (the single source of
@@ -80,12 +90,39 @@ typedef struct {
   struct {
     char name[MRL_STRLEN];  // env.name:         task family (see `metarl envs`)
     int horizon;            // env.horizon:      max steps of an episode
+    char model[MRL_STRLEN];      // env.model:      MJCF file of a mujoco family
+    char root_body[MRL_STRLEN];  // env.root_body:  body whose motion is progress
+    int frame_skip;              // env.frame_skip: physics steps per env step
+    int terminate_unhealthy;     // env.terminate_unhealthy: end episodes out of bounds
+    double healthy_z_low;        // env.healthy_z_low:  min root height over the surface
+    double healthy_z_high;       // env.healthy_z_high: max root height over the surface
+    double healthy_angle;        // env.healthy_angle:  max root tilt from the surface normal
+    double reset_noise;          // env.reset_noise:    uniform noise on qpos, qvel at reset
+    double obs_vel_clip;         // env.obs_vel_clip:   joint velocities clipped to +-this
   } env;
+
+  struct {
+    mrlRewardMode mode;     // reward.mode: forward | target_velocity | direction | goal
+    double forward_weight;  // reward.forward_weight: weight of the velocity term
+    double alive_bonus;     // reward.alive_bonus:    per step while healthy
+    double ctrl_cost;       // reward.ctrl_cost:      weight of |action|^2
+  } reward;
 
   struct {
     double goal_low;     // task.goal_low:    point_nav goal box, lower bound per axis
     double goal_high;    // task.goal_high:   point_nav goal box, upper bound per axis
     uint64_t test_seed;  // task.test_seed:   seed of the fixed held-out test split
+    double slope_low, slope_high;        // task.slope_*:    floor tilt, degrees (+: uphill)
+    double heading_low, heading_high;    // task.heading_*:  uphill direction, degrees from +x
+    double velocity_low, velocity_high;  // task.velocity_*: target velocity
+    int direction;                       // task.direction:  draw a direction +-1 per task
+    // log-uniform multipliers base^U(-range, range); base 1 or range 0: off
+    double mass_base, mass_range;          // task.mass_*:     body_mass
+    double inertia_base, inertia_range;    // task.inertia_*:  body_inertia
+    double friction_base, friction_range;  // task.friction_*: geom_friction (sliding)
+    double damping_base, damping_range;    // task.damping_*:  dof_damping
+    double gear_base, gear_range;          // task.gear_*:     actuator_gear (strength)
+    mrlRandGroup body_rand;                // task.body_rand:  element | body multipliers
   } task;
 
   struct {
