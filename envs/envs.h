@@ -21,5 +21,8 @@ mjModel* mrl_mujoco_env_model(mrlEnv* env);
 mjData* mrl_mujoco_env_data(mrlEnv* env, int i);
 // Episodes of this worker ended by a diverging simulation, so far.
 long mrl_mujoco_diverged(const mrlEnv* env);
+// Physics alone, for `metarl bench`: random controls, frame_skip mj_steps on
+// episode i; returns whether the env would end the episode there.
+int mrl_mujoco_physics_step(mrlEnv* env, int i, mrlRng* rng);
 
 #endif  // METARL_ENVS_H_

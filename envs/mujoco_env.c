@@ -491,6 +491,16 @@ static double root_height(const MujocoEnv* env, const mjData* d) {
   return p[0] * env->normal[0] + p[1] * env->normal[1] + p[2] * env->normal[2];
 }
 
+// The root within its height bounds over the surface and its tilt bound.
+static int healthy(const MujocoEnv* env, const mjData* d) {
+  const mrlConfig* c = &env->mf->cfg;
+  double h = root_height(env, d);
+  const mjtNum* xmat = d->xmat + 9 * env->mf->root;  // the root's z axis is column 2
+  double cos_tilt = xmat[2] * env->normal[0] + xmat[5] * env->normal[1] + xmat[8] * env->normal[2];
+  double tilt = acos(cos_tilt > 1 ? 1 : cos_tilt < -1 ? -1 : cos_tilt);
+  return h > c->env.healthy_z_low && h < c->env.healthy_z_high && tilt < c->env.healthy_angle;
+}
+
 static void observe(const MujocoEnv* env, const mjData* d, double* obs) {
   const MujocoFamily* mf = env->mf;
   const mjModel* m = env->model;
@@ -574,13 +584,22 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
     case MRL_REWARD_DIRECTION: r += c->reward.forward_weight * env->direction * vel; break;
     case MRL_REWARD_GOAL: r -= hypot(p[0] - env->goal[0], p[1] - env->goal[1]); break;
   }
-  double h = root_height(env, d);
-  const mjtNum* xmat = d->xmat + 9 * mf->root;  // the root's z axis is column 2
-  double cos_tilt = xmat[2] * env->normal[0] + xmat[5] * env->normal[1] + xmat[8] * env->normal[2];
-  double tilt = acos(cos_tilt > 1 ? 1 : cos_tilt < -1 ? -1 : cos_tilt);
-  int healthy = h > c->env.healthy_z_low && h < c->env.healthy_z_high && tilt < c->env.healthy_angle;
-  if (healthy) r += c->reward.alive_bonus;
+    int ok = healthy(env, d);
+  if (ok) r += c->reward.alive_bonus;
   *reward = r;
-  *done = c->env.terminate_unhealthy && !healthy;
+    *done = c->env.terminate_unhealthy && !ok;
   observe(env, d, obs);
+}
+
+int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {
+  MujocoEnv* env = (MujocoEnv*)e;
+  const mrlConfig* c = &env->mf->cfg;
+  const mjModel* m = env->model;
+  mjData* d = env->data[i];
+  for (int u = 0; u < m->nu; u++) {
+    const mjtNum* range = m->actuator_ctrlrange + 2 * u;
+    d->ctrl[u] = range[0] + (range[1] - range[0]) * mrl_rng_uniform(rng);
+  }
+  for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
+  return c->env.terminate_unhealthy && !healthy(env, d);
 }

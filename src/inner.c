@@ -6,8 +6,20 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
 
 #include "metarl.h"
+
+const char* const mrl_phase_names[MRL_NPHASE] = {"sampling", "advantage", "inner update",
+                                                 "outer update", "logging"};
+
+double mrl_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 
 // L = -(1/M) sum_r A_r log pi(a_r | s_r) over the M valid rows. Per row,
 // dlogpi/dmean = (a - mean) / std^2 and dlogpi/dlogstd = z^2 - 1 with
@@ -86,15 +98,21 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
   fam->set_task(ln->env, task);
   memcpy(ln->theta, phi, sizeof(double) * pol->nparam);
   mrl_optim_reset(&ln->optim);
-  for (int s = 0; s <= k; s++) {
+    for (int s = 0; s <= k; s++) {
+    double t0 = mrl_now();
     steps += mrl_sample(fam, ln->env, pol, ln->theta, ln->work, ln->batch, seed, iteration,
                         task_key * 4096 + s);
     returns[s] = mrl_batch_mean_return(ln->batch);
+    double t1 = mrl_now();
+    ln->phase_seconds[MRL_PHASE_SAMPLE] += t1 - t0;
     if (s == k && !query_advantages) break;
     mrl_advantages(cfg, ln->baseline, ln->batch);
+    double t2 = mrl_now();
+    ln->phase_seconds[MRL_PHASE_ADVANTAGE] += t2 - t1;
     if (s == k) break;
     mrl_pg_loss_grad(pol, ln->theta, ln->work, ln->batch, ln->grad);
     mrl_optim_step(&ln->optim, ln->theta, ln->grad, cfg->inner.lr);
+    ln->phase_seconds[MRL_PHASE_INNER] += mrl_now() - t2;
   }
   return steps;
 }

@@ -416,6 +416,21 @@ void mrl_optim_step(mrlOptim* opt, double* params, const double* grad, double lr
 
 //-------------------------------- inner loop --------------------------------
 
+// Phases of a meta-iteration, for the time breakdown of `metarl bench`.
+typedef enum {
+  MRL_PHASE_SAMPLE = 0,  // env steps and policy forward (mrl_sample)
+  MRL_PHASE_ADVANTAGE,   // returns, baseline fit, GAE
+  MRL_PHASE_INNER,       // inner gradients and steps
+  MRL_PHASE_OUTER,       // outer gradients, reduction, update
+  MRL_PHASE_LOG,         // progress rows and checkpoints
+  MRL_NPHASE
+} mrlPhase;
+extern const char* const mrl_phase_names[MRL_NPHASE];
+
+// Monotonic wall-clock seconds.
+double mrl_now(void);
+
+
 // Everything one worker needs to adapt a policy to one task: its own env
 // instances, policy scratch, trajectory buffers, baseline and optimizer.
 typedef struct {
@@ -425,9 +440,10 @@ typedef struct {
   mrlPolicyWork* work;  // maxbatch = nenv * horizon
   mrlBatch* batch;      // the last sampled batch
   mrlBaseline* baseline;
-  mrlOptim optim;  // inner optimizer, reset per task
+    mrlOptim optim;  // inner optimizer, reset per task
   double* theta;   // (nparam) adapted parameters
   double* grad;    // (nparam) scratch gradient
+  double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
 } mrlLearner;
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
@@ -467,7 +483,8 @@ typedef struct {
   double return_post;        // mean return after k inner steps
   double std_pre, std_post;  // across tasks
   double step_size;          // outer step size used
-  double seconds;            // wall-clock since start
+    double seconds;            // wall-clock since start
+  double phase_seconds[MRL_NPHASE];  // this iteration, summed over workers
 } mrlProgress;
 
 typedef struct mrlTrainer_ mrlTrainer;
@@ -525,6 +542,20 @@ typedef struct {
 // prints a table to out. Returns an exit code.
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen);
+
+//----------------------------------- bench ----------------------------------
+
+typedef struct {
+  double seconds;    // per measurement
+  int threads;       // the N of "1 and N threads" (0: one per core)
+  const char* json;  // also write the figures here (NULL: no)
+} mrlBenchOptions;
+
+// Measure physics against sampler throughput at 1 and N threads, the phases
+// of meta-iterations and peak memory for cfg's family; print a table to out.
+// Returns an exit code.
+int mrl_bench_run(const mrlConfig* cfg, const mrlBenchOptions* opt, FILE* out, char* err,
+                  size_t errlen);
 
 //--------------------------------- checkpoints -------------------------------
 

@@ -35,11 +35,7 @@ struct mrlTrainer_ {
   double start_time;
 };
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+
 
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlFamily* fam = mrl_family_make(cfg, err, errlen);
@@ -65,7 +61,7 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   tr->returns = mrl_alloc(sizeof(double) * m * (cfg->inner.steps + 1));
   tr->task_steps = mrl_alloc(sizeof(long) * m);
   tr->mean_result = mrl_alloc(sizeof(double) * n);
-  tr->start_time = now_seconds();
+  tr->start_time = mrl_now();
   return tr;
 }
 
@@ -114,9 +110,11 @@ static void task_job(void* ctx, int worker, int job) {
                                         need_query, returns);
   if (cfg->outer.algo == MRL_OUTER_REPTILE) {
     for (int i = 0; i < n; i++) result[i] = ln->theta[i] - tr->phi[i];
-  } else {
+    } else {
     // fomaml: gradient at theta_k on the query batch; joint: k = 0, at phi
+    double t0 = mrl_now();
     mrl_pg_loss_grad(&tr->pol, ln->theta, ln->work, ln->batch, result);
+    ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
   }
   if (k < cfg->inner.steps) {  // joint: no adaptation, "after" equals "before"
     for (int s = k + 1; s < nret; s++) returns[s] = returns[k];
@@ -142,15 +140,22 @@ static double reptile_eps(const mrlConfig* cfg, int iteration) {
 
 int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errlen) {
   const mrlConfig* cfg = &tr->cfg;
-  int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
+    int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
+  int nworker = mrl_pool_size(tr->pool);
+  double before[MRL_NPHASE] = {0};
+  for (int w = 0; w < nworker; w++) {
+    for (int p = 0; p < MRL_NPHASE; p++) before[p] += tr->learners[w]->phase_seconds[p];
+  }
   mrl_pool_run(tr->pool, m, task_job, tr);
+  double t0 = mrl_now();
 
   // reduce in task order: the same additions in the same order for any threads
   memset(tr->mean_result, 0, sizeof(double) * n);
+  long steps = 0;
   for (int j = 0; j < m; j++) {
     const double* r = tr->results + (size_t)j * n;
     for (int i = 0; i < n; i++) tr->mean_result[i] += r[i];
-    tr->total_steps += tr->task_steps[j];
+    steps += tr->task_steps[j];
   }
   for (int i = 0; i < n; i++) {
     tr->mean_result[i] /= m;
@@ -170,12 +175,19 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
   }
 
+    tr->total_steps += steps;
+  for (int p = 0; p < MRL_NPHASE; p++) {
+    row->phase_seconds[p] = -before[p];
+    for (int w = 0; w < nworker; w++) row->phase_seconds[p] += tr->learners[w]->phase_seconds[p];
+  }
+  row->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
+  row->phase_seconds[MRL_PHASE_LOG] = 0;  // the caller's
   row->iteration = tr->iteration;
   row->total_env_steps = tr->total_steps;
   mean_std(tr->returns, m, nret, &row->return_pre, &row->std_pre);
   mean_std(tr->returns + nret - 1, m, nret, &row->return_post, &row->std_post);
   row->step_size = step;
-  row->seconds = now_seconds() - tr->start_time;
+  row->seconds = mrl_now() - tr->start_time;
   tr->iteration++;
   return 0;
 }
