@@ -12,8 +12,7 @@ typedef mrlFamily* (*FamilyMaker)(const mrlConfig* cfg, char* err, size_t errlen
 const char* const mrl_family_names[] = {"point_nav", "mujoco", NULL};
 const char* const mrl_family_docs[] = {
     "2-D point navigation to a goal in a box (MAML paper); task = goal",
-    "any MJCF robot (env.model): slope, body-parameter, velocity, direction or goal tasks",
-    NULL};
+    "any MJCF robot (env.model): slope, body-parameter, velocity, direction or goal tasks", NULL};
 static const FamilyMaker makers[] = {mrl_point_nav_make, mrl_mujoco_make};
 
 mrlFamily* mrl_family_make(const mrlConfig* cfg, char* err, size_t errlen) {

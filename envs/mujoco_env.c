@@ -38,25 +38,25 @@ typedef enum {
   SLOT_DIRECTION,  // +-1
   SLOT_GOAL_X,
   SLOT_GOAL_Y,
-  SLOT_MASS,       // multiplier of body_mass[elem]
-  SLOT_INERTIA,    // multiplier of body_inertia[3 elem ..]
-  SLOT_FRICTION,   // multiplier of geom_friction[3 elem]
-  SLOT_DAMPING,    // multiplier of dof_damping[elem]
-  SLOT_GEAR        // multiplier of actuator_gear[6 elem]
+  SLOT_MASS,      // multiplier of body_mass[elem]
+  SLOT_INERTIA,   // multiplier of body_inertia[3 elem ..]
+  SLOT_FRICTION,  // multiplier of geom_friction[3 elem]
+  SLOT_DAMPING,   // multiplier of dof_damping[elem]
+  SLOT_GEAR       // multiplier of actuator_gear[6 elem]
 } SlotKind;
 
 typedef struct {
   SlotKind kind;
-  int elem;    // model element the multiplier applies to
-  int group;   // slots of one group share one draw (task.body_rand: body)
+  int elem;   // model element the multiplier applies to
+  int group;  // slots of one group share one draw (task.body_rand: body)
   char name[64];
 } Slot;
 
 typedef struct {
-  mrlConfig cfg;       // the keys this family reads
-  mjModel* model;      // pristine compiled model (never changed)
-  int floor;           // geom id of the floor plane
-  int root;            // body id of the root
+  mrlConfig cfg;   // the keys this family reads
+  mjModel* model;  // pristine compiled model (never changed)
+  int floor;       // geom id of the floor plane
+  int root;        // body id of the root
   int nslot;
   Slot* slots;         // (nslot) task-parameter layout
   const char** names;  // (nslot) slot names, for CSV headers
@@ -72,16 +72,16 @@ typedef struct {
 typedef struct {
   const MujocoFamily* mf;
   int nenv;
-  mjModel* model;      // this worker's copy, with the current task applied
-  mjData** data;       // (nenv)
-  double* prev_root;   // (nenv, 3) root position before the step
-  int* bad_before;     // (nenv) bad-qacc warning count before the step
+  mjModel* model;     // this worker's copy, with the current task applied
+  mjData** data;      // (nenv)
+  double* prev_root;  // (nenv, 3) root position before the step
+  int* bad_before;    // (nenv) bad-qacc warning count before the step
   // the current task
-  double normal[3];    // floor normal
-  double forward[3];   // unit forward direction on the surface
+  double normal[3];   // floor normal
+  double forward[3];  // unit forward direction on the surface
   double target_velocity, direction, goal[2];
   double flat_clearance;  // lowest geom bound over a flat floor at reset
-  long diverged;       // episodes ended by a diverging simulation
+  long diverged;          // episodes ended by a diverging simulation
 } MujocoEnv;
 
 static int file_exists(const char* path) {
@@ -155,8 +155,10 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   }
   char path[4096], xmlerr[1024] = "";
   if (!resolve_model(cfg->env.model, path, sizeof path)) {
-    mrl_error(err, errlen, "env.model: cannot read MJCF file '%s' (looked in the working "
-              "directory and in %s)", cfg->env.model, METARL_SOURCE_DIR);
+    mrl_error(err, errlen,
+              "env.model: cannot read MJCF file '%s' (looked in the working "
+              "directory and in %s)",
+              cfg->env.model, METARL_SOURCE_DIR);
     return NULL;
   }
   mjModel* m = mj_loadXML(path, NULL, xmlerr, sizeof xmlerr);
@@ -189,8 +191,10 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   }
   int tilts = cfg->task.slope_low != 0 || cfg->task.slope_high != 0;
   if (mf->floor < 0 && tilts) {
-    mrl_error(err, errlen, "task.slope_low/high: '%s' has no plane geom in the world body "
-              "to tilt", path);
+    mrl_error(err, errlen,
+              "task.slope_low/high: '%s' has no plane geom in the world body "
+              "to tilt",
+              path);
     family_free(fam);
     return NULL;
   }
@@ -228,7 +232,7 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   int maxslot = 6 + 2 * m->nbody + m->ngeom + m->nv + m->nu;
   mf->slots = mrl_alloc(sizeof(Slot) * maxslot);
   static const char* const scalar_names[] = {"slope_deg", "heading_deg", "target_velocity",
-                                             "direction", "goal_x", "goal_y"};
+                                             "direction", "goal_x",      "goal_y"};
   for (int k = 0; k < 6; k++) {
     Slot* s = &mf->slots[mf->nslot++];
     s->kind = (SlotKind)k;
@@ -262,8 +266,8 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
     add_multipliers(mf, SLOT_DAMPING, m->nv, dof_body, "damping", mjOBJ_DOF, &ngroup);
     for (int sidx = before; sidx < mf->nslot; sidx++) {  // name dofs by their joint
       const char* jn = mj_id2name(m, mjOBJ_JOINT, m->dof_jntid[mf->slots[sidx].elem]);
-      snprintf(mf->slots[sidx].name, sizeof mf->slots[sidx].name, "damping_%s_%d",
-               jn ? jn : "dof", mf->slots[sidx].elem);
+      snprintf(mf->slots[sidx].name, sizeof mf->slots[sidx].name, "damping_%s_%d", jn ? jn : "dof",
+               mf->slots[sidx].elem);
     }
     free(dof_body);
   }
@@ -321,12 +325,23 @@ static void sample_task(const mrlFamily* fam, mrlRng* rng, double* task) {
     const Slot* s = &mf->slots[k];
     double base = 1, range = 0;
     switch (s->kind) {
-      case SLOT_MASS: base = c->task.mass_base, range = c->task.mass_range; break;
-      case SLOT_INERTIA: base = c->task.inertia_base, range = c->task.inertia_range; break;
-      case SLOT_FRICTION: base = c->task.friction_base, range = c->task.friction_range; break;
-      case SLOT_DAMPING: base = c->task.damping_base, range = c->task.damping_range; break;
-      case SLOT_GEAR: base = c->task.gear_base, range = c->task.gear_range; break;
-      default: break;
+    case SLOT_MASS:
+      base = c->task.mass_base, range = c->task.mass_range;
+      break;
+    case SLOT_INERTIA:
+      base = c->task.inertia_base, range = c->task.inertia_range;
+      break;
+    case SLOT_FRICTION:
+      base = c->task.friction_base, range = c->task.friction_range;
+      break;
+    case SLOT_DAMPING:
+      base = c->task.damping_base, range = c->task.damping_range;
+      break;
+    case SLOT_GEAR:
+      base = c->task.gear_base, range = c->task.gear_range;
+      break;
+    default:
+      break;
     }
     // a grouped slot reuses the draw of its group's first slot
     int owner = -1;
@@ -344,20 +359,33 @@ static int describe_task(const mrlFamily* fam, const double* task, char* buf, si
   const MujocoFamily* mf = fam->data;
   const mrlConfig* c = &mf->cfg;
   size_t len = 0;
-#define PUT(...)                                                      \
-  do {                                                                \
+#define PUT(...)                                                     \
+  do {                                                               \
     int w = snprintf(buf + len, len < n ? n - len : 0, __VA_ARGS__); \
-    if (w > 0) len += (size_t)w;                                      \
+    if (w > 0) len += (size_t)w;                                     \
   } while (0)
-  PUT("slope %+.1f deg", task[SLOT_SLOPE]);
-  if (c->task.heading_low != c->task.heading_high) PUT(", heading %.0f deg", task[SLOT_HEADING]);
-  if (c->reward.mode == MRL_REWARD_TARGET_VEL) PUT(", target velocity %.2f", task[SLOT_VELOCITY]);
-  if (c->reward.mode == MRL_REWARD_DIRECTION) PUT(", direction %+.0f", task[SLOT_DIRECTION]);
-  if (c->reward.mode == MRL_REWARD_GOAL) {
-    PUT(", goal (%.2f, %.2f)", task[SLOT_GOAL_X], task[SLOT_GOAL_Y]);
+  if (c->task.slope_low != c->task.slope_high || c->task.slope_low != 0) {
+    PUT("slope %+.1f deg", task[SLOT_SLOPE]);
   }
-  static const char* const kind_names[] = {"", "", "", "", "", "", "mass", "inertia",
-                                           "friction", "damping", "gear"};
+  const char* sep = len ? ", " : "";
+  if (c->task.heading_low != c->task.heading_high) {
+    PUT("%sheading %.0f deg", sep, task[SLOT_HEADING]);
+    sep = ", ";
+  }
+  if (c->reward.mode == MRL_REWARD_TARGET_VEL) {
+    PUT("%starget velocity %.2f", sep, task[SLOT_VELOCITY]);
+    sep = ", ";
+  }
+  if (c->reward.mode == MRL_REWARD_DIRECTION) {
+    PUT("%sdirection %+.0f", sep, task[SLOT_DIRECTION]);
+    sep = ", ";
+  }
+  if (c->reward.mode == MRL_REWARD_GOAL) {
+    PUT("%sgoal (%.2f, %.2f)", sep, task[SLOT_GOAL_X], task[SLOT_GOAL_Y]);
+    sep = ", ";
+  }
+  static const char* const kind_names[] = {"",     "",        "",         "",        "",    "",
+                                           "mass", "inertia", "friction", "damping", "gear"};
   for (int kind = SLOT_MASS; kind <= SLOT_GEAR; kind++) {
     double lo = INFINITY, hi = -INFINITY, logsum = 0;
     int count = 0;
@@ -368,7 +396,10 @@ static int describe_task(const mrlFamily* fam, const double* task, char* buf, si
       logsum += log(task[k]);
       count++;
     }
-    if (count) PUT(", %s x%.2f [%.2f..%.2f]", kind_names[kind], exp(logsum / count), lo, hi);
+    if (count) {
+      PUT("%s%s x%.2f [%.2f..%.2f]", sep, kind_names[kind], exp(logsum / count), lo, hi);
+      sep = ", ";
+    }
   }
 #undef PUT
   return (int)len;
@@ -433,14 +464,23 @@ static void set_task(mrlEnv* e, const double* task) {
     int el = mf->slots[k].elem;
     double x = task[k];
     switch (mf->slots[k].kind) {
-      case SLOT_MASS: m->body_mass[el] *= x; break;
-      case SLOT_INERTIA:
-        for (int a = 0; a < 3; a++) m->body_inertia[3 * el + a] *= x;
-        break;
-      case SLOT_FRICTION: m->geom_friction[3 * el] *= x; break;
-      case SLOT_DAMPING: m->dof_damping[el] *= x; break;
-      case SLOT_GEAR: m->actuator_gear[6 * el] *= x; break;
-      default: break;
+    case SLOT_MASS:
+      m->body_mass[el] *= x;
+      break;
+    case SLOT_INERTIA:
+      for (int a = 0; a < 3; a++) m->body_inertia[3 * el + a] *= x;
+      break;
+    case SLOT_FRICTION:
+      m->geom_friction[3 * el] *= x;
+      break;
+    case SLOT_DAMPING:
+      m->dof_damping[el] *= x;
+      break;
+    case SLOT_GEAR:
+      m->actuator_gear[6 * el] *= x;
+      break;
+    default:
+      break;
     }
   }
   // the floor: rotate the plane so that its uphill direction is the heading
@@ -579,15 +619,23 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
 
   double r = -c->reward.ctrl_cost * ctrl_sq;
   switch (c->reward.mode) {
-    case MRL_REWARD_FORWARD: r += c->reward.forward_weight * vel; break;
-    case MRL_REWARD_TARGET_VEL: r -= fabs(vel - env->target_velocity); break;
-    case MRL_REWARD_DIRECTION: r += c->reward.forward_weight * env->direction * vel; break;
-    case MRL_REWARD_GOAL: r -= hypot(p[0] - env->goal[0], p[1] - env->goal[1]); break;
+  case MRL_REWARD_FORWARD:
+    r += c->reward.forward_weight * vel;
+    break;
+  case MRL_REWARD_TARGET_VEL:
+    r -= fabs(vel - env->target_velocity);
+    break;
+  case MRL_REWARD_DIRECTION:
+    r += c->reward.forward_weight * env->direction * vel;
+    break;
+  case MRL_REWARD_GOAL:
+    r -= hypot(p[0] - env->goal[0], p[1] - env->goal[1]);
+    break;
   }
-    int ok = healthy(env, d);
+  int ok = healthy(env, d);
   if (ok) r += c->reward.alive_bonus;
   *reward = r;
-    *done = c->env.terminate_unhealthy && !ok;
+  *done = c->env.terminate_unhealthy && !ok;
   observe(env, d, obs);
 }
 

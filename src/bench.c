@@ -51,7 +51,7 @@ static long raw_batch(const mrlConfig* cfg, const mrlFamily* fam, mrlEnv* env, m
     }
     return steps;
   }
-    for (int i = 0; i < nenv; i++) {
+  for (int i = 0; i < nenv; i++) {
     fam->reset(env, i, rng, obs);
     for (int t = 0; t < fam->horizon; t++) {
       steps++;
@@ -126,7 +126,7 @@ int mrl_bench_run(const mrlConfig* config, const mrlBenchOptions* opt, FILE* out
   mrl_rng_init(&rng, cfg.seed, MRL_RNG_INIT, 0, 0, 0);
   mrl_policy_init(&pol, &rng, params);
 
-    // (a), (b): three interleaved rounds, so that a change in the machine's
+  // (a), (b): three interleaved rounds, so that a change in the machine's
   // load hits both sides of each ratio alike
   double raw1 = 0, smp1 = 0, rawn = 0, smpn = 0, slice = opt->seconds / 3;
   for (int round = 0; round < 3; round++) {
@@ -194,11 +194,12 @@ int mrl_bench_run(const mrlConfig* config, const mrlBenchOptions* opt, FILE* out
   double peak_mb = ru.ru_maxrss / 1024.0;
 
   if (code == MRL_EXIT_OK && out) {
-    fprintf(out, "metarl bench: %s (%s%s%s), frame skip %d, %d episodes per batch, %.0f s per "
+    fprintf(out,
+            "metarl bench: %s (%s%s%s), frame skip %d, %d episodes per batch, %.0f s per "
             "measurement\n\n",
             cfg.name, fam->name, cfg.env.model[0] ? ", " : "", cfg.env.model, cfg.env.frame_skip,
             cfg.inner.episodes, opt->seconds);
-        char hdr[32];
+    char hdr[32];
     snprintf(hdr, sizeof hdr, "%d threads", nthread);
     fprintf(out, "%-34s %14s %14s %9s\n", "env steps per second", "1 thread", hdr, "scaling");
     fprintf(out, "%-34s %14.0f %14.0f %8.2fx\n", "(a) physics: mj_step, random ctrl", raw1, rawn,

@@ -98,7 +98,7 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
   fam->set_task(ln->env, task);
   memcpy(ln->theta, phi, sizeof(double) * pol->nparam);
   mrl_optim_reset(&ln->optim);
-    for (int s = 0; s <= k; s++) {
+  for (int s = 0; s <= k; s++) {
     double t0 = mrl_now();
     steps += mrl_sample(fam, ln->env, pol, ln->theta, ln->work, ln->batch, seed, iteration,
                         task_key * 4096 + s);

@@ -88,8 +88,8 @@ typedef struct {
   int threads;            // threads:          worker threads (0: one per core)
 
   struct {
-    char name[MRL_STRLEN];  // env.name:         task family (see `metarl envs`)
-    int horizon;            // env.horizon:      max steps of an episode
+    char name[MRL_STRLEN];       // env.name:         task family (see `metarl envs`)
+    int horizon;                 // env.horizon:      max steps of an episode
     char model[MRL_STRLEN];      // env.model:      MJCF file of a mujoco family
     char root_body[MRL_STRLEN];  // env.root_body:  body whose motion is progress
     int frame_skip;              // env.frame_skip: physics steps per env step
@@ -109,11 +109,11 @@ typedef struct {
   } reward;
 
   struct {
-    double goal_low;     // task.goal_low:    point_nav goal box, lower bound per axis
-    double goal_high;    // task.goal_high:   point_nav goal box, upper bound per axis
-    uint64_t test_seed;  // task.test_seed:   seed of the fixed held-out test split
-    double slope_low, slope_high;        // task.slope_*:    floor tilt, degrees (+: uphill)
-    double heading_low, heading_high;    // task.heading_*:  uphill direction, degrees from +x
+    double goal_low;                   // task.goal_low:    point_nav goal box, lower bound per axis
+    double goal_high;                  // task.goal_high:   point_nav goal box, upper bound per axis
+    uint64_t test_seed;                // task.test_seed:   seed of the fixed held-out test split
+    double slope_low, slope_high;      // task.slope_*:    floor tilt, degrees (+: uphill)
+    double heading_low, heading_high;  // task.heading_*:  uphill direction, degrees from +x
     double velocity_low, velocity_high;  // task.velocity_*: target velocity
     int direction;                       // task.direction:  draw a direction +-1 per task
     // log-uniform multipliers base^U(-range, range); base 1 or range 0: off
@@ -440,9 +440,9 @@ typedef struct {
   mrlPolicyWork* work;  // maxbatch = nenv * horizon
   mrlBatch* batch;      // the last sampled batch
   mrlBaseline* baseline;
-    mrlOptim optim;  // inner optimizer, reset per task
-  double* theta;   // (nparam) adapted parameters
-  double* grad;    // (nparam) scratch gradient
+  mrlOptim optim;                    // inner optimizer, reset per task
+  double* theta;                     // (nparam) adapted parameters
+  double* grad;                      // (nparam) scratch gradient
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
 } mrlLearner;
 
@@ -479,11 +479,11 @@ void mrl_pool_free(mrlPool* pool);
 typedef struct {
   int iteration;
   long total_env_steps;
-  double return_pre;         // mean return before adaptation (at phi)
-  double return_post;        // mean return after k inner steps
-  double std_pre, std_post;  // across tasks
-  double step_size;          // outer step size used
-    double seconds;            // wall-clock since start
+  double return_pre;                 // mean return before adaptation (at phi)
+  double return_post;                // mean return after k inner steps
+  double std_pre, std_post;          // across tasks
+  double step_size;                  // outer step size used
+  double seconds;                    // wall-clock since start
   double phase_seconds[MRL_NPHASE];  // this iteration, summed over workers
 } mrlProgress;
 

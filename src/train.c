@@ -36,7 +36,6 @@ struct mrlTrainer_ {
 };
 
 
-
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlFamily* fam = mrl_family_make(cfg, err, errlen);
   if (!fam) return NULL;
@@ -110,7 +109,7 @@ static void task_job(void* ctx, int worker, int job) {
                                         need_query, returns);
   if (cfg->outer.algo == MRL_OUTER_REPTILE) {
     for (int i = 0; i < n; i++) result[i] = ln->theta[i] - tr->phi[i];
-    } else {
+  } else {
     // fomaml: gradient at theta_k on the query batch; joint: k = 0, at phi
     double t0 = mrl_now();
     mrl_pg_loss_grad(&tr->pol, ln->theta, ln->work, ln->batch, result);
@@ -140,7 +139,7 @@ static double reptile_eps(const mrlConfig* cfg, int iteration) {
 
 int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errlen) {
   const mrlConfig* cfg = &tr->cfg;
-    int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
+  int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
   int nworker = mrl_pool_size(tr->pool);
   double before[MRL_NPHASE] = {0};
   for (int w = 0; w < nworker; w++) {
@@ -175,7 +174,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
   }
 
-    tr->total_steps += steps;
+  tr->total_steps += steps;
   for (int p = 0; p < MRL_NPHASE; p++) {
     row->phase_seconds[p] = -before[p];
     for (int w = 0; w < nworker; w++) row->phase_seconds[p] += tr->learners[w]->phase_seconds[p];

@@ -1,0 +1,306 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// test_mujoco_env.c: the MuJoCo locomotion env on small models: each
+// randomizer moves the physics the expected way, the slope tilts the floor,
+// observations hold no task parameter, trajectories are reproducible and
+// tasks apply without residue, divergence ends an episode cleanly.
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "envs.h"
+#include "metarl.h"
+
+#define DEG (3.14159265358979323846 / 180)
+
+// Task slots: slope, heading, velocity, direction, goal x, goal y, then the
+// multipliers of the randomized kinds in the order mass, inertia, friction,
+// damping, gear (mujoco_env.c).
+enum { SLOPE, HEADING, VELOCITY, DIRECTION, GOAL_X, GOAL_Y, FIRST_MULT };
+
+static mrlConfig config_for(const char* model) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  snprintf(cfg.env.name, sizeof cfg.env.name, "mujoco");
+  snprintf(cfg.env.model, sizeof cfg.env.model, "tests/models/%s", model);
+  cfg.env.horizon = 50;
+  cfg.env.reset_noise = 0;
+  return cfg;
+}
+
+static mrlFamily* make(const mrlConfig* cfg) {
+  char err[MRL_ERRLEN] = "";
+  mrlFamily* fam = mrl_family_make(cfg, err, sizeof err);
+  cr_assert_not_null(fam, "%s", err);
+  return fam;
+}
+
+// Neutral task: no slope, every multiplier 1.
+static void neutral(const mrlFamily* fam, double* task) {
+  for (int k = 0; k < fam->ntask; k++) task[k] = k < FIRST_MULT ? 0 : 1;
+  task[DIRECTION] = 1;
+}
+
+// Run n steps of episode 0 with a constant action; returns the last obs.
+static void run(const mrlFamily* fam, mrlEnv* env, const double* task, const double* act, int n,
+                double* obs) {
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fam->set_task(env, task);
+  fam->reset(env, 0, &rng, obs);
+  for (int t = 0; t < n; t++) {
+    double r;
+    int done;
+    fam->step(env, 0, act, obs, &r, &done);
+  }
+}
+
+Test(mujoco_env, heavier_body_accelerates_less) {
+  mrlConfig cfg = config_for("slider.xml");
+  cfg.task.mass_base = 2;
+  cfg.task.mass_range = 1;
+  mrlFamily* fam = make(&cfg);
+  cr_assert_eq(fam->ntask, FIRST_MULT + 2, "one mass slot per body");
+  mrlEnv* env = fam->env_make(fam, 1);
+  double task[16], obs[16], act[2] = {1, 0};
+  mjModel* m = mrl_mujoco_env_model(env);
+  mjData* d = mrl_mujoco_env_data(env, 0);
+  double v[2];
+  for (int heavy = 0; heavy < 2; heavy++) {
+    neutral(fam, task);
+    task[FIRST_MULT] = heavy ? 2.0 : 1.0;  // the torso (body 1)
+    run(fam, env, task, act, 10, obs);
+    cr_assert_float_eq(m->body_mass[1], heavy ? 2.0 : 1.0, 1e-12);
+    v[heavy] = d->qvel[0];
+  }
+  cr_assert(v[0] > 0 && v[1] > 0);
+  cr_assert(fabs(v[0] / v[1] - 2) < 1e-6, "twice the mass, half the velocity: %g vs %g", v[0],
+            v[1]);
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
+Test(mujoco_env, stronger_gear_accelerates_joint_more) {
+  mrlConfig cfg = config_for("slider.xml");
+  cfg.task.gear_base = 2;
+  cfg.task.gear_range = 1;
+  mrlFamily* fam = make(&cfg);
+  mrlEnv* env = fam->env_make(fam, 1);
+  double task[16], obs[16], act[2] = {0, 1};
+  mjData* d = mrl_mujoco_env_data(env, 0);
+  double w[2];
+  for (int strong = 0; strong < 2; strong++) {
+    neutral(fam, task);
+    task[FIRST_MULT + 1] = strong ? 1.5 : 1.0;  // the second actuator drives the hinge
+    run(fam, env, task, act, 5, obs);
+    w[strong] = d->qvel[1];
+  }
+  cr_assert(w[0] > 0);
+  cr_assert(fabs(w[1] / w[0] - 1.5) < 1e-6, "1.5x gear, 1.5x speed: %g vs %g", w[1], w[0]);
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
+Test(mujoco_env, damping_and_friction_scale_their_fields) {
+  mrlConfig cfg = config_for("slider.xml");
+  cfg.task.damping_base = 1.3;
+  cfg.task.damping_range = 3;
+  cfg.task.friction_base = 1.5;
+  cfg.task.friction_range = 3;
+  cfg.task.body_rand = MRL_RAND_BODY;
+  mrlFamily* fam = make(&cfg);
+  const mjModel* pristine = mrl_mujoco_model(fam);
+  mrlEnv* env = fam->env_make(fam, 1);
+  mjModel* m = mrl_mujoco_env_model(env);
+  double task[32];
+  mrlRng rng;
+  mrl_rng_init(&rng, 5, MRL_RNG_TASK_TRAIN, 0, 0, 0);
+  fam->sample_task(fam, &rng, task);
+  fam->set_task(env, task);
+  // slots: friction per geom (3 geoms), then damping per dof (2 dofs)
+  for (int g = 0; g < m->ngeom; g++) {
+    double x = task[FIRST_MULT + g];
+    cr_assert(x >= pow(1.5, -3) - 1e-12 && x <= pow(1.5, 3) + 1e-12);
+    cr_assert_float_eq(m->geom_friction[3 * g], pristine->geom_friction[3 * g] * x, 1e-12);
+  }
+  for (int v = 0; v < m->nv; v++) {
+    double x = task[FIRST_MULT + m->ngeom + v];
+    cr_assert_float_eq(m->dof_damping[v], pristine->dof_damping[v] * x, 1e-12);
+  }
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
+// On a frictionless tilted plane a free ball slides downhill along the slope.
+static void slide(double slope_deg, double heading_deg, double* displacement) {
+  mrlConfig cfg = config_for("ball_on_plane.xml");
+  cfg.task.slope_low = -30;
+  cfg.task.slope_high = 30;
+  mrlFamily* fam = make(&cfg);
+  mrlEnv* env = fam->env_make(fam, 1);
+  double task[8], obs[64], act[1] = {0};
+  neutral(fam, task);
+  task[SLOPE] = slope_deg;
+  task[HEADING] = heading_deg;
+  mjData* d = mrl_mujoco_env_data(env, 0);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fam->set_task(env, task);
+  fam->reset(env, 0, &rng, obs);
+  double start[3];
+  memcpy(start, d->qpos, sizeof start);
+  for (int t = 0; t < 40; t++) {
+    double r;
+    int done;
+    fam->step(env, 0, act, obs, &r, &done);
+    cr_assert_eq(done, 0);
+  }
+  for (int a = 0; a < 3; a++) displacement[a] = d->qpos[a] - start[a];
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
+Test(mujoco_env, ball_slides_downhill_on_a_frictionless_slope) {
+  double dx[3];
+  slide(20, 0, dx);  // uphill is +x
+  cr_assert(dx[0] < -0.05, "slid %g along x", dx[0]);
+  cr_assert(fabs(dx[1]) < 1e-9);
+  cr_assert(fabs(dx[2] / dx[0] - tan(20 * DEG)) < 1e-3, "along the surface: dz/dx = %g",
+            dx[2] / dx[0]);
+  slide(20, 90, dx);  // uphill is +y
+  cr_assert(dx[1] < -0.05 && fabs(dx[0]) < 1e-9, "slid (%g, %g)", dx[0], dx[1]);
+  slide(-20, 0, dx);  // downhill toward +x
+  cr_assert(dx[0] > 0.05);
+  slide(0, 0, dx);  // flat: stays
+  cr_assert(fabs(dx[0]) < 1e-9 && fabs(dx[2]) < 1e-2, "flat: moved (%g, %g)", dx[0], dx[2]);
+}
+
+Test(mujoco_env, observation_has_declared_size_and_no_task_parameter) {
+  mrlConfig cfg = config_for("ball_on_plane.xml");
+  cfg.task.slope_low = -20;
+  cfg.task.slope_high = 20;
+  cfg.task.mass_base = 1.5;
+  cfg.task.mass_range = 3;
+  mrlFamily* fam = make(&cfg);
+  const mjModel* m = mrl_mujoco_model(fam);
+  // height over the surface, the quaternion, the hinge; all velocities
+  cr_assert_eq(fam->nobs, 1 + (m->nq - 3) + m->nv);
+  mrlEnv* env = fam->env_make(fam, 1);
+  double task[8], obs_a[64], obs_b[64];
+  mrlRng rng;
+  neutral(fam, task);
+  task[SLOPE] = -15;
+  task[FIRST_MULT] = 0.4;
+  fam->set_task(env, task);
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fam->reset(env, 0, &rng, obs_a);
+  task[SLOPE] = 15;
+  task[FIRST_MULT] = 3;
+  fam->set_task(env, task);
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fam->reset(env, 0, &rng, obs_b);
+  for (int k = 0; k < fam->nobs; k++) {
+    cr_assert(fabs(obs_a[k] - obs_b[k]) < 1e-9, "obs[%d] differs across tasks: %g vs %g", k,
+              obs_a[k], obs_b[k]);
+  }
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
+// The slope walker itself: same seed, same trajectory; and task A after task
+// B gives A's trajectory bit for bit (no residue of B in the worker's model).
+Test(mujoco_env, trajectories_reproduce_and_tasks_leave_no_residue) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  char err[MRL_ERRLEN];
+  cr_assert_eq(
+      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker.yaml", err, sizeof err), 0,
+      "%s", err);
+  mrlFamily* fam = make(&cfg);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol.nparam);
+  mrlRng rng;
+  mrl_rng_init(&rng, 3, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, params);
+  mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, 4);
+  int rows = 4 * fam->horizon;
+  double* first = mrl_alloc(sizeof(double) * rows * fam->nobs);
+  double task_a[64], task_b[64];
+  mrl_task_sample(fam, &cfg, 1, 0, 0, task_a);
+  mrl_task_sample(fam, &cfg, 1, 0, 1, task_b);
+  fam->set_task(ln->env, task_a);
+  long n1 = mrl_sample(fam, ln->env, &pol, params, ln->work, ln->batch, 7, 0, 0);
+  memcpy(first, ln->batch->obs, sizeof(double) * rows * fam->nobs);
+  double ret_a = mrl_batch_mean_return(ln->batch);
+  fam->set_task(ln->env, task_b);
+  mrl_sample(fam, ln->env, &pol, params, ln->work, ln->batch, 7, 0, 0);
+  double ret_b = mrl_batch_mean_return(ln->batch);
+  fam->set_task(ln->env, task_a);
+  long n2 = mrl_sample(fam, ln->env, &pol, params, ln->work, ln->batch, 7, 0, 0);
+  cr_assert_eq(n1, n2);
+  cr_assert_eq(memcmp(first, ln->batch->obs, sizeof(double) * rows * fam->nobs), 0);
+  cr_assert_eq(mrl_batch_mean_return(ln->batch), ret_a);
+  cr_assert_neq(ret_a, ret_b, "two tasks, two outcomes");
+  for (int r = 0; r < rows * fam->nobs; r++) cr_assert(isfinite(ln->batch->obs[r]));
+  free(first);
+  free(params);
+  mrl_learner_free(ln);
+  mrl_family_free(fam);
+}
+
+Test(mujoco_env, diverging_simulation_ends_the_episode_cleanly) {
+  mrl_install_mujoco_handlers();  // count warnings instead of printing each
+  long warnings = mrl_mujoco_warning_count();
+  mrlConfig cfg = config_for("unstable.xml");
+  mrlFamily* fam = make(&cfg);
+  mrlEnv* env = fam->env_make(fam, 2);
+  double task[8], obs[16], act[1] = {1};
+  neutral(fam, task);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fam->set_task(env, task);
+  fam->reset(env, 0, &rng, obs);
+  int done = 0, t = 0;
+  double r = 0;
+  for (; t < 20 && !done; t++) fam->step(env, 0, act, obs, &r, &done);
+  cr_assert_eq(done, 1, "the episode must end");
+  cr_assert(isfinite(r));
+  for (int k = 0; k < fam->nobs; k++) cr_assert(isfinite(obs[k]));
+  cr_assert_eq(mrl_mujoco_diverged(env), 1);
+  cr_assert_eq(mrl_mujoco_warning_count(), warnings + 1, "MuJoCo's bad-qacc warning, counted");
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
+static void make_fails(const mrlConfig* cfg, const char* expect) {
+  char err[MRL_ERRLEN] = "";
+  mrlFamily* fam = mrl_family_make(cfg, err, sizeof err);
+  cr_assert_null(fam);
+  cr_assert_not_null(strstr(err, expect), "'%s' lacks '%s'", err, expect);
+}
+
+Test(mujoco_env, bad_models_are_config_errors) {
+  mrlConfig cfg = config_for("missing.xml");
+  make_fails(&cfg, "env.model: cannot read MJCF file 'tests/models/missing.xml'");
+  cfg = config_for("slider.xml");
+  snprintf(cfg.env.root_body, sizeof cfg.env.root_body, "pelvis");
+  make_fails(&cfg, "env.root_body: no body 'pelvis'");
+  cfg = config_for("slider.xml");
+  cfg.env.model[0] = 0;
+  make_fails(&cfg, "env.model: a mujoco family needs an MJCF file");
+  // an MJCF that does not compile
+  char path[] = "/tmp/metarl-bad-XXXXXX.xml";
+  int fd = mkstemps(path, 4);
+  cr_assert(fd >= 0);
+  cr_assert_eq(write(fd, "<mujoco><worldbody><body><geom type='sphere'/></body>", 52), 52);
+  close(fd);
+  cfg = config_for("slider.xml");
+  snprintf(cfg.env.model, sizeof cfg.env.model, "%s", path);
+  make_fails(&cfg, "does not compile");
+  unlink(path);
+}
