@@ -6,6 +6,7 @@
 // 2 usage or config error, 130 interrupted after saving a checkpoint).
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static int cmd_train(int argc, char** argv);
 static int cmd_eval(int argc, char** argv);
 static int cmd_envs(int argc, char** argv);
 static int cmd_bench(int argc, char** argv);
+static int cmd_view(int argc, char** argv);
+static int cmd_record(int argc, char** argv);
 
 static const Command commands[] = {
     {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet]",
@@ -44,9 +47,33 @@ static const Command commands[] = {
      "the mean return after each step with 95% confidence half-widths and write\n"
      "RUN_DIR/eval/adaptation.csv. Defaults come from the run's eval.* keys.\n",
      cmd_eval},
-    {"view", "view RUN_DIR [--task key=value,...] [--steps K]",
-     "Watch a policy adapt in a MuJoCo window.\n", NULL},
-    {"record", "record RUN_DIR --out FILE.mp4", "Record adaptation to a video, headless.\n", NULL},
+    {"view",
+     "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"
+     "           [--task-index J] [--seed S] [--width W --height H] [--frames N --screenshot "
+     "FILE]\n"
+     "       view --random CONFIG [--task key=value,...]",
+     "Watch a policy adapt in a MuJoCo window: held-out task J (default 0) with the --task\n"
+     "keys applied (slope, heading, velocity, direction, goal_x, goal_y, mass, inertia,\n"
+     "friction, damping, gear; a multiplier key sets every multiplier of its kind), one\n"
+     "episode of the initialization, K live inner steps of N episodes (default: the run's\n"
+     "eval.steps and eval.episodes; the same streams as `metarl eval`), then episodes of the\n"
+     "adapted policy (mean actions). --random CONFIG shows random actions on a sampled task.\n"
+     "--frames N renders N frames (one env step each), writes --screenshot FILE and exits.\n"
+     "Keys: Space pause, Right step, Backspace restart, = - speed, [ ] cameras, Esc free\n"
+     "camera, F1 help, Ctrl+P screenshot, Ctrl+Q quit, N next task, A adapted/initial policy,\n"
+     "R re-adapt; mouse: left-drag rotate, right-drag move, scroll zoom. Needs a display.\n",
+     cmd_view},
+    {"record",
+     "record RUN_DIR --out FILE.mp4 [--task key=value,...] [--steps K] [--episodes N]\n"
+     "           [--checkpoint FILE] [--task-index J] [--seed S] [--width W --height H] [--fps F]\n"
+     "           [--side-by-side] [--frames DIR]",
+     "Record adaptation to a task as an H.264 MP4, headless (OSMesa, ffmpeg): an episode of\n"
+     "the initialization, then one of the policy adapted by K inner steps (or both side by\n"
+     "side), each env.horizon + 1 frames long (an ended episode holds its last frame), at\n"
+     "1 / (timestep * frame_skip) frames per second unless --fps. Task and adaptation as in\n"
+     "`view`. --frames DIR also writes numbered PNG frames (needs no ffmpeg). Default size\n"
+     "640x480 (even numbers).\n",
+     cmd_record},
     {"plot", "plot RUN_DIR [RUN_DIR ...]", "Plot learning and adaptation curves.\n", NULL},
     {"bench", "bench [NAME|CONFIG.yaml] [key=value ...] [--seconds S] [--threads N] [--json FILE]",
      "Measure, for one family (default slope_walker): raw physics (mj_step with random\n"
@@ -356,6 +383,54 @@ static int cmd_bench(int argc, char** argv) {
   int code = mrl_bench_run(&cfg, &opt, stdout, err, sizeof(err));
   if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
   return code;
+}
+
+// view and record live in the GL module metarl_render.so, opened only here:
+// the executable itself links no GL library, so training runs without one.
+// Looked up next to the executable (the build tree), then where it installs.
+static int run_render_module(const char* entry, int argc, char** argv) {
+  char exe[4096], path[4096 + 32];
+  const char* tried[2];
+  int ntried = 0;
+  void* lib = NULL;
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char* slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(path, sizeof(path), "%s/metarl_render.so", exe);
+    tried[ntried++] = path;
+    lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  }
+  char first_error[1024] = "";
+  if (!lib) {
+    const char* e = dlerror();
+    snprintf(first_error, sizeof(first_error), "%s", e ? e : "");
+    tried[ntried++] = METARL_RENDER_MODULE;
+    lib = dlopen(METARL_RENDER_MODULE, RTLD_NOW | RTLD_LOCAL);
+  }
+  if (!lib) {
+    const char* e = dlerror();
+    fprintf(stderr,
+            "metarl %s: cannot load the renderer (%s%s%s); it needs libglfw3, libosmesa6 and "
+            "libgl1 (scripts/setup installs them)\n",
+            argv[1], first_error, first_error[0] ? "; " : "", e ? e : tried[ntried - 1]);
+    return MRL_EXIT_USAGE;
+  }
+  int (*run)(int, char**) = (int (*)(int, char**))dlsym(lib, entry);
+  if (!run) {
+    fprintf(stderr, "metarl %s: %s has no %s\n", argv[1], tried[ntried - 1], entry);
+    return MRL_EXIT_RUNTIME;
+  }
+  return run(argc, argv);  // the module stays loaded: MuJoCo keeps its GL pointers
+}
+
+static int cmd_view(int argc, char** argv) {
+  return run_render_module("mrl_view_main", argc, argv);
+}
+
+static int cmd_record(int argc, char** argv) {
+  return run_render_module("mrl_record_main", argc, argv);
 }
 
 static int cmd_help(int argc, char** argv) {
