@@ -156,9 +156,13 @@ static void add_slope_arrow(mrlScene* sc, const mjData* d) {
   const mjtNum* p = d->xpos + 3 * sc->root;
   const mjtNum* q = d->geom_xpos + 3 * sc->floor;
   double h = (p[0] - q[0]) * normal[0] + (p[1] - q[1]) * normal[1] + (p[2] - q[2]) * normal[2];
-  // side: normal x uphill, toward the tracking camera (-y for the side view)
+  // beside the robot on the camera's side (normal x uphill, signed toward the
+  // camera), so that the robot never hides it
   double s[3] = {normal[1] * u[2] - normal[2] * u[1], normal[2] * u[0] - normal[0] * u[2],
                  normal[0] * u[1] - normal[1] * u[0]};
+  const float* look = sc->scn.camera[0].forward;
+  double sign = s[0] * look[0] + s[1] * look[1] + s[2] * look[2] > 0 ? 1 : -1;
+  for (int k = 0; k < 3; k++) s[k] *= sign;
   double len = 0.5 * sc->size;
   double a[3], b[3];
   for (int k = 0; k < 3; k++) {
@@ -476,6 +480,7 @@ static void trace_load(mrlWatch* w, const Trace* tr, int s, double final_return)
   w->ret = tr->ret[s];
   w->done = s == tr->len;
   w->last_return = s == tr->len ? final_return : NAN;
+  w->last_adapted = w->policy == w->theta;
 }
 
 typedef struct {

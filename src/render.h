@@ -164,6 +164,7 @@ typedef struct {
   int done;            // ended (terminated or horizon)
   double ret;          // return so far
   double last_return;  // final return of the last ended episode (NAN: none yet)
+  int last_adapted;    // whether that episode ran the adapted policy
 } mrlWatch;
 
 // Options shared by view and record.

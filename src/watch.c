@@ -216,6 +216,7 @@ void mrl_watch_step(mrlWatch* w) {
   if (done || w->t >= fam->horizon) {
     w->done = 1;
     w->last_return = w->ret;
+    w->last_adapted = w->policy == w->theta && w->adapted > 0;
     w->episode++;
   }
 }
@@ -282,6 +283,10 @@ void mrl_watch_overlay(const mrlWatch* w, const char* phase, char* titles, size_
   if (isnan(w->last_return)) {
     put(values, nvalues, "-");
   } else {
-    put(values, nvalues, "%.1f (episode %d)", w->last_return, w->episode);
+    put(values, nvalues, "%.1f (%s, episode %d)", w->last_return,
+        w->random         ? "random"
+        : w->last_adapted ? "adapted"
+                          : "initial",
+        w->episode);
   }
 }
