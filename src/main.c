@@ -51,7 +51,7 @@ static const Command commands[] = {
      "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"
      "           [--task-index J] [--seed S] [--width W --height H] [--frames N --screenshot "
      "FILE]\n"
-     "       view --random CONFIG [--task key=value,...]",
+     "           view --random CONFIG [--task key=value,...]",
      "Watch a policy adapt in a MuJoCo window: held-out task J (default 0) with the --task\n"
      "keys applied (slope, heading, velocity, direction, goal_x, goal_y, mass, inertia,\n"
      "friction, damping, gear; a multiplier key sets every multiplier of its kind), one\n"

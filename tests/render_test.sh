@@ -15,7 +15,7 @@ if [[ $# -ne 2 ]]; then
 fi
 metarl=$(realpath "$1")
 srcdir=$(realpath "$2")
-for tool in ffmpeg ffprobe xvfb-run; do
+for tool in ffmpeg ffprobe xvfb-run xdotool; do
   command -v "$tool" >/dev/null || { echo "render_test: $tool is missing (scripts/setup installs it)" >&2; exit 1; }
 done
 
@@ -181,6 +181,17 @@ code=0
 "${xvfb[@]}" "$metarl" view --random "$srcdir/configs/slope_walker.yaml" --frames 5 \
   --width 320 --height 240 >"$out" 2>"$err" </dev/null || code=$?
 if [[ $code -eq 0 ]] && grep -q "rendered 5 frames" "$out"; then ok "view --random"; else fail "view --random exited $code"; fi
+
+# every key binding with real X events; Ctrl+P writes a screenshot, Ctrl+Q quits
+code=0
+(mkdir keys && cd keys && "${xvfb[@]}" bash "$srcdir/tests/view_keys.sh" "$metarl" ../run) \
+  >"$out" 2>"$err" </dev/null || code=$?
+shots=(keys/metarl-*.png)
+if [[ $code -eq 0 && -s ${shots[0]} ]] && grep -q "rendered" "$out"; then
+  ok "view keys: $(cat "$out"), Ctrl+P wrote ${shots[0]##*/}"
+else
+  fail "view keys exited $code"
+fi
 
 echo "render_test: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
