@@ -389,37 +389,36 @@ static int cmd_bench(int argc, char** argv) {
 // the executable itself links no GL library, so training runs without one.
 // Looked up next to the executable (the build tree), then where it installs.
 static int run_render_module(const char* entry, int argc, char** argv) {
-  char exe[4096], path[4096 + 32];
-  const char* tried[2];
-  int ntried = 0;
-  void* lib = NULL;
+  // next to the executable (build tree), <prefix>/<libdir>/metarl/ relative to
+  // it (any install prefix), then the configured install path
+  char exe[4096], paths[3][4096 + 128], error[1024] = "";
+  int npath = 0;
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n > 0) {
     exe[n] = 0;
     char* slash = strrchr(exe, '/');
     if (slash) *slash = 0;
-    snprintf(path, sizeof(path), "%s/metarl_render.so", exe);
-    tried[ntried++] = path;
-    lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    snprintf(paths[npath++], sizeof(paths[0]), "%s/metarl_render.so", exe);
+    snprintf(paths[npath++], sizeof(paths[0]), "%s/../%s", exe, METARL_RENDER_MODULE_REL);
   }
-  char first_error[1024] = "";
-  if (!lib) {
-    const char* e = dlerror();
-    snprintf(first_error, sizeof(first_error), "%s", e ? e : "");
-    tried[ntried++] = METARL_RENDER_MODULE;
-    lib = dlopen(METARL_RENDER_MODULE, RTLD_NOW | RTLD_LOCAL);
+  snprintf(paths[npath++], sizeof(paths[0]), "%s", METARL_RENDER_MODULE);
+  void* lib = NULL;
+  for (int i = 0; i < npath && !lib; i++) {
+    lib = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+    // a module that exists but cannot load (a missing GL library) says why
+    const char* e = lib ? NULL : dlerror();
+    if (e && (!error[0] || !access(paths[i], F_OK))) snprintf(error, sizeof(error), "%s", e);
   }
   if (!lib) {
-    const char* e = dlerror();
     fprintf(stderr,
-            "metarl %s: cannot load the renderer (%s%s%s); it needs libglfw3, libosmesa6 and "
-            "libgl1 (scripts/setup installs them)\n",
-            argv[1], first_error, first_error[0] ? "; " : "", e ? e : tried[ntried - 1]);
+            "metarl %s: cannot load the renderer (%s); it needs libglfw3, libosmesa6 and "
+            "zlib (scripts/setup installs them)\n",
+            argv[1], error);
     return MRL_EXIT_USAGE;
   }
   int (*run)(int, char**) = (int (*)(int, char**))dlsym(lib, entry);
   if (!run) {
-    fprintf(stderr, "metarl %s: %s has no %s\n", argv[1], tried[ntried - 1], entry);
+    fprintf(stderr, "metarl %s: metarl_render.so has no %s\n", argv[1], entry);
     return MRL_EXIT_RUNTIME;
   }
   return run(argc, argv);  // the module stays loaded: MuJoCo keeps its GL pointers
