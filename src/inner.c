@@ -9,7 +9,10 @@
 #include <time.h>
 
 
+#include <cblas.h>
+
 #include "metarl.h"
+
 
 const char* const mrl_phase_names[MRL_NPHASE] = {"sampling", "advantage", "inner update",
                                                  "outer update", "logging"};
@@ -63,6 +66,10 @@ double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWor
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                              int nenv) {
+  // OpenBLAS runs single-threaded: parallelism is across tasks, its own
+  // threads would oversubscribe the cores, allocate per call and could change
+  // the order of additions
+  openblas_set_num_threads(1);
   mrlLearner* ln = mrl_alloc(sizeof(mrlLearner));
   int T = fam->horizon;
   ln->fam = fam;

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 
-#include <cblas.h>
 #include <mujoco/mujoco.h>
 
 #include "metarl.h"
@@ -376,9 +375,7 @@ static int cmd_help(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   mrl_install_mujoco_handlers();
-  // OpenBLAS runs single-threaded inside each worker: parallelism is across
-  // tasks, and nested BLAS threads would only oversubscribe the cores.
-  openblas_set_num_threads(1);
+
   if (argc < 2) {
     usage(stderr);
     return MRL_EXIT_USAGE;
