@@ -10,5 +10,6 @@
 
 // Each returns a family configured from cfg, or NULL with a message in err.
 mrlFamily* mrl_point_nav_make(const mrlConfig* cfg, char* err, size_t errlen);
+mrlFamily* mrl_sine_make(const mrlConfig* cfg, char* err, size_t errlen);
 
 #endif  // METARL_ENVS_H_

@@ -9,10 +9,11 @@
 
 typedef mrlFamily* (*FamilyMaker)(const mrlConfig* cfg, char* err, size_t errlen);
 
-const char* const mrl_family_names[] = {"point_nav", NULL};
+const char* const mrl_family_names[] = {"point_nav", "sine", NULL};
 const char* const mrl_family_docs[] = {
-    "2-D point navigation to a goal in a box (MAML paper); obs 2, act 2, task = goal", NULL};
-static const FamilyMaker makers[] = {mrl_point_nav_make};
+    "2-D point navigation to a goal in a box (MAML paper); obs 2, act 2, task = goal",
+    "sine-wave regression (Reptile paper), supervised: MSE, 1 point per episode", NULL};
+static const FamilyMaker makers[] = {mrl_point_nav_make, mrl_sine_make};
 
 mrlFamily* mrl_family_make(const mrlConfig* cfg, char* err, size_t errlen) {
   for (int i = 0; mrl_family_names[i]; i++) {

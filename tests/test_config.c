@@ -516,7 +516,7 @@ Test(config, reference_lists_every_key_with_default_and_doc) {
   cr_assert_not_null(strstr(row, " 0.1 "), "%s", row);
   cr_assert_not_null(strstr(row, "(0, 100]"), "%s", row);
   cr_assert_not_null(strstr(row, "inner step size"), "%s", row);
-  cr_assert_not_null(strstr(text, "reptile|fomaml|joint"), "%s", text);
+  cr_assert_not_null(strstr(text, "reptile|fomaml|joint|maml|combo"), "%s", text);
   cr_assert_not_null(strstr(text, "[64, 64]"), "%s", text);
   free(text);
 }
@@ -596,10 +596,14 @@ Test(config, bool_accepts_yaml_spellings_only) {
 
 Test(config, enum_lists_allowed_values) {
   expect_error("outer:\n  algo: mammal\n",
-               "2:9: outer.algo: expected one of reptile, fomaml, joint, got 'mammal'");
+               "2:9: outer.algo: expected one of reptile, fomaml, joint, maml, combo, got "
+               "'mammal'");
   expect_error("policy:\n  activation: Tanh\n",
                "2:15: policy.activation: expected one of tanh, relu, got 'Tanh'");
-  expect_error("inner:\n  step: ppo\n", "2:9: inner.step: expected one of vpg, got 'ppo'");
+  expect_error("inner:\n  step: trpo\n", "2:9: inner.step: expected one of vpg, ppo, got 'trpo'");
+  // trpo is an outer optimizer only
+  expect_error("inner:\n  optim: trpo\n",
+               "2:10: inner.optim: expected one of sgd, adam, got 'trpo'");
   mrlConfig c;
   load_text(&c, "outer:\n  algo: \"joint\"\n");  // quoted names are fine
   cr_assert_eq(c.outer.algo, MRL_OUTER_JOINT);
@@ -971,9 +975,9 @@ Test(config, override_bad_values) {
   expect_override_error("inner.lr={a: 1}",
                         "override 'inner.lr={a: 1}': inner.lr: expected a number, "
                         "got a mapping");
-  expect_override_error("outer.algo=maml",
-                        "override 'outer.algo=maml': outer.algo: expected one of reptile, "
-                        "fomaml, joint, got 'maml'");
+  expect_override_error("outer.algo=mammal",
+                        "override 'outer.algo=mammal': outer.algo: expected one of reptile, "
+                        "fomaml, joint, maml, combo, got 'mammal'");
   expect_override_error("policy.hidden=64",
                         "override 'policy.hidden=64': policy.hidden: expected a list of "
                         "integers like [64, 64], got '64'");
