@@ -1024,6 +1024,37 @@ Test(config, check_cross_key_errors_name_both_keys) {
                    "outer.algo is reptile (the meta-parameters would never move)");
 }
 
+// The algorithms that cannot run with some inner loops or optimizers say so.
+Test(config, check_algorithm_combinations) {
+  mrlConfig c;
+  char err[MRL_ERRLEN] = "";
+  mrl_config_default(&c);
+  c.outer.algo = MRL_OUTER_MAML;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.inner.optim = MRL_OPT_ADAM;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "inner.optim=sgd"), "%s", err);
+  c.inner.optim = MRL_OPT_SGD;
+  c.inner.step = MRL_INNER_PPO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "inner.step=vpg"), "%s", err);
+  c.outer.algo = MRL_OUTER_COMBO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "combo"), "%s", err);
+  c.outer.algo = MRL_OUTER_FOMAML;  // ppo is fine under a first-order outer loop
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+
+  mrl_config_default(&c);
+  c.outer.optim = MRL_OPT_TRPO;  // plain reptile has no gradient for trpo
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "trpo needs a gradient"), "%s", err);
+  c.outer.reptile_as_gradient = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.outer.optim = MRL_OPT_ADAM;  // as a gradient, eps does not matter
+  c.outer.eps_start = c.outer.eps_end = 0;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+}
+
 Test(config, check_env_name_is_a_known_family) {
   mrlConfig c;
   char err[MRL_ERRLEN] = "";
