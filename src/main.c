@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include <mujoco/mujoco.h>
 
 #include "metarl.h"
@@ -30,11 +29,14 @@ static int cmd_envs(int argc, char** argv);
 static int cmd_bench(int argc, char** argv);
 
 static const Command commands[] = {
-    {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet]",
+    {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR",
      "Meta-train the initialization described by CONFIG.yaml. key=value pairs override\n"
      "config keys (same checks as the file). Writes a new run directory\n"
      "<log.dir>/<name>-<YYYYmmdd-HHMMSS>/ (or DIR, which must not exist) with config.yaml,\n"
-     "meta.json, progress.csv and checkpoints/. SIGINT/SIGTERM save a checkpoint, exit 130.\n",
+     "meta.json, progress.csv and checkpoints/. SIGINT/SIGTERM save a checkpoint, exit 130.\n"
+     "--resume RUN_DIR continues an interrupted run from its latest checkpoint with its own\n"
+     "config.yaml (no other config or override), appending to its progress.csv; the result\n"
+     "is bit-identical to a run never interrupted.\n",
      cmd_train},
     {"eval",
      "eval RUN_DIR [--tasks N] [--steps K] [--episodes N] [--lr X] [--seed S] [--threads N]",
@@ -115,7 +117,50 @@ static int parse_double(const char* flag, const char* s, double* out) {
   return 0;
 }
 
+// train --resume RUN_DIR: the run's own config, its latest checkpoint.
+static int resume_train(const char* rundir, int quiet) {
+  static mrlConfig cfg;
+  char err[MRL_ERRLEN], path[4096];
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+  if (access(path, F_OK)) {
+    fprintf(stderr, "metarl: train --resume: no checkpoint to resume in '%s' (%s missing)\n",
+            rundir, path);
+    return MRL_EXIT_USAGE;
+  }
+  snprintf(path, sizeof(path), "%s/config.yaml", rundir);
+  mrl_config_default(&cfg);
+  if (mrl_config_load(&cfg, path, err, sizeof(err)) || mrl_config_check(&cfg, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  int code = mrl_train_run(&cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
+  if (code != MRL_EXIT_OK) {
+    fprintf(stderr, "metarl: %s\n", err);
+  } else if (!quiet) {
+    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
+  }
+  return code;
+}
+
 static int cmd_train(int argc, char** argv) {
+  const char* resume = NULL;
+  int quiet_resume = 0, nother = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--resume")) {
+      if (++i == argc) return usage_error("%s needs a run directory", "--resume");
+      resume = argv[i];
+    } else if (!strcmp(argv[i], "--quiet")) {
+      quiet_resume = 1;
+    } else {
+      nother++;
+    }
+  }
+  if (resume) {
+    if (nother)
+      return usage_error("train --resume RUN_DIR takes no config, override or --out (%s)",
+                         "the run's config.yaml is used");
+    return resume_train(resume, quiet_resume);
+  }
   const char* config_path = NULL;
   const char* out = NULL;
   int quiet = 0;

@@ -67,9 +67,23 @@ long mrl_mujoco_warning_count(void);
 #define MRL_STRLEN 256   // string config values, at most (with NUL)
 
 typedef enum { MRL_ACT_TANH = 0, MRL_ACT_RELU } mrlActivation;
-typedef enum { MRL_INNER_VPG = 0 } mrlInnerStep;
-typedef enum { MRL_OPT_SGD = 0, MRL_OPT_ADAM } mrlOptimKind;
-typedef enum { MRL_OUTER_REPTILE = 0, MRL_OUTER_FOMAML, MRL_OUTER_JOINT } mrlOuterAlgo;
+typedef enum { MRL_INNER_VPG = 0, MRL_INNER_PPO } mrlInnerStep;
+// trpo is an outer optimizer only (inner.optim accepts sgd | adam)
+typedef enum { MRL_OPT_SGD = 0, MRL_OPT_ADAM, MRL_OPT_TRPO } mrlOptimKind;
+typedef enum {
+  MRL_OUTER_REPTILE = 0,
+  MRL_OUTER_FOMAML,
+  MRL_OUTER_JOINT,
+  MRL_OUTER_MAML,
+  MRL_OUTER_COMBO
+} mrlOuterAlgo;
+// combo: weights of the k + 1 gradients g_1..g_{k+1} (g_{k+1}: the query gradient at theta_k)
+typedef enum {
+  MRL_COMBO_LAST = 0,  // g_{k+1} alone: FOMAML
+  MRL_COMBO_SUM,       // g_1 + ... + g_{k+1}: Reptile with k + 1 SGD steps, as a gradient
+  MRL_COMBO_MEAN,      // the sum / (k + 1)
+  MRL_COMBO_FIRST      // g_1 alone: joint training
+} mrlComboMode;
 typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO } mrlBaselineKind;
 typedef enum {
   MRL_REWARD_FORWARD = 0,  // forward_weight * velocity along the surface
@@ -140,21 +154,31 @@ typedef struct {
   } rl;
 
   struct {
-    mrlInnerStep step;   // inner.step:       vpg
-    mrlOptimKind optim;  // inner.optim:      sgd | adam
-    double lr;           // inner.lr:         inner step size
-    int steps;           // inner.steps:      adaptation steps k
-    int episodes;        // inner.episodes:   episodes per adaptation step
+    mrlInnerStep step;    // inner.step:       vpg
+    mrlOptimKind optim;   // inner.optim:      sgd | adam
+    double lr;            // inner.lr:         inner step size
+    int steps;            // inner.steps:      adaptation steps k
+    int episodes;         // inner.episodes:   episodes per adaptation step
+    double ppo_clip;      // inner.ppo_clip:   PPO clip range of the probability ratio
+    int ppo_epochs;       // inner.ppo_epochs: PPO passes over the batch per inner step
+    int ppo_minibatches;  // inner.ppo_minibatches: PPO minibatches per pass
+    int resample;         // inner.resample:   bool; false: steps 1..k-1 redraw step 0's streams
   } inner;
 
   struct {
-    mrlOuterAlgo algo;   // outer.algo:       reptile | fomaml | joint
-    mrlOptimKind optim;  // outer.optim:      sgd | adam (fomaml, joint)
-    double lr;           // outer.lr:         outer step size (fomaml, joint)
-    double eps_start;    // outer.eps_start:  reptile step size at iteration 0
-    double eps_end;      // outer.eps_end:    reptile step size at the last iteration
-    int meta_batch;      // outer.meta_batch: tasks per meta-iteration
-    int iterations;      // outer.iterations: meta-iterations
+    mrlOuterAlgo algo;        // outer.algo:       reptile | fomaml | joint | maml | combo
+    mrlOptimKind optim;       // outer.optim:      sgd | adam | trpo (all but plain reptile)
+    double lr;                // outer.lr:         outer step size (fomaml, joint)
+    double eps_start;         // outer.eps_start:  reptile step size at iteration 0
+    double eps_end;           // outer.eps_end:    reptile step size at the last iteration
+    int meta_batch;           // outer.meta_batch: tasks per meta-iteration
+    int iterations;           // outer.iterations: meta-iterations
+    int reptile_as_gradient;  // outer.reptile_as_gradient: bool; (phi - theta_k) to outer.optim
+    mrlComboMode combo;       // outer.combo:      last | sum | mean | first
+    double max_kl;            // outer.max_kl:     trpo: bound on the mean KL of a step
+    int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations
+    double cg_damping;        // outer.cg_damping: trpo: F + damping I
+    double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
   } outer;
 
   struct {
@@ -205,7 +229,8 @@ typedef enum {
   MRL_RNG_TASK_TEST,   // held-out task parameters (keyed by task.test_seed)
   MRL_RNG_RESET,       // initial states of episodes
   MRL_RNG_ACTION,      // exploration noise
-  MRL_RNG_EVAL         // evaluation-only draws
+  MRL_RNG_EVAL,        // evaluation-only draws
+  MRL_RNG_MINIBATCH    // PPO minibatch shuffles
 } mrlRngPurpose;
 
 typedef struct {
@@ -257,6 +282,13 @@ struct mrlFamily_ {
   void (*step)(mrlEnv* env, int i, const double* act, double* obs, double* reward, int* done);
   // Release the family.
   void (*free)(mrlFamily* fam);
+
+  // Supervised (regression) families only, 0 and NULL otherwise: an
+  // "episode" is one input point drawn by reset (horizon 1, no steps); the
+  // policy mean is the prediction and the loss is the mean squared error.
+  int supervised;
+  // Label y (nact) of the point episode i was last reset to.
+  void (*target)(mrlEnv* env, int i, double* y);
 };
 
 // Make the family named cfg->env.name, configured from cfg.
@@ -344,6 +376,7 @@ typedef struct {
   double* ep_return;  // (nenv) undiscounted returns
   double* obs_final;  // (nenv, nobs) observation after the last step (scratch)
   mrlRng* noise;      // (nenv) action-noise streams (scratch)
+  int supervised;     // set by mrl_sample: act holds labels, the loss is MSE
 } mrlBatch;
 
 mrlBatch* mrl_batch_make(int nenv, int horizon, int nobs, int nact);
@@ -396,6 +429,16 @@ void mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
 double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const mrlBatch* batch, double* grad);
 
+// Mean squared error L = (1/n) sum |mean(x) - y|^2 of a supervised batch
+// (labels y in batch->act); returns L, writes dL/dparams (the log-std part 0).
+double mrl_mse_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                         const mrlBatch* batch, double* grad);
+
+// The inner-loop loss of a batch: MSE if batch->supervised, else the
+// policy-gradient surrogate. The function every gradient in metarl goes through.
+double mrl_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                     const mrlBatch* batch, double* grad);
+
 //--------------------------------- optimizers --------------------------------
 
 typedef struct {
@@ -408,6 +451,7 @@ typedef struct {
   double* v;                     // (n) second moment (Adam)
 } mrlOptim;
 
+// kind sgd or adam (trpo is not a first-order rule: see mrl_trpo_step).
 void mrl_optim_init(mrlOptim* opt, mrlOptimKind kind, int n, double lr);
 void mrl_optim_free(mrlOptim* opt);
 void mrl_optim_reset(mrlOptim* opt);  // zero moments and step count
@@ -440,24 +484,71 @@ typedef struct {
   mrlPolicyWork* work;  // maxbatch = nenv * horizon
   mrlBatch* batch;      // the last sampled batch
   mrlBaseline* baseline;
-  mrlOptim optim;                    // inner optimizer, reset per task
-  double* theta;                     // (nparam) adapted parameters
-  double* grad;                      // (nparam) scratch gradient
+  mrlOptim optim;  // inner optimizer, reset per task
+  double* theta;   // (nparam) adapted parameters
+  double* grad;    // (nparam) scratch gradient
+  // Kept for second-order MAML and combo: batch s and theta_s of every inner
+  // step s = 0..nsaved-1 (the query batch is saved[k]); batch points into it.
+  int nsaved;           // inner.steps + 1 when the outer loop needs them, else 0
+  mrlBatch* own_batch;  // the batch used when a step has no saved slot
+  mrlBatch** saved;     // (nsaved) batches
+  double* thetas;       // (nsaved, nparam) parameters each batch was sampled with
+  double* grad_sum;     // (nparam) combo: weighted sum of the inner gradients
+  // PPO scratch, over the valid rows of a batch
+  double* old_logp;  // (nenv T) log pi_old(a|s) per row
+  int* rows;         // (nenv T) valid row indices, shuffled per epoch
+  double* mb_obs;    // (nenv T, nobs) minibatch gathered
+  double* mb_act;    // (nenv T, nact)
+  double* mb_aux;    // (2, nenv T) minibatch advantages, then old log-probs
+  double* scratch;   // (3, nparam) MAML's Hessian-vector products
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
 } mrlLearner;
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                              int nenv);
+
+// Make the learner keep every batch and theta of up to nsaved - 1 inner steps
+// (MAML, TRPO's Fisher data) and, if grad_sum, the combo sum of the inner
+// gradients. Call once after mrl_learner_make.
+void mrl_learner_keep(mrlLearner* ln, int nsaved, int grad_sum);
 void mrl_learner_free(mrlLearner* ln);
 
 // Adapt from phi to `task` with k inner steps: each samples the learner's
-// nenv episodes at the current theta and takes one step on them. Then samples
-// one more batch at the adapted theta (the query batch), with advantages when
-// query_advantages. returns (k + 1) gets each batch's mean return. Streams are
-// keyed by (seed, iteration, task_key * 4096 + step). Returns env steps taken.
+// nenv episodes at the current theta and takes one step on them (vpg or ppo,
+// with inner.optim). Then samples one more batch at the adapted theta (the
+// query batch), with advantages when query_advantages. returns (k + 1) gets
+// each batch's mean return. Streams are keyed by (seed, iteration,
+// task_key * 4096 + step); with inner.resample false, steps 1..k-1 reuse step
+// 0's key (a supervised family then sees the same points: a fixed support
+// set). When ln->nsaved > k, every batch and theta_s stays in ln->saved and
+// ln->thetas, and ln->grad_sum gets sum_s w_s g_s for outer.combo (the query
+// gradient included) if combo_weights is not NULL. Returns env steps taken.
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns);
+
+// One PPO inner step on ln->batch (advantages computed): inner.ppo_epochs
+// passes over the valid rows in inner.ppo_minibatches shuffled minibatches
+// (shuffles keyed by (seed, MINIBATCH, iteration, key, epoch)), each an
+// inner.optim step on the clipped surrogate
+// -(1/M) sum min(r A, clip(r, 1 - c, 1 + c) A), r = pi_theta / pi_old.
+// Updates ln->theta.
+void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, uint64_t seed, uint64_t iteration,
+                  uint64_t key);
+
+// Weight of inner gradient s (0..k) in outer.combo's sum (k + 1 gradients).
+double mrl_combo_weight(mrlComboMode mode, int s, int k);
+
+// Second-order MAML meta-gradient of one task, after mrl_inner_adapt with
+// k SGD VPG (or supervised) steps and ln->nsaved > k: the gradient of the
+// query loss L_q(theta_k(phi)) with theta_{s+1} = theta_s - lr grad L_s(theta_s)
+// and every batch held fixed (the sampling-distribution term of the
+// policy-gradient Hessian is dropped, as in the original MAML code):
+//   g = (I - lr H_0)(I - lr H_1) ... (I - lr H_{k-1}) grad L_q(theta_k),
+// each H_s v by central differences of gradients of L_s at theta_s +- h v/|v|
+// (h = outer.hvp_step). Writes g (nparam). Memory O(nparam); cost 2k + 1
+// gradients.
+void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 
 //----------------------------------- threads --------------------------------
 
@@ -474,6 +565,44 @@ void mrl_pool_run(mrlPool* pool, int njobs, mrlPoolFn fn, void* ctx);
 void mrl_pool_free(mrlPool* pool);
 
 //--------------------------------- training ---------------------------------
+
+//------------------------------------ trpo ----------------------------------
+
+// Fisher information of the Gaussian policy at phi on a set of observations,
+// for the TRPO outer step. Fv = (1/M) sum_rows J^T diag(1/std^2) J v + 2 v_logstd,
+// J the Jacobian of the mean (J v by central differences of forward passes).
+typedef struct {
+  const mrlPolicy* pol;
+  int maxrows, rows;  // capacity, rows stored
+  double* obs;        // (maxrows, nobs) observations visited by phi
+  double* mean_old;   // (maxrows, nact) policy mean at phi
+  double* scratch;    // (maxrows, nact)
+} mrlFisherData;
+
+mrlFisherData* mrl_fisher_make(const mrlPolicy* pol, int maxrows);
+void mrl_fisher_free(mrlFisherData* fd);
+// Append the valid observations of batch (at most maxrows in all).
+void mrl_fisher_add(mrlFisherData* fd, const mrlBatch* batch);
+// Sums over the stored rows (not means), so that sets can be reduced in order:
+// out += sum_rows J^T diag(1/std^2) J v (the log-std part excluded). probe
+// (nparam) is scratch.
+void mrl_fisher_mean_product(const mrlFisherData* fd, const double* phi, mrlPolicyWork* work,
+                             const double* v, double* out, double* probe);
+// Sum over the stored rows of KL(pi_phi || pi_new), exact, from a forward pass
+// at pnew (mean_old must be set by mrl_fisher_set_old).
+double mrl_fisher_kl_sum(const mrlFisherData* fd, const double* phi, const double* pnew,
+                         mrlPolicyWork* work);
+// Store the means at phi of every row (before a step).
+void mrl_fisher_set_old(mrlFisherData* fd, const double* phi, mrlPolicyWork* work);
+
+// The TRPO step on phi along the loss gradient g, over nset observation sets
+// (one per task, reduced in order): x = CG(F + damping I, g) with cg_iters
+// iterations, full step -sqrt(2 max_kl / x^T F x) x, shrunk by 0.8 up to 15
+// times until the mean KL is <= max_kl. Rejected (phi unchanged, returns 0)
+// if none fits; else returns the step fraction taken and updates phi.
+// kl gets the mean KL of the step taken. work (one per pool worker) is scratch.
+double mrl_trpo_step(const mrlConfig* cfg, mrlFisherData** sets, int nset, mrlPolicyWork** work,
+                     mrlPool* pool, double* phi, const double* g, double* kl);
 
 // One row of progress.csv.
 typedef struct {
@@ -504,8 +633,19 @@ double* mrl_trainer_params(mrlTrainer* tr);
 const mrlPolicy* mrl_trainer_policy(const mrlTrainer* tr);
 int mrl_trainer_iteration(const mrlTrainer* tr);  // iterations done
 
+// The outer optimizer (sgd or adam state; trpo keeps none), the total env
+// steps so far, and restoring a checkpoint's state into a fresh trainer.
+mrlOptim* mrl_trainer_outer_optim(mrlTrainer* tr);
+long mrl_trainer_total_steps(const mrlTrainer* tr);
+int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errlen);
+
 // Train cfg end to end into run directory rundir (progress.csv, checkpoints),
-// printing a line per iteration to out (may be NULL). Returns an exit code.
+// printing a line per iteration to out (may be NULL). If rundir already holds
+// checkpoints/latest.ckpt (a run interrupted earlier, `metarl train --resume`),
+// continues from it: phi, the outer optimizer, the iteration and the env-step
+// count are restored, progress.csv rows from that iteration on are dropped and
+// new rows appended, so the result is bit-identical to an uninterrupted run.
+// Returns an exit code.
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen);
 
 //--------------------------------- evaluation -------------------------------
@@ -561,12 +701,27 @@ int mrl_bench_run(const mrlConfig* cfg, const mrlBenchOptions* opt, FILE* out, c
 
 // Write params atomically (temporary file, fsync, rename) to path with a
 // header (magic, format version, policy shape, iteration) and a checksum.
+// Same as mrl_checkpoint_save_state with no optimizer and 0 env steps.
 int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
                         char* err, size_t errlen);
 
-// Read a checkpoint written for the same policy shape; params (nparam).
+// Read a checkpoint written for the same policy shape; params (nparam). The
+// training state beyond the parameters is skipped.
 int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
                         char* err, size_t errlen);
+
+// Everything an outer loop needs to resume: params, iteration, total env
+// steps and the outer optimizer (kind, step count, Adam moments; opt may be
+// NULL: none). Random streams are keyed by iteration and need no state.
+int mrl_checkpoint_save_state(const char* path, const mrlPolicy* pol, const double* params,
+                              int iteration, long total_steps, const mrlOptim* opt, char* err,
+                              size_t errlen);
+
+// Read what mrl_checkpoint_save_state wrote. opt, when not NULL, must be
+// initialized with the checkpoint's kind and size (else an error says so).
+int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* params,
+                              int* iteration, long* total_steps, mrlOptim* opt, char* err,
+                              size_t errlen);
 
 //-------------------------------- run directories ---------------------------
 

@@ -4,9 +4,13 @@
 // train.c: the outer loop. Each meta-iteration adapts phi to a meta-batch of
 // training tasks on the worker threads, reduces the per-task results in task
 // order (so the sum is the same whatever the thread count) and updates phi:
-//   reptile: phi += eps_i * mean(theta_k - phi), eps annealed linearly;
+//   reptile: phi += eps_i * mean(theta_k - phi), eps annealed linearly, or
+//            mean(phi - theta_k) as the gradient of an outer step;
 //   fomaml:  phi -= outer step of mean(grad L(theta_k)) on the query batch;
-//   joint:   phi -= outer step of mean(grad L(phi)) (pooled pre-training).
+//   maml:    the same with the second-order meta-gradient (maml.c);
+//   joint:   phi -= outer step of mean(grad L(phi)) (pooled pre-training);
+//   combo:   phi -= outer step of mean(sum_s w_s g_s) over the inner gradients.
+// The outer step is sgd, adam (optim.c) or trpo (trpo.c).
 
 #include <errno.h>
 #include <math.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "metarl.h"
 
@@ -21,8 +26,10 @@ struct mrlTrainer_ {
   mrlConfig cfg;
   mrlFamily* fam;
   mrlPolicy pol;
-  double* phi;     // (nparam) meta-parameters
-  mrlOptim outer;  // fomaml and joint
+  double* phi;             // (nparam) meta-parameters
+  mrlOptim outer;          // sgd or adam state (trpo keeps none)
+  mrlFisherData** fisher;  // (meta_batch) trpo: the observations of each task's first batch
+  mrlPolicyWork** works;   // (nworker) views of the learners' scratch, for trpo
   mrlPool* pool;
   mrlLearner** learners;  // (nworker)
   double* task_params;    // (meta_batch, ntask)
@@ -36,6 +43,11 @@ struct mrlTrainer_ {
 };
 
 
+// Plain Reptile moves phi by eps itself; every other update is a gradient.
+static int uses_outer_optim(const mrlConfig* cfg) {
+  return cfg->outer.algo != MRL_OUTER_REPTILE || cfg->outer.reptile_as_gradient;
+}
+
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlFamily* fam = mrl_family_make(cfg, err, errlen);
   if (!fam) return NULL;
@@ -48,12 +60,26 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlRng rng;
   mrl_rng_init(&rng, cfg->seed, MRL_RNG_INIT, 0, 0, 0);
   mrl_policy_init(&tr->pol, &rng, tr->phi);
-  mrl_optim_init(&tr->outer, cfg->outer.optim, n, cfg->outer.lr);
+  // trpo: an sgd record with no moments (its step is mrl_trpo_step)
+  mrl_optim_init(&tr->outer, cfg->outer.optim == MRL_OPT_TRPO ? MRL_OPT_SGD : cfg->outer.optim, n,
+                 cfg->outer.lr);
   tr->pool = mrl_pool_make(cfg->threads);
   int nworker = mrl_pool_size(tr->pool);
   tr->learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
+  // maml needs every batch and theta_s; trpo the first batch (at phi)
+  int trpo = cfg->outer.optim == MRL_OPT_TRPO && uses_outer_optim(cfg);
+  int nsaved = cfg->outer.algo == MRL_OUTER_MAML ? cfg->inner.steps + 1 : trpo ? 1 : 0;
+  tr->works = mrl_alloc(sizeof(mrlPolicyWork*) * nworker);
   for (int w = 0; w < nworker; w++) {
     tr->learners[w] = mrl_learner_make(cfg, fam, &tr->pol, cfg->inner.episodes);
+    mrl_learner_keep(tr->learners[w], nsaved, cfg->outer.algo == MRL_OUTER_COMBO);
+    tr->works[w] = tr->learners[w]->work;
+  }
+  if (trpo) {
+    tr->fisher = mrl_alloc(sizeof(mrlFisherData*) * m);
+    for (int j = 0; j < m; j++) {
+      tr->fisher[j] = mrl_fisher_make(&tr->pol, cfg->inner.episodes * fam->horizon);
+    }
   }
   tr->task_params = mrl_alloc(sizeof(double) * m * fam->ntask);
   tr->results = mrl_alloc(sizeof(double) * (size_t)m * n);
@@ -70,6 +96,11 @@ void mrl_trainer_free(mrlTrainer* tr) {
   mrl_pool_free(tr->pool);
   for (int w = 0; w < nworker; w++) mrl_learner_free(tr->learners[w]);
   free(tr->learners);
+  free(tr->works);
+  if (tr->fisher) {
+    for (int j = 0; j < tr->cfg.outer.meta_batch; j++) mrl_fisher_free(tr->fisher[j]);
+    free(tr->fisher);
+  }
   mrl_optim_free(&tr->outer);
   mrl_family_free(tr->fam);
   free(tr->phi);
@@ -93,6 +124,30 @@ int mrl_trainer_iteration(const mrlTrainer* tr) {
   return tr->iteration;
 }
 
+mrlOptim* mrl_trainer_outer_optim(mrlTrainer* tr) {
+  return &tr->outer;
+}
+
+long mrl_trainer_total_steps(const mrlTrainer* tr) {
+  return tr->total_steps;
+}
+
+int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errlen) {
+  int iteration = 0;
+  long steps = 0;
+  if (mrl_checkpoint_load_state(path, &tr->pol, tr->phi, &iteration, &steps, &tr->outer, err,
+                                errlen)) {
+    return -1;
+  }
+  if (iteration < 0 || iteration > tr->cfg.outer.iterations) {
+    return mrl_error(err, errlen, "checkpoint '%s' is at iteration %d, outside 0..%d", path,
+                     iteration, tr->cfg.outer.iterations);
+  }
+  tr->iteration = iteration;
+  tr->total_steps = steps;
+  return 0;
+}
+
 // One task of the meta-batch on one worker: writes only its own slots.
 static void task_job(void* ctx, int worker, int job) {
   mrlTrainer* tr = ctx;
@@ -107,14 +162,32 @@ static void task_job(void* ctx, int worker, int job) {
   int need_query = cfg->outer.algo != MRL_OUTER_REPTILE;
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
-  if (cfg->outer.algo == MRL_OUTER_REPTILE) {
-    for (int i = 0; i < n; i++) result[i] = ln->theta[i] - tr->phi[i];
-  } else {
+  double t0 = mrl_now();
+  switch (cfg->outer.algo) {
+  case MRL_OUTER_REPTILE:
+    if (cfg->outer.reptile_as_gradient) {
+      for (int i = 0; i < n; i++) result[i] = tr->phi[i] - ln->theta[i];
+    } else {
+      for (int i = 0; i < n; i++) result[i] = ln->theta[i] - tr->phi[i];
+    }
+    break;
+  case MRL_OUTER_FOMAML:
+  case MRL_OUTER_JOINT:
     // fomaml: gradient at theta_k on the query batch; joint: k = 0, at phi
-    double t0 = mrl_now();
-    mrl_pg_loss_grad(&tr->pol, ln->theta, ln->work, ln->batch, result);
-    ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
+    mrl_loss_grad(&tr->pol, ln->theta, ln->work, ln->batch, result);
+    break;
+  case MRL_OUTER_MAML:
+    mrl_maml_meta_grad(cfg, ln, k, result);
+    break;
+  case MRL_OUTER_COMBO:
+    memcpy(result, ln->grad_sum, sizeof(double) * n);
+    break;
   }
+  if (tr->fisher) {
+    tr->fisher[job]->rows = 0;
+    mrl_fisher_add(tr->fisher[job], ln->saved[0]);
+  }
+  ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
   if (k < cfg->inner.steps) {  // joint: no adaptation, "after" equals "before"
     for (int s = k + 1; s < nret; s++) returns[s] = returns[k];
   }
@@ -166,9 +239,12 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     }
   }
   double step;
-  if (cfg->outer.algo == MRL_OUTER_REPTILE) {
+  if (!uses_outer_optim(cfg)) {
     step = reptile_eps(cfg, tr->iteration);
     for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
+  } else if (tr->fisher) {
+    double kl;  // step: the multiple of F^-1 g taken (0: rejected by the line search)
+    step = mrl_trpo_step(cfg, tr->fisher, m, tr->works, tr->pool, tr->phi, tr->mean_result, &kl);
   } else {
     step = cfg->outer.lr;
     mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
@@ -203,25 +279,68 @@ static void on_signal(int sig) {
 static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_t errlen) {
   char path[MRL_STRLEN * 4];
   snprintf(path, sizeof(path), "%s/checkpoints/iter_%06d.ckpt", rundir, tr->iteration);
-  if (mrl_checkpoint_save(path, &tr->pol, tr->phi, tr->iteration, err, errlen)) return -1;
+  if (mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps, &tr->outer,
+                                err, errlen)) {
+    return -1;
+  }
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
-  return mrl_checkpoint_save(path, &tr->pol, tr->phi, tr->iteration, err, errlen);
+  return mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps,
+                                   &tr->outer, err, errlen);
+}
+
+// Resume: keep the header and the rows of iterations before `iteration` (the
+// checkpoint's count of iterations done); rows written after the checkpoint
+// by the interrupted run are dropped, so that none is duplicated.
+static int truncate_progress(const char* path, int iteration, char* err, size_t errlen) {
+  FILE* f = fopen(path, "r");
+  if (!f) return mrl_error(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+  char tmp[MRL_STRLEN * 4 + 16];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE* g = fopen(tmp, "w");
+  if (!g) {
+    fclose(f);
+    return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+  }
+  char line[8192];
+  int lineno = 0;
+  while (fgets(line, sizeof(line), f)) {
+    // the header, then rows whose first column (Iteration) is before the checkpoint
+    if (lineno++ == 0 || atoi(line) < iteration) fputs(line, g);
+  }
+  fclose(f);
+  if (fclose(g) || rename(tmp, path)) {
+    unlink(tmp);
+    return mrl_error(err, errlen, "cannot rewrite '%s': %s", path, strerror(errno));
+  }
+  return 0;
 }
 
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen) {
   mrlTrainer* tr = mrl_trainer_make(cfg, err, errlen);
   if (!tr) return MRL_EXIT_USAGE;
   char path[MRL_STRLEN * 4];
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+  int resume = access(path, F_OK) == 0;
+  if (resume && mrl_trainer_restore(tr, path, err, errlen)) {
+    mrl_trainer_free(tr);
+    return MRL_EXIT_USAGE;
+  }
   snprintf(path, sizeof(path), "%s/progress.csv", rundir);
-  FILE* csv = fopen(path, "w");
+  if (resume && truncate_progress(path, tr->iteration, err, errlen)) {
+    mrl_trainer_free(tr);
+    return MRL_EXIT_RUNTIME;
+  }
+  FILE* csv = fopen(path, resume ? "a" : "w");
   if (!csv) {
     mrl_error(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     mrl_trainer_free(tr);
     return MRL_EXIT_RUNTIME;
   }
-  fprintf(csv,
-          "Iteration,TotalEnvSteps,AverageReturnPre,AverageReturnPost,StdReturnPre,"
-          "StdReturnPost,OuterStepSize,Time\n");
+  if (!resume) {
+    fprintf(csv,
+            "Iteration,TotalEnvSteps,AverageReturnPre,AverageReturnPost,StdReturnPre,"
+            "StdReturnPost,OuterStepSize,Time\n");
+  }
   fflush(csv);
 
   struct sigaction sa, old_int, old_term;
@@ -234,6 +353,7 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   if (out) {
     fprintf(out, "training %s (%s, %d params, %d threads) into %s\n", cfg->name, cfg->env.name,
             tr->pol.nparam, mrl_pool_size(tr->pool), rundir);
+    if (resume) fprintf(out, "resuming at iteration %d\n", tr->iteration);
   }
   int code = MRL_EXIT_OK;
   while (tr->iteration < cfg->outer.iterations) {

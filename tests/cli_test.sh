@@ -118,6 +118,27 @@ if run 2 view; then
   fi
 fi
 
+# train --resume: usage errors, then a short finished run resumed (nothing left to do)
+if run 2 train --resume "$work/no-such-run"; then
+  if grep -q "no checkpoint to resume" "$err"; then
+    ok "train --resume without a checkpoint exits 2 and says why"
+  else
+    fail "train --resume without a checkpoint: message"
+  fi
+fi
+if run 2 train --resume "$work/logs" "$srcdir/configs/sine_reptile.yaml"; then
+  ok "train --resume refuses a config file"
+fi
+if run 0 train "$srcdir/configs/sine_reptile.yaml" outer.iterations=20 --out "$work/logs/sine" \
+     --quiet && run 0 train --resume "$work/logs/sine" --quiet; then
+  rows=$(($(wc -l <"$work/logs/sine/progress.csv") - 1))
+  if [[ $rows -eq 20 ]]; then
+    ok "train --resume of a finished run adds no rows"
+  else
+    fail "train --resume of a finished run: $rows rows, expected 20"
+  fi
+fi
+
 # nothing may land in the working directory (runs/, MUJOCO_LOG.TXT, ...)
 leftover=$(find "$work/sandbox" -mindepth 1 | head -n 5)
 if [[ -n "$leftover" ]]; then
