@@ -1438,3 +1438,69 @@ void mrl_config_print_reference(FILE* f) {
           "'extends: base.yaml' loads that file (relative to this one's folder) first.\n"
           "Override any key on the command line as key=value, e.g. policy.hidden=[32,32].\n");
 }
+
+// Search path and then its `extends` chain for the file that sets `key`; the
+// first file that sets it is the one whose value won (a file's own keys are
+// applied after its base's).
+int mrl_config_locate(const char* path, const char* key, char* where, size_t n) {
+  const keyInfo* k = find_key(key);
+  if (!k) return -1;
+  size_t slen = section_len(k->name);
+  char section[64] = "";
+  if (slen) snprintf(section, sizeof section, "%.*s", (int)slen, k->name);
+  const char* leaf = leaf_of(k->name);
+  char current[MAX_PATH], msg[MRL_ERRLEN];
+  snprintf(current, sizeof current, "%s", path);
+  for (int depth = 0; depth <= MAX_EXTENDS; depth++) {
+    char* text = NULL;
+    size_t len = 0;
+    struct stat st;
+    if (read_file(current, &text, &len, &st)) return -1;
+    errCtx ec = {current, NULL, msg, sizeof msg};
+    yaml_document_t doc;
+    if (parse_document(&ec, text, len, &doc)) {
+      free(text);
+      return -1;
+    }
+    free(text);
+    yaml_node_t* root = yaml_document_get_root_node(&doc);
+    int found = 0;
+    char next[MAX_PATH] = "";
+    if (root && root->type == YAML_MAPPING_NODE) {
+      for (yaml_node_pair_t* p = root->data.mapping.pairs.start;
+           p < root->data.mapping.pairs.top && !found; p++) {
+        yaml_node_t* kn = yaml_document_get_node(&doc, p->key);
+        yaml_node_t* vn = yaml_document_get_node(&doc, p->value);
+        if (kn->type != YAML_SCALAR_NODE) continue;
+        const char* name = (const char*)kn->data.scalar.value;
+        if (!strcmp(name, "extends") && vn->type == YAML_SCALAR_NODE) {
+          const char* base = (const char*)vn->data.scalar.value;
+          const char* slash = strrchr(current, '/');
+          int dirlen = (base[0] == '/' || !slash) ? 0 : (int)(slash - current + 1);
+          snprintf(next, sizeof next, "%.*s%s", dirlen, current, base);
+        } else if (!slen && !strcmp(name, leaf)) {
+          snprintf(where, n, "%s:%zu:%zu", current, vn->start_mark.line + 1,
+                   vn->start_mark.column + 1);
+          found = 1;
+        } else if (slen && !strcmp(name, section) && vn->type == YAML_MAPPING_NODE) {
+          for (yaml_node_pair_t* q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
+               q++) {
+            yaml_node_t* qk = yaml_document_get_node(&doc, q->key);
+            yaml_node_t* qv = yaml_document_get_node(&doc, q->value);
+            if (qk->type == YAML_SCALAR_NODE && !strcmp((const char*)qk->data.scalar.value, leaf)) {
+              snprintf(where, n, "%s:%zu:%zu", current, qv->start_mark.line + 1,
+                       qv->start_mark.column + 1);
+              found = 1;
+              break;
+            }
+          }
+        }
+      }
+    }
+    yaml_document_delete(&doc);
+    if (found) return 0;
+    if (!next[0]) return -1;
+    snprintf(current, sizeof current, "%s", next);
+  }
+  return -1;
+}

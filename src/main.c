@@ -5,6 +5,7 @@
 // error into one line on stderr and an exit code (0 done, 1 runtime failure,
 // 2 usage or config error, 130 interrupted after saving a checkpoint).
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -142,6 +143,30 @@ static int resume_train(const char* rundir, int quiet) {
   return code;
 }
 
+// Report a message about the key it starts with ("env.model: ..."): at the
+// file:line:column that set the key, or at the override that did.
+static void report_config_error(const char* path, int argc, char** argv, const char* msg) {
+  char key[128], where[4096 + 64];
+  size_t n = 0;
+  while (n < sizeof(key) - 1 &&
+         (isalnum((unsigned char)msg[n]) || msg[n] == '_' || msg[n] == '.')) {
+    key[n] = msg[n];
+    n++;
+  }
+  key[n] = 0;
+  for (int i = 2; i < argc && n; i++) {
+    if (!strncmp(argv[i], key, n) && argv[i][n] == '=') {
+      fprintf(stderr, "metarl: override '%s': %s\n", argv[i], msg);
+      return;
+    }
+  }
+  if (n && mrl_config_locate(path, key, where, sizeof(where)) == 0) {
+    fprintf(stderr, "metarl: %s: %s\n", where, msg);
+  } else {
+    fprintf(stderr, "metarl: %s: %s\n", path, msg);
+  }
+}
+
 static int cmd_train(int argc, char** argv) {
   const char* resume = NULL;
   int quiet_resume = 0, nother = 0;
@@ -196,10 +221,15 @@ static int cmd_train(int argc, char** argv) {
       }
     }
   }
-  if (mrl_config_check(&cfg, err, sizeof(err))) {
-    fprintf(stderr, "metarl: %s: %s\n", config_path, err);
+  // the family is made once here so that a bad model, body or randomizer is
+  // a config error before any run directory exists
+  mrlFamily* fam = NULL;
+  if (mrl_config_check(&cfg, err, sizeof(err)) ||
+      !(fam = mrl_family_make(&cfg, err, sizeof(err)))) {
+    report_config_error(config_path, argc, argv, err);
     return MRL_EXIT_USAGE;
   }
+  mrl_family_free(fam);
   char rundir[4096];
   if (mrl_rundir_create(&cfg, out, argc, argv, rundir, sizeof(rundir), err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);

@@ -215,6 +215,11 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen);
 // an identical struct. Returns 0, or -1 on a write error.
 int mrl_config_write(const mrlConfig* cfg, FILE* f);
 
+// Where the value of `key` in effect after loading path comes from: the
+// "file:line:column" of that value in path or its `extends` chain. Returns 0,
+// or -1 if no file sets the key (the default, or an override, is in effect).
+int mrl_config_locate(const char* path, const char* key, char* where, size_t n);
+
 // Print the key reference (key, type, default, description) to f.
 void mrl_config_print_reference(FILE* f);
 
@@ -495,12 +500,12 @@ typedef struct {
   double* thetas;       // (nsaved, nparam) parameters each batch was sampled with
   double* grad_sum;     // (nparam) combo: weighted sum of the inner gradients
   // PPO scratch, over the valid rows of a batch
-  double* old_logp;  // (nenv T) log pi_old(a|s) per row
-  int* rows;         // (nenv T) valid row indices, shuffled per epoch
-  double* mb_obs;    // (nenv T, nobs) minibatch gathered
-  double* mb_act;    // (nenv T, nact)
-  double* mb_aux;    // (2, nenv T) minibatch advantages, then old log-probs
-  double* scratch;   // (3, nparam) MAML's Hessian-vector products
+  double* old_logp;                  // (nenv T) log pi_old(a|s) per row
+  int* rows;                         // (nenv T) valid row indices, shuffled per epoch
+  double* mb_obs;                    // (nenv T, nobs) minibatch gathered
+  double* mb_act;                    // (nenv T, nact)
+  double* mb_aux;                    // (2, nenv T) minibatch advantages, then old log-probs
+  double* scratch;                   // (3, nparam) MAML's Hessian-vector products
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
 } mrlLearner;
 

@@ -139,6 +139,39 @@ if run 0 train "$srcdir/configs/sine_reptile.yaml" outer.iterations=20 --out "$w
   fi
 fi
 
+# bad MuJoCo families: exit 2, the file:line:column of the key, no run directory
+printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  model: nowhere.xml\n' "$srcdir" \
+  >"$work/badmodel.yaml"
+printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  root_body: pelvis\n' "$srcdir" \
+  >"$work/badbody.yaml"
+printf 'extends: %s/configs/slope_walker.yaml\ntask:\n  mas_range: 2\n' "$srcdir" \
+  >"$work/badrand.yaml"
+for case in "badmodel.yaml:3:10: env.model: cannot read MJCF file 'nowhere.xml'" \
+            "badbody.yaml:3:14: env.root_body: no body 'pelvis'" \
+            "badrand.yaml:3:3: unknown key 'task.mas_range' (did you mean 'task.mass_range'?)"; do
+  file=${case%%:*}
+  if run 2 train "$work/$file" log.dir="$work/logs/bad"; then
+    if [[ $(wc -l <"$err") -eq 1 ]] && grep -qF "$work/$case" "$err" && [[ ! -e "$work/logs/bad" ]]; then
+      ok "train $file exits 2 naming file:line:column, no run directory"
+    else
+      fail "train $file: expected one line with '$case' and no run directory"
+    fi
+  fi
+done
+
+# envs lists every family config; bench runs a short measurement
+if run 0 envs && grep -q "slope_walker .*mujoco .*obs  17  act  6" "$out" &&
+   grep -q "^cheetah_vel " "$out"; then
+  ok "envs lists the families with their sizes"
+fi
+if run 0 envs slope_walker --tasks 2 && [[ $(grep -c "^  task [01]: slope" "$out") -eq 2 ]]; then
+  ok "envs NAME --tasks 2 describes two tasks"
+fi
+if run 0 bench point_nav --seconds 0.3 --threads 2 --json "$work/bench.json" &&
+   grep -q "(b) / (a)" "$out" && grep -q '"ratio_1"' "$work/bench.json"; then
+  ok "bench prints the table and writes JSON"
+fi
+
 # nothing may land in the working directory (runs/, MUJOCO_LOG.TXT, ...)
 leftover=$(find "$work/sandbox" -mindepth 1 | head -n 5)
 if [[ -n "$leftover" ]]; then
