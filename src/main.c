@@ -118,6 +118,18 @@ static int parse_double(const char* flag, const char* s, double* out) {
   return 0;
 }
 
+// Train cfg into rundir and report the outcome; returns the exit code.
+static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
+  char err[MRL_ERRLEN];
+  int code = mrl_train_run(cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
+  if (code != MRL_EXIT_OK) {
+    fprintf(stderr, "metarl: %s\n", err);
+  } else if (!quiet) {
+    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
+  }
+  return code;
+}
+
 // train --resume RUN_DIR: the run's own config, its latest checkpoint.
 static int resume_train(const char* rundir, int quiet) {
   static mrlConfig cfg;
@@ -134,13 +146,7 @@ static int resume_train(const char* rundir, int quiet) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
   }
-  int code = mrl_train_run(&cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
-  if (code != MRL_EXIT_OK) {
-    fprintf(stderr, "metarl: %s\n", err);
-  } else if (!quiet) {
-    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
-  }
-  return code;
+  return run_training(&cfg, rundir, quiet);
 }
 
 // Report a message about the key it starts with ("env.model: ..."): at the
@@ -235,13 +241,7 @@ static int cmd_train(int argc, char** argv) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_RUNTIME;
   }
-  int code = mrl_train_run(&cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
-  if (code != MRL_EXIT_OK) {
-    fprintf(stderr, "metarl: %s\n", err);
-  } else if (!quiet) {
-    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
-  }
-  return code;
+  return run_training(&cfg, rundir, quiet);
 }
 
 static int cmd_eval(int argc, char** argv) {
