@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "metarl.h"
 
@@ -77,6 +78,12 @@ void mrl_learner_free(mrlLearner* ln) {
   free(ln);
 }
 
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns) {
@@ -87,14 +94,26 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
   memcpy(ln->theta, phi, sizeof(double) * pol->nparam);
   mrl_optim_reset(&ln->optim);
   for (int s = 0; s <= k; s++) {
+    double t0 = now_seconds();
     steps += mrl_sample(fam, ln->env, pol, ln->theta, ln->work, ln->batch, seed, iteration,
                         task_key * 4096 + s);
+    double t1 = now_seconds();
+    ln->seconds[0] += t1 - t0;
     returns[s] = mrl_batch_mean_return(ln->batch);
-    if (s == k && !query_advantages) break;
+    // statistics fit the query batch's baseline too (its ExplainedVariance);
+    // the batch is not used after, so the parameters stay the same
+    if (s == k && !query_advantages && !ln->stats) break;
     mrl_advantages(cfg, ln->baseline, ln->batch);
+    double t2 = now_seconds();
+    ln->seconds[1] += t2 - t1;
+    if (ln->stats) {
+      mrl_batch_stats(pol, ln->theta, ln->batch, cfg->rl.gamma, 1, &ln->stats[s]);
+    }
     if (s == k) break;
+    double t3 = now_seconds();
     mrl_pg_loss_grad(pol, ln->theta, ln->work, ln->batch, ln->grad);
     mrl_optim_step(&ln->optim, ln->theta, ln->grad, cfg->inner.lr);
+    ln->seconds[2] += now_seconds() - t3;
   }
   return steps;
 }
