@@ -80,6 +80,7 @@ struct mrlLog_ {
   int color;  // ... and NO_COLOR is unset
   int total;  // iterations of the run
   int bar_open;
+  double metatest_post;  // the last held-out meta-test (NaN: none yet), shown in the bar
   char csv_path[4096];
 };
 
@@ -106,6 +107,7 @@ mrlLog* mrl_log_open(const char* rundir, int total_iterations, FILE* out, char* 
   }
   log->out = out;
   log->total = total_iterations;
+  log->metatest_post = NAN;
   if (out) {
     log->tty = isatty(fileno(out));
     const char* nc = getenv("NO_COLOR");
@@ -140,7 +142,11 @@ static void show_row(mrlLog* log, const mrlProgress* row) {
     fflush(out);
     return;
   }
-  char eta[32];
+  if (row->metatest) log->metatest_post = row->metatest_post;
+  char eta[32], held_out[48] = "";
+  if (!isnan(log->metatest_post)) {
+    snprintf(held_out, sizeof(held_out), "  held-out %.2f", log->metatest_post);
+  }
   format_duration(row->seconds / done * (log->total - done), eta, sizeof(eta));
   int width = 20, filled = (int)((double)width * done / log->total);
   char bar[64];
@@ -150,9 +156,9 @@ static void show_row(mrlLog* log, const mrlProgress* row) {
   const char* off = log->color ? "\033[0m" : "";
   // \r and erase-line: rewrite the same line; a final newline at close
   fprintf(out,
-          "\r\033[K[%s] iter %d/%d  %.3gM steps  return %.2f -> %s%.2f%s  %.0f steps/s  ETA %s",
+          "\r\033[K[%s] iter %d/%d  %.3gM steps  return %.2f -> %s%.2f%s%s  %.0f steps/s  ETA %s",
           bar, done, log->total, row->total_env_steps / 1e6, row->pre.average, on,
-          row->post.average, off, sps, eta);
+          row->post.average, off, held_out, sps, eta);
   fflush(out);
   log->bar_open = 1;
 }

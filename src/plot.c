@@ -616,20 +616,29 @@ static void draw_learning(const char* dev, const char* file, const Curve* runs, 
         ty[nt++] = c->test[i];
       }
     }
+    // joint training does not adapt: "after" is "before", one line says it
+    int adapts = 0;
+    for (int i = 0; i < c->n; i++) adapts |= c->post[i] != c->pre[i];
     int col = series_color(r);
     plcol0(col);
-    plwidth(2.0);
-    pllsty(2);
-    plline(c->n, x, c->pre);
+    if (adapts) {
+      plwidth(2.0);
+      pllsty(2);
+      plline(c->n, x, c->pre);
+    }
     pllsty(1);
     plwidth(2.5);
     plline(c->n, x, c->post);
     plwidth(1.5);
     if (nt) plstring(nt, tx, ty, "#(840)");
-    snprintf(labels[nleg], sizeof(labels[0]), "%s: before adaptation", c->name);
-    opt[nleg] = PL_LEGEND_LINE, colors[nleg] = col, styles[nleg] = 2, symbols[nleg] = "";
-    nleg++;
-    snprintf(labels[nleg], sizeof(labels[0]), "%s: after adaptation", c->name);
+    if (adapts) {
+      snprintf(labels[nleg], sizeof(labels[0]), "%s: before adaptation", c->name);
+      opt[nleg] = PL_LEGEND_LINE, colors[nleg] = col, styles[nleg] = 2, symbols[nleg] = "";
+      nleg++;
+      snprintf(labels[nleg], sizeof(labels[0]), "%s: after adaptation", c->name);
+    } else {
+      snprintf(labels[nleg], sizeof(labels[0]), "%s: no adaptation in training", c->name);
+    }
     opt[nleg] = PL_LEGEND_LINE, colors[nleg] = col, styles[nleg] = 1, symbols[nleg] = "";
     nleg++;
     if (nt) {
