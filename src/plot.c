@@ -372,8 +372,14 @@ static int read_summary(const char* rundir, EvalData* e, char* err, size_t errle
       const Json* algo = json_get(in, "algo", J_STR);
       const Json* it = json_get(in, "iteration", J_NUM);
       const Json* steps = json_get(in, "steps", J_ARR);
-      if (!name || !algo || !it || !steps || steps->n < 1 || steps->n > 64) {
+      if (!name || !algo || !it || !steps || steps->n < 1) {
         rc = mrl_error(err, errlen, "'%s': init %d lacks name, algo, iteration or steps", path, c);
+        break;
+      }
+      if (steps->n > 64) {
+        rc = mrl_error(err, errlen,
+                       "'%s': %d adaptation steps; plot draws at most 63 (metarl eval --steps)",
+                       path, steps->n - 1);
         break;
       }
       InitSummary* s = &e->init[c];
