@@ -208,12 +208,13 @@ static int write_summary_json(FILE* f, const Results* r) {
   return ferror(f) ? -1 : 0;
 }
 
-// Write path through a temporary file in the same folder: *tmp gets its name,
-// renamed later by the caller (so that two files appear together or not at all).
-static int write_temp(const char* path, char* tmp, size_t tmplen,
+// Write `name` through a temporary file in rundir itself (not in eval/, so
+// that even a killed process leaves nothing partial there): *tmp gets its
+// name, renamed into eval/ by the caller once both files are complete.
+static int write_temp(const char* rundir, const char* name, char* tmp, size_t tmplen,
                       int (*fill)(FILE*, const Results*), const Results* r, char* err,
                       size_t errlen) {
-  snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
+  snprintf(tmp, tmplen, "%s/.eval-%s.tmp.%ld", rundir, name, (long)getpid());
   FILE* f = fopen(tmp, "w");
   if (!f) return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
   int bad = fill(f, r);
@@ -343,11 +344,11 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     if (mkdir(dir, 0755) && errno != EEXIST) {
       mrl_error(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
       code = MRL_EXIT_RUNTIME;
-    } else if (write_temp(csv_path, csv_tmp, sizeof(csv_tmp), write_adaptation_csv, &res, err,
-                          errlen)) {
+    } else if (write_temp(rundir, "adaptation.csv", csv_tmp, sizeof(csv_tmp), write_adaptation_csv,
+                          &res, err, errlen)) {
       code = MRL_EXIT_RUNTIME;
-    } else if (write_temp(json_path, json_tmp, sizeof(json_tmp), write_summary_json, &res, err,
-                          errlen)) {
+    } else if (write_temp(rundir, "summary.json", json_tmp, sizeof(json_tmp), write_summary_json,
+                          &res, err, errlen)) {
       unlink(csv_tmp);
       code = MRL_EXIT_RUNTIME;
     } else if (rename(csv_tmp, csv_path) || rename(json_tmp, json_path)) {

@@ -114,6 +114,8 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   snprintf(csv, sizeof(csv), "%s/adaptation.csv", dir);
   snprintf(json, sizeof(json), "%s/summary.json", dir);
   cr_assert_eq(count_entries(dir), 2, "eval/ holds exactly the two files, no temporaries");
+  // config.yaml, meta.json, checkpoints/, progress.csv, the event file, eval/
+  cr_assert_eq(count_entries(run), 6, "no temporary left in the run directory");
   double meta[20], rnd[20];
   cr_assert_eq(returns_at(csv, "pn", 1, meta), 20);
   cr_assert_eq(returns_at(csv, "random", 1, rnd), 20);
