@@ -219,6 +219,10 @@ static const keyInfo kKeys[] = {
   INT_KEY("eval.tasks", eval.tasks, 40, 1, 100000, "held-out test tasks"),
   INT_KEY("eval.steps", eval.steps, 3, 0, 1000, "adaptation steps K at evaluation"),
   INT_KEY("eval.episodes", eval.episodes, 20, 1, 100000, "episodes per evaluation step"),
+  INT_KEY("eval.every", eval.every, 10, 0, 10000000,
+          "meta-iterations between held-out meta-tests in training (0: off)"),
+  INT_KEY("eval.train_tasks", eval.train_tasks, 10, 1, 100000,
+          "held-out tasks of the meta-test in training"),
 
   STR_KEY("log.dir", log.dir, "runs", 1, "parent folder of run directories"),
   INT_KEY("log.checkpoint_every", log.checkpoint_every, 10, 1, 10000000,

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include <cblas.h>
 
 #include "metarl.h"
@@ -198,10 +197,14 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
     returns[s] = mrl_batch_mean_return(ln->batch);
     double t1 = mrl_now();
     ln->phase_seconds[MRL_PHASE_SAMPLE] += t1 - t0;
-    if (s == k && !query_advantages && !combo) break;
-    if (!ln->batch->supervised) mrl_advantages(cfg, ln->baseline, ln->batch);
+    // statistics fit the query batch's baseline too (its ExplainedVariance);
+    // the batch is not used after, so the parameters stay the same
+    if (s == k && !query_advantages && !combo && !ln->stats) break;
+    int fitted = !ln->batch->supervised;
+    if (fitted) mrl_advantages(cfg, ln->baseline, ln->batch);
     double t2 = mrl_now();
     ln->phase_seconds[MRL_PHASE_ADVANTAGE] += t2 - t1;
+    if (ln->stats) mrl_batch_stats(pol, ln->theta, ln->batch, cfg->rl.gamma, fitted, &ln->stats[s]);
     if (s == k && !combo) break;
     if (cfg->inner.step == MRL_INNER_PPO && !ln->batch->supervised && s < k) {
       mrl_ppo_step(cfg, ln, seed, iteration, task_key * 4096 + s);

@@ -28,6 +28,7 @@ static int cmd_train(int argc, char** argv);
 static int cmd_eval(int argc, char** argv);
 static int cmd_envs(int argc, char** argv);
 static int cmd_bench(int argc, char** argv);
+static int cmd_plot(int argc, char** argv);
 
 static const Command commands[] = {
     {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR",
@@ -40,16 +41,29 @@ static const Command commands[] = {
      "is bit-identical to a run never interrupted.\n",
      cmd_train},
     {"eval",
-     "eval RUN_DIR [--tasks N] [--steps K] [--episodes N] [--lr X] [--seed S] [--threads N]",
-     "Adapt the run's latest checkpoint and a random initialization on N held-out tasks\n"
-     "(the test split, fixed by task.test_seed) for 0..K inner steps of N episodes each; print\n"
-     "the mean return after each step with 95% confidence half-widths and write\n"
-     "RUN_DIR/eval/adaptation.csv. Defaults come from the run's eval.* keys.\n",
+     "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
+     "                    [--seed S] [--threads N]",
+     "Adapt the run's latest checkpoint, the latest checkpoint of each --compare run (same\n"
+     "env family and policy shape) and a random initialization on N held-out tasks (the test\n"
+     "split, fixed by task.test_seed) for 0..K inner steps of N episodes each, all with the\n"
+     "run's inner-loop settings (--lr: the meta-test step size). Prints the mean return after\n"
+     "each step with a 95% bootstrap interval; writes RUN_DIR/eval/adaptation.csv (per task)\n"
+     "and RUN_DIR/eval/summary.json (mean, standard error, bootstrap interval, interquartile\n"
+     "mean per initialization and step), both or neither. Defaults come from the run's eval.*\n"
+     "keys. After --compare, further run directories are compared too.\n",
      cmd_eval},
     {"view", "view RUN_DIR [--task key=value,...] [--steps K]",
      "Watch a policy adapt in a MuJoCo window.\n", NULL},
     {"record", "record RUN_DIR --out FILE.mp4", "Record adaptation to a video, headless.\n", NULL},
-    {"plot", "plot RUN_DIR [RUN_DIR ...]", "Plot learning and adaptation curves.\n", NULL},
+    {"plot", "plot RUN_DIR [RUN_DIR ...] [--out DIR] [--param NAME]",
+     "Draw PNG and SVG figures with PLplot into DIR (default: FIRST_RUN_DIR/plots):\n"
+     "learning.*: average return before and after adaptation against env steps, one color\n"
+     "per run (held-out meta-test returns as points); for each run evaluated by `metarl eval`:\n"
+     "adaptation.*: return against adaptation step per initialization with 95% bands, and\n"
+     "tasks.*: each held-out task's return after the last step against task parameter NAME\n"
+     "(default: the only one, or the norm of several). With several runs, the eval figures\n"
+     "are named adaptation-RUN.* and tasks-RUN.*. Prints the files written.\n",
+     cmd_plot},
     {"bench", "bench [NAME|CONFIG.yaml] [key=value ...] [--seconds S] [--threads N] [--json FILE]",
      "Measure, for one family (default slope_walker): raw physics (mj_step with random\n"
      "controls) against the sampler (policy, observations, rewards, storage) in env steps\n"
@@ -246,46 +260,103 @@ static int cmd_train(int argc, char** argv) {
 
 static int cmd_eval(int argc, char** argv) {
   const char* rundir = NULL;
-  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1};
+  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL};
+  const char** compare = calloc((size_t)argc, sizeof(char*));
+  int in_compare = 0, code = MRL_EXIT_USAGE;
   for (int i = 2; i < argc; i++) {
     const char* flag = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : NULL;
     long v;
     if (!strcmp(flag, "--tasks")) {
-      if (parse_long(flag, value, 1, 100000, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 1, 100000, &v)) goto done;
       opt.tasks = (int)v;
       i++;
     } else if (!strcmp(flag, "--steps")) {
-      if (parse_long(flag, value, 0, 1000, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 0, 1000, &v)) goto done;
       opt.steps = (int)v;
       i++;
     } else if (!strcmp(flag, "--episodes")) {
-      if (parse_long(flag, value, 1, 100000, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 1, 100000, &v)) goto done;
       opt.episodes = (int)v;
       i++;
     } else if (!strcmp(flag, "--threads")) {
-      if (parse_long(flag, value, 0, 256, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 0, 256, &v)) goto done;
       opt.threads = (int)v;
       i++;
     } else if (!strcmp(flag, "--seed")) {
-      if (parse_long(flag, value, 0, 0x7fffffffL, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 0, 0x7fffffffL, &v)) goto done;
       opt.seed = (uint64_t)v;
       i++;
     } else if (!strcmp(flag, "--lr")) {
-      if (parse_double(flag, value, &opt.lr)) return MRL_EXIT_USAGE;
+      if (parse_double(flag, value, &opt.lr)) goto done;
+      i++;
+    } else if (!strcmp(flag, "--compare")) {
+      if (!value || value[0] == '-') {
+        usage_error("%s needs a run directory", flag);
+        goto done;
+      }
+      compare[opt.ncompare++] = value;
+      in_compare = 1;
       i++;
     } else if (flag[0] == '-') {
-      return usage_error("eval: unknown flag '%s'", flag);
+      usage_error("eval: unknown flag '%s'", flag);
+      goto done;
+    } else if (in_compare) {
+      compare[opt.ncompare++] = flag;
     } else if (rundir) {
-      return usage_error("eval: more than one run directory ('%s')", flag);
+      usage_error("eval: more than one run directory ('%s'; compare runs follow --compare)", flag);
+      goto done;
     } else {
       rundir = flag;
     }
   }
-  if (!rundir) return usage_error("eval: %s", "missing RUN_DIR");
+  if (!rundir) {
+    usage_error("eval: %s", "missing RUN_DIR");
+    goto done;
+  }
+  opt.compare = compare;
   char err[MRL_ERRLEN];
-  int code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
+  code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
   if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
+done:
+  free(compare);
+  return code;
+}
+
+static int cmd_plot(int argc, char** argv) {
+  const char** runs = calloc((size_t)argc, sizeof(char*));
+  const char* outdir = NULL;
+  const char* param = NULL;
+  int nrun = 0, code = MRL_EXIT_USAGE;
+  for (int i = 2; i < argc; i++) {
+    const char* value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--param")) {
+      if (!value) {
+        usage_error("%s needs a value", argv[i]);
+        goto done;
+      }
+      *(argv[i][2] == 'o' ? &outdir : &param) = value;
+      i++;
+    } else if (argv[i][0] == '-') {
+      usage_error("plot: unknown flag '%s'", argv[i]);
+      goto done;
+    } else {
+      runs[nrun++] = argv[i];
+    }
+  }
+  if (nrun == 0) {
+    usage_error("plot: %s", "missing RUN_DIR");
+    goto done;
+  }
+  char dir[4096], err[MRL_ERRLEN];
+  if (!outdir) {
+    snprintf(dir, sizeof(dir), "%s/plots", runs[0]);
+    outdir = dir;
+  }
+  code = mrl_plot_runs(runs, nrun, outdir, param, stdout, err, sizeof(err));
+  if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
+done:
+  free(runs);
   return code;
 }
 

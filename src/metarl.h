@@ -182,9 +182,11 @@ typedef struct {
   } outer;
 
   struct {
-    int tasks;     // eval.tasks:       held-out tasks
-    int steps;     // eval.steps:       adaptation steps K
-    int episodes;  // eval.episodes:    episodes per step
+    int tasks;        // eval.tasks:       held-out tasks
+    int steps;        // eval.steps:       adaptation steps K
+    int episodes;     // eval.episodes:    episodes per step
+    int every;        // eval.every:       meta-test every this many iterations (0: off)
+    int train_tasks;  // eval.train_tasks: held-out tasks of the meta-test during training
   } eval;
 
   struct {
@@ -397,6 +399,24 @@ long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const d
 // Mean undiscounted episode return of a batch.
 double mrl_batch_mean_return(const mrlBatch* b);
 
+// Statistics of one sampled batch (one task, one adaptation step), for logs.
+// Sums rather than means, so that batches pool exactly in task order.
+typedef struct {
+  int ntraj;                  // episodes
+  double sum_return;          // sum over episodes of the undiscounted return
+  double sumsq_return;        // sum over episodes of its square
+  double max_return;          // best episode
+  double min_return;          // worst episode
+  double sum_disc_return;     // sum over episodes of the discounted return from t = 0
+  double entropy;             // differential entropy of the Gaussian policy (nats per action)
+  double explained_variance;  // 1 - Var(ret - baseline) / Var(ret) over valid rows; NaN if unfit
+} mrlBatchStats;
+
+// Fill s from batch b sampled with params. fitted: b->ret and b->baseline hold
+// returns-to-go and baseline predictions (else explained_variance is NaN).
+void mrl_batch_stats(const mrlPolicy* pol, const double* params, const mrlBatch* b, double gamma,
+                     int fitted, mrlBatchStats* s);
+
 //-------------------------------- advantages --------------------------------
 
 // Scratch for the linear feature baseline (features [o, o^2, t, t^2, t^3, 1]).
@@ -507,6 +527,8 @@ typedef struct {
   double* mb_aux;                    // (2, nenv T) minibatch advantages, then old log-probs
   double* scratch;                   // (3, nparam) MAML's Hessian-vector products
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
+  // logging (set by the caller; never read by the update, so never perturbs it)
+  mrlBatchStats* stats;  // (k + 1) or NULL: statistics of each sampled batch
 } mrlLearner;
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
@@ -521,13 +543,14 @@ void mrl_learner_free(mrlLearner* ln);
 // Adapt from phi to `task` with k inner steps: each samples the learner's
 // nenv episodes at the current theta and takes one step on them (vpg or ppo,
 // with inner.optim). Then samples one more batch at the adapted theta (the
-// query batch), with advantages when query_advantages. returns (k + 1) gets
-// each batch's mean return. Streams are keyed by (seed, iteration,
-// task_key * 4096 + step); with inner.resample false, steps 1..k-1 reuse step
-// 0's key (a supervised family then sees the same points: a fixed support
-// set). When ln->nsaved > k, every batch and theta_s stays in ln->saved and
-// ln->thetas, and ln->grad_sum gets sum_s w_s g_s for outer.combo (the query
-// gradient included) if combo_weights is not NULL. Returns env steps taken.
+// query batch), with advantages when query_advantages or ln->stats (which
+// then gets each batch's statistics). returns (k + 1) gets each batch's mean
+// return. Streams are keyed by (seed, iteration, task_key * 4096 + step); with
+// inner.resample false, steps 1..k-1 reuse step 0's key (a supervised family
+// then sees the same points: a fixed support set). When ln->nsaved > k, every
+// batch and theta_s stays in ln->saved and ln->thetas, and ln->grad_sum gets
+// sum_s w_s g_s for outer.combo (the query gradient included). Returns env
+// steps taken.
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns);
@@ -609,16 +632,42 @@ void mrl_fisher_set_old(mrlFisherData* fd, const double* phi, mrlPolicyWork* wor
 double mrl_trpo_step(const mrlConfig* cfg, mrlFisherData** sets, int nset, mrlPolicyWork** work,
                      mrlPool* pool, double* phi, const double* g, double* kl);
 
+// Returns of a set of episodes, under garage's column names.
+typedef struct {
+  double average;             // AverageReturn
+  double std;                 // StdReturn (population, over episodes)
+  double max, min;            // MaxReturn, MinReturn
+  double average_discounted;  // AverageDiscountedReturn (from t = 0, rl.gamma)
+  double ntraj;               // NumTrajs
+  double entropy;             // Entropy: mean over tasks of the policy entropy
+  double explained_variance;  // ExplainedVariance: mean over tasks of the baseline's
+} mrlReturnStats;
+
+// Pool per-task batch statistics s (n, stride apart) in task order.
+void mrl_return_stats_pool(const mrlBatchStats* s, int n, int stride, mrlReturnStats* out);
+
 // One row of progress.csv.
 typedef struct {
   int iteration;
   long total_env_steps;
-  double return_pre;                 // mean return before adaptation (at phi)
-  double return_post;                // mean return after k inner steps
-  double std_pre, std_post;          // across tasks
-  double step_size;                  // outer step size used
-  double seconds;                    // wall-clock since start
-  double phase_seconds[MRL_NPHASE];  // this iteration, summed over workers
+  double return_pre;         // mean return before adaptation (at phi)
+  double return_post;        // mean return after k inner steps
+  double std_pre, std_post;  // across tasks
+  double step_size;          // outer step size used
+  double seconds;            // wall-clock since start
+  // seconds per phase of this iteration: sampling, advantage and inner update
+  // summed over workers; outer update adds the main thread's reduction and
+  // step; logging is the writing of the previous row and its checkpoint
+  double phase_seconds[MRL_NPHASE];
+  // rllab/garage-style statistics pooled over every episode of the meta-batch
+  mrlReturnStats pre;   // batches at phi
+  mrlReturnStats post;  // query batches at the adapted parameters
+  // held-out meta-test (eval.every): valid only on rows where it ran
+  int metatest;              // 1 if the meta-test ran after this iteration
+  double metatest_pre;       // mean return over eval.train_tasks before adaptation
+  double metatest_post;      // after eval.steps adaptation steps
+  double metatest_post_sem;  // standard error of metatest_post over tasks
+  double time_metatest;      // seconds
 } mrlProgress;
 
 typedef struct mrlTrainer_ mrlTrainer;
@@ -680,11 +729,17 @@ typedef struct {
   double lr;      // meta-test inner step size (<= 0: inner.lr)
   int threads;    // worker threads (< 0: the run's threads)
   uint64_t seed;  // seed of the evaluation's sampling streams
+  // added after 0.1.0
+  int ncompare;                // other runs whose latest checkpoints are compared
+  const char* const* compare;  // (ncompare) their run directories
 } mrlEvalOptions;
 
-// Evaluate the run in rundir: its latest checkpoint against a random
-// initialization on the held-out split; writes rundir/eval/adaptation.csv and
-// prints a table to out. Returns an exit code.
+// Evaluate the run in rundir: its latest checkpoint, each compare run's latest
+// checkpoint (same env family and policy shape, else exit 2) and a random
+// initialization, all adapted with rundir's inner-loop settings on the same
+// held-out tasks and noise streams. Writes rundir/eval/adaptation.csv and
+// rundir/eval/summary.json atomically (both or neither) and prints a table to
+// out. Returns an exit code; on exit 2 nothing is written.
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen);
 
@@ -701,6 +756,95 @@ typedef struct {
 // Returns an exit code.
 int mrl_bench_run(const mrlConfig* cfg, const mrlBenchOptions* opt, FILE* out, char* err,
                   size_t errlen);
+
+// Meta-test during training: the mean return over the first ntask held-out
+// tasks after 0 and nstep-1 inner steps of neps episodes, and the standard
+// error of the latter. Deterministic in seed; touches nothing but its outputs.
+void mrl_eval_meta_test(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                        const double* params, int ntask, int nstep, int neps, uint64_t seed,
+                        double* pre, double* post, double* post_sem);
+
+//--------------------------------- statistics -------------------------------
+
+// Summary of a sample, as summary.json reports it per initialization and step.
+typedef struct {
+  int n;           // sample size
+  double mean;     // arithmetic mean
+  double sem;      // standard error of the mean (sample std / sqrt(n); 0 if n < 2)
+  double ci_low;   // 95% percentile-bootstrap confidence interval of the mean
+  double ci_high;  //
+  double iqm;      // interquartile mean (mean of the middle half, floor(n/4) cut each side)
+} mrlSummary;
+
+#define MRL_BOOTSTRAP_RESAMPLES 10000  // resamples of every bootstrap interval
+
+double mrl_stats_mean(const double* x, int n);
+double mrl_stats_sem(const double* x, int n);
+// Interquartile mean: sorts a copy, drops floor(n/4) values at each end (as
+// scipy.stats.trim_mean(x, 0.25), used by rliable) and averages the rest.
+double mrl_stats_iqm(const double* x, int n);
+// Percentile bootstrap interval of the mean at `level` (e.g. 0.95): nresample
+// resamples with replacement drawn from the stream keyed by seed; quantiles
+// interpolated linearly between order statistics. Deterministic in seed.
+void mrl_stats_bootstrap_ci(const double* x, int n, int nresample, double level, uint64_t seed,
+                            double* lo, double* hi);
+// All of the above (95% interval, MRL_BOOTSTRAP_RESAMPLES resamples).
+void mrl_stats_summarize(const double* x, int n, uint64_t seed, mrlSummary* s);
+
+//---------------------------------- logging ---------------------------------
+
+// CRC-32C (Castagnoli), as TFRecord files use it; "123456789" gives 0xE3069283.
+uint32_t mrl_crc32c(const void* data, size_t n);
+// TFRecord's masked CRC: ((crc >> 15) | (crc << 17)) + 0xa282ead8.
+uint32_t mrl_crc32c_mask(uint32_t crc);
+
+// A TensorBoard event file: TFRecords of Event protocol buffers.
+typedef struct mrlEvents_ mrlEvents;
+
+// Create dir/events.out.tfevents.<unix time>.<host> and write the
+// file_version record "brain.Event:2". path (may be NULL) gets the file name.
+mrlEvents* mrl_events_open(const char* dir, char* path, size_t pathlen, char* err, size_t errlen);
+// One Event at (wall_time, step) holding a scalar summary value per tag; NaN
+// values are left out. Flushed. Returns 0, or -1 on a write error.
+int mrl_events_scalars(mrlEvents* ev, double wall_time, int64_t step, const char* const* tags,
+                       const double* values, int n);
+// Close the file; returns 0, or -1 if a write failed.
+int mrl_events_close(mrlEvents* ev);
+
+// The training log: progress.csv, the TensorBoard event file and the lines
+// (or, on a terminal, the progress bar) on out.
+typedef struct mrlLog_ mrlLog;
+
+// Column names of progress.csv, in order, and their count.
+extern const char* const mrl_progress_columns[];
+extern const int mrl_progress_ncolumns;
+
+// Values of row in the order of mrl_progress_columns (NaN where empty).
+void mrl_progress_values(const mrlProgress* row, double* values);
+
+// Open the log of a run of total_iterations into rundir; out may be NULL.
+// append: continue progress.csv (a resumed run) instead of starting it.
+mrlLog* mrl_log_open(const char* rundir, int total_iterations, int append, FILE* out, char* err,
+                     size_t errlen);
+// Append row to progress.csv and the event file, and show it on out.
+int mrl_log_write(mrlLog* log, const mrlProgress* row, char* err, size_t errlen);
+// Finish the progress bar, close the files; returns 0 or -1 with err.
+int mrl_log_close(mrlLog* log, char* err, size_t errlen);
+
+//----------------------------------- plots ----------------------------------
+
+#define MRL_PLOT_WIDTH 1200  // pixels of every PNG figure
+#define MRL_PLOT_HEIGHT 600  //
+
+// Plot the runs: outdir/learning.{png,svg} (returns before and after
+// adaptation against env steps, one color per run) and, for each run with
+// eval/summary.json and eval/adaptation.csv, outdir/adaptation[-N].{png,svg}
+// (return against adaptation step per initialization with 95% bands) and
+// outdir/tasks[-N].{png,svg} (return after the last step against task
+// parameter `param`, NULL: the only one, or the norm of several). Lists the
+// files written on out. Returns an exit code (2: bad or missing input).
+int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, const char* param,
+                  FILE* out, char* err, size_t errlen);
 
 //--------------------------------- checkpoints -------------------------------
 

@@ -31,13 +31,14 @@ struct mrlTrainer_ {
   mrlFisherData** fisher;  // (meta_batch) trpo: the observations of each task's first batch
   mrlPolicyWork** works;   // (nworker) views of the learners' scratch, for trpo
   mrlPool* pool;
-  mrlLearner** learners;  // (nworker)
-  double* task_params;    // (meta_batch, ntask)
-  double* results;        // (meta_batch, nparam) per-task update direction
-  double* returns;        // (meta_batch, steps + 1) per-task mean returns
-  long* task_steps;       // (meta_batch) env steps per task
-  double* mean_result;    // (nparam)
-  int iteration;          // iterations done
+  mrlLearner** learners;      // (nworker)
+  double* task_params;        // (meta_batch, ntask)
+  double* results;            // (meta_batch, nparam) per-task update direction
+  double* returns;            // (meta_batch, steps + 1) per-task mean returns
+  long* task_steps;           // (meta_batch) env steps per task
+  mrlBatchStats* task_stats;  // (meta_batch, steps + 1) per-task batch statistics
+  double* mean_result;        // (nparam)
+  int iteration;              // iterations done
   long total_steps;
   double start_time;
 };
@@ -85,6 +86,7 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   tr->results = mrl_alloc(sizeof(double) * (size_t)m * n);
   tr->returns = mrl_alloc(sizeof(double) * m * (cfg->inner.steps + 1));
   tr->task_steps = mrl_alloc(sizeof(long) * m);
+  tr->task_stats = mrl_alloc(sizeof(mrlBatchStats) * m * (cfg->inner.steps + 1));
   tr->mean_result = mrl_alloc(sizeof(double) * n);
   tr->start_time = mrl_now();
   return tr;
@@ -108,6 +110,7 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->results);
   free(tr->returns);
   free(tr->task_steps);
+  free(tr->task_stats);
   free(tr->mean_result);
   free(tr);
 }
@@ -160,8 +163,11 @@ static void task_job(void* ctx, int worker, int job) {
   double* returns = tr->returns + (size_t)job * nret;
   mrl_task_sample(tr->fam, cfg, 0, tr->iteration, job, task);
   int need_query = cfg->outer.algo != MRL_OUTER_REPTILE;
+  mrlBatchStats* stats = tr->task_stats + (size_t)job * nret;
+  ln->stats = stats;
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
+  ln->stats = NULL;
   double t0 = mrl_now();
   switch (cfg->outer.algo) {
   case MRL_OUTER_REPTILE:
@@ -189,7 +195,10 @@ static void task_job(void* ctx, int worker, int job) {
   }
   ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
   if (k < cfg->inner.steps) {  // joint: no adaptation, "after" equals "before"
-    for (int s = k + 1; s < nret; s++) returns[s] = returns[k];
+    for (int s = k + 1; s < nret; s++) {
+      returns[s] = returns[k];
+      stats[s] = stats[k];
+    }
   }
 }
 
@@ -262,6 +271,9 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   mean_std(tr->returns, m, nret, &row->return_pre, &row->std_pre);
   mean_std(tr->returns + nret - 1, m, nret, &row->return_post, &row->std_post);
   row->step_size = step;
+  mrl_return_stats_pool(tr->task_stats, m, nret, &row->pre);
+  mrl_return_stats_pool(tr->task_stats + nret - 1, m, nret, &row->post);
+  row->metatest = 0;
   row->seconds = mrl_now() - tr->start_time;
   tr->iteration++;
   return 0;
@@ -330,18 +342,11 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
     mrl_trainer_free(tr);
     return MRL_EXIT_RUNTIME;
   }
-  FILE* csv = fopen(path, resume ? "a" : "w");
-  if (!csv) {
-    mrl_error(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+  mrlLog* log = mrl_log_open(rundir, cfg->outer.iterations, resume, out, err, errlen);
+  if (!log) {
     mrl_trainer_free(tr);
     return MRL_EXIT_RUNTIME;
   }
-  if (!resume) {
-    fprintf(csv,
-            "Iteration,TotalEnvSteps,AverageReturnPre,AverageReturnPost,StdReturnPre,"
-            "StdReturnPost,OuterStepSize,Time\n");
-  }
-  fflush(csv);
 
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof(sa));
@@ -356,28 +361,40 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
     if (resume) fprintf(out, "resuming at iteration %d\n", tr->iteration);
   }
   int code = MRL_EXIT_OK;
+  double time_logging = 0;  // of the previous row
   while (tr->iteration < cfg->outer.iterations) {
     mrlProgress row;
     if (mrl_trainer_iterate(tr, &row, err, errlen)) {
       code = MRL_EXIT_RUNTIME;
       break;
     }
-    fprintf(csv, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", row.iteration, row.total_env_steps,
-            row.return_pre, row.return_post, row.std_pre, row.std_post, row.step_size, row.seconds);
-    fflush(csv);
-    if (out) {
-      fprintf(out, "iter %5d  steps %10ld  return pre %9.3f  post %9.3f  step %.4g  %7.1fs\n",
-              row.iteration, row.total_env_steps, row.return_pre, row.return_post, row.step_size,
-              row.seconds);
-      fflush(out);
-    }
     int last = tr->iteration == cfg->outer.iterations;
+    // held-out meta-test: reads phi, draws from its own streams, changes nothing
+    if (cfg->eval.every > 0 && (tr->iteration % cfg->eval.every == 0 || last)) {
+      double t0 = mrl_now();
+      // its own sampling streams, apart from every training iteration's
+      mrlRng rng;
+      mrl_rng_init(&rng, cfg->seed, MRL_RNG_EVAL, 0, 0, 0);
+      mrl_eval_meta_test(cfg, tr->fam, &tr->pol, tr->phi, cfg->eval.train_tasks,
+                         cfg->eval.steps + 1, cfg->eval.episodes, mrl_rng_u64(&rng),
+                         &row.metatest_pre, &row.metatest_post, &row.metatest_post_sem);
+      row.time_metatest = mrl_now() - t0;
+      row.metatest = 1;
+      row.seconds = mrl_now() - tr->start_time;
+    }
+    double t_log = mrl_now();
+    row.phase_seconds[MRL_PHASE_LOG] = time_logging;
+    if (mrl_log_write(log, &row, err, errlen)) {
+      code = MRL_EXIT_RUNTIME;
+      break;
+    }
     if (last || interrupted || tr->iteration % cfg->log.checkpoint_every == 0) {
       if (save_checkpoints(rundir, tr, err, errlen)) {
         code = MRL_EXIT_RUNTIME;
         break;
       }
     }
+    time_logging = mrl_now() - t_log;
     if (interrupted) {
       mrl_error(err, errlen, "interrupted at iteration %d; checkpoint saved in %s/checkpoints",
                 tr->iteration, rundir);
@@ -387,8 +404,9 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  if (fclose(csv) && code == MRL_EXIT_OK) {
-    mrl_error(err, errlen, "cannot finish '%s/progress.csv': %s", rundir, strerror(errno));
+  char close_err[MRL_ERRLEN];
+  if (mrl_log_close(log, close_err, sizeof(close_err)) && code == MRL_EXIT_OK) {
+    snprintf(err, errlen, "%s", close_err);
     code = MRL_EXIT_RUNTIME;
   }
   mrl_trainer_free(tr);
