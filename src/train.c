@@ -423,11 +423,14 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   share_state(tr);
   mrl_dist_bcast(&resume, sizeof(resume), 0);
 
-  struct sigaction sa, old_int, old_term;
+  // SIGUSR1 too: mpirun forwards it to every rank (SIGINT and SIGTERM make it
+  // kill the job), so `kill -USR1 <mpirun>` checkpoints and stops a job
+  struct sigaction sa, old_int, old_term, old_usr1;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGUSR1, &sa, &old_usr1);
   interrupted = 0;
 
   if (out) {
@@ -486,6 +489,7 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGUSR1, &old_usr1, NULL);
   char close_err[MRL_ERRLEN];
   if (log && mrl_log_close(log, close_err, sizeof(close_err)) && code == MRL_EXIT_OK) {
     snprintf(err, errlen, "%s", close_err);

@@ -18,6 +18,7 @@
 #   - an error raised on one rank ends the job with a message naming it;
 #   - a drifted phi on one rank is caught by the checksum, naming the rank;
 #   - a config error under 2 ranks is printed once, exit 2;
+#   - SIGUSR1 to mpirun stops every rank at one iteration with a checkpoint;
 #   - eval under 2 ranks writes the same eval/ files as one process.
 # Every job runs under `timeout`, so that a hang is a failure, not a stall.
 set -euo pipefail
@@ -170,6 +171,25 @@ if [[ $code -eq 2 && $(grep -c '^metarl:' "$work/stderr") -eq 1 && ! -e never ]]
   ok "config error under 2 ranks: one message, exit 2, no run directory"
 else
   fail "config error under 2 ranks: exit $code, $(grep -c '^metarl:' "$work/stderr") messages"
+fi
+
+# 5b. SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops the job
+"$mpirun" "${mpi_flags[@]}" -n 2 "$metarl" train "$config" outer.iterations=500 eval.every=0 \
+  log.checkpoint_every=1000 threads=1 --quiet --out signalled >"$work/stdout" 2>"$work/stderr" &
+launcher=$!
+for _ in $(seq 600); do
+  [[ -f signalled/progress.csv && $(wc -l <signalled/progress.csv) -ge 2 ]] && break
+  sleep 0.1
+done
+kill -USR1 "$launcher"
+code=0
+wait "$launcher" || code=$?
+rows=$(tail -n +2 signalled/progress.csv | wc -l)
+if [[ $code -eq 130 && -f signalled/checkpoints/latest.ckpt &&
+  -f signalled/checkpoints/$(printf 'iter_%06d.ckpt' "$rows") ]]; then
+  ok "SIGUSR1 to mpirun: every rank stops after $rows iterations with a checkpoint, exit 130"
+else
+  fail "SIGUSR1 to mpirun: exit $code (expected 130), $rows rows, $(ls signalled/checkpoints)"
 fi
 
 # 6. eval spreads the held-out tasks
