@@ -36,6 +36,7 @@ const char* const mrl_progress_columns[] = {
     "Time/MetaTest",
     "Time/Logging",
     "Time",
+    "Ranks",  // MPI ranks that computed the row (a resumed run may change it)
 };
 const int mrl_progress_ncolumns =
     (int)(sizeof(mrl_progress_columns) / sizeof(mrl_progress_columns[0]));
@@ -69,6 +70,7 @@ void mrl_progress_values(const mrlProgress* row, double* values) {
   *v++ = row->metatest ? row->time_metatest : NAN;
   *v++ = row->phase_seconds[MRL_PHASE_LOG];
   *v++ = row->seconds;
+  *v++ = row->ranks > 0 ? row->ranks : 1;
   MRL_ASSERT(v - values == mrl_progress_ncolumns);
 }
 

@@ -92,7 +92,9 @@ static void usage(FILE* f) {
           "  metarl --version      version, git commit and MuJoCo version\n");
 }
 
+// Under MPI every rank parses the same arguments: rank 0 alone reports.
 static int usage_error(const char* fmt, const char* arg) {
+  if (mrl_dist_rank() != 0) return MRL_EXIT_USAGE;
   fprintf(stderr, "metarl: ");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n\n");
@@ -113,8 +115,9 @@ static int parse_long(const char* flag, const char* s, long lo, long hi, long* o
   errno = 0;
   long v = s ? strtol(s, &end, 10) : 0;
   if (!s || !*s || *end || errno || v < lo || v > hi) {
-    fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi,
-            s ? s : "");
+    if (mrl_dist_rank() == 0)
+      fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi,
+              s ? s : "");
     return -1;
   }
   *out = v;
@@ -125,28 +128,33 @@ static int parse_double(const char* flag, const char* s, double* out) {
   char* end;
   double v = s ? strtod(s, &end) : 0;
   if (!s || !*s || *end || !(v > 0) || v > 1e6) {
-    fprintf(stderr, "metarl: %s needs a positive number, got '%s'\n", flag, s ? s : "");
+    if (mrl_dist_rank() == 0)
+      fprintf(stderr, "metarl: %s needs a positive number, got '%s'\n", flag, s ? s : "");
     return -1;
   }
   *out = v;
   return 0;
 }
 
-// Train cfg into rundir and report the outcome; returns the exit code.
+// Train cfg into rundir and report the outcome; returns the exit code. Under
+// MPI every rank trains; errors are the same on every rank by then (see
+// mrl_dist_agree) and rank 0 reports them, and only rank 0 prints progress.
 static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
   char err[MRL_ERRLEN];
+  int root = mrl_dist_rank() == 0;
+  quiet |= !root;
   int code = mrl_train_run(cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
   if (code != MRL_EXIT_OK) {
-    fprintf(stderr, "metarl: %s\n", err);
+    if (root) fprintf(stderr, "metarl: %s\n", err);
   } else if (!quiet) {
     printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
   }
   return code;
 }
 
-// train --resume RUN_DIR: the run's own config, its latest checkpoint.
-static int resume_train(const char* rundir, int quiet) {
-  static mrlConfig cfg;
+// train --resume RUN_DIR: the run's own config, its latest checkpoint. Fills
+// cfg; returns -1 to go on training, else an exit code.
+static int resume_setup(const char* rundir, mrlConfig* cfg) {
   char err[MRL_ERRLEN], path[4096];
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
   if (access(path, F_OK)) {
@@ -155,12 +163,12 @@ static int resume_train(const char* rundir, int quiet) {
     return MRL_EXIT_USAGE;
   }
   snprintf(path, sizeof(path), "%s/config.yaml", rundir);
-  mrl_config_default(&cfg);
-  if (mrl_config_load(&cfg, path, err, sizeof(err)) || mrl_config_check(&cfg, err, sizeof(err))) {
+  mrl_config_default(cfg);
+  if (mrl_config_load(cfg, path, err, sizeof(err)) || mrl_config_check(cfg, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
   }
-  return run_training(&cfg, rundir, quiet);
+  return -1;
 }
 
 // Report a message about the key it starts with ("env.model: ..."): at the
@@ -187,7 +195,10 @@ static void report_config_error(const char* path, int argc, char** argv, const c
   }
 }
 
-static int cmd_train(int argc, char** argv) {
+// Parse the command line, check the config and create (or, with --resume,
+// find) the run directory: cfg, rundir (4096 bytes) and quiet get the job.
+// Returns -1 to go on training, else an exit code. Run by rank 0 alone.
+static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int* quiet_out) {
   const char* resume = NULL;
   int quiet_resume = 0, nother = 0;
   for (int i = 2; i < argc; i++) {
@@ -204,7 +215,9 @@ static int cmd_train(int argc, char** argv) {
     if (nother)
       return usage_error("train --resume RUN_DIR takes no config, override or --out (%s)",
                          "the run's config.yaml is used");
-    return resume_train(resume, quiet_resume);
+    *quiet_out = quiet_resume;
+    snprintf(rundir, 4096, "%s", resume);
+    return resume_setup(resume, job);
   }
   const char* config_path = NULL;
   const char* out = NULL;
@@ -250,11 +263,29 @@ static int cmd_train(int argc, char** argv) {
     return MRL_EXIT_USAGE;
   }
   mrl_family_free(fam);
-  char rundir[4096];
-  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, sizeof(rundir), err, sizeof(err))) {
+  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, 4096, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_RUNTIME;
   }
+  *job = cfg;
+  *quiet_out = quiet;
+  return -1;
+}
+
+// Under MPI, rank 0 reads the config and creates the run directory (its
+// timestamped name is rank 0's clock), then hands the outcome, the config and
+// the directory to every rank: a config error is printed once, and the other
+// ranks need neither the config file nor the run directory.
+static int cmd_train(int argc, char** argv) {
+  static mrlConfig cfg;
+  char rundir[4096] = "";
+  int quiet = 0, code = -1;
+  if (mrl_dist_rank() == 0) code = train_setup(argc, argv, &cfg, rundir, &quiet);
+  mrl_dist_bcast(&code, sizeof(code), 0);
+  if (code >= 0) return code;
+  mrl_dist_bcast(&cfg, sizeof(cfg), 0);
+  mrl_dist_bcast(rundir, sizeof(rundir), 0);
+  mrl_dist_bcast(&quiet, sizeof(quiet), 0);
   return run_training(&cfg, rundir, quiet);
 }
 
@@ -317,7 +348,8 @@ static int cmd_eval(int argc, char** argv) {
   opt.compare = compare;
   char err[MRL_ERRLEN];
   code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
-  if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
+  // under MPI, load errors are agreed on every rank and write errors are rank 0's
+  if (code != MRL_EXIT_OK && mrl_dist_rank() == 0) fprintf(stderr, "metarl: %s\n", err);
 done:
   free(compare);
   return code;
@@ -547,5 +579,14 @@ int main(int argc, char** argv) {
             MRL_VERSION);
     return MRL_EXIT_USAGE;
   }
-  return c->run(argc, argv);
+  // train and eval run as one rank of an MPI job when started by a launcher
+  if (c->run != cmd_train && c->run != cmd_eval) return c->run(argc, argv);
+  char err[MRL_ERRLEN];
+  if (mrl_dist_init(&argc, &argv, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  int code = c->run(argc, argv);
+  mrl_dist_finalize();
+  return code;
 }
