@@ -12,6 +12,7 @@
 
 // Each returns a family configured from cfg, or NULL with a message in err.
 mrlFamily* mrl_point_nav_make(const mrlConfig* cfg, char* err, size_t errlen);
+mrlFamily* mrl_sine_make(const mrlConfig* cfg, char* err, size_t errlen);
 mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen);
 
 // The pristine compiled model of a mujoco family (for rendering and bench).

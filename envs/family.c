@@ -9,11 +9,12 @@
 
 typedef mrlFamily* (*FamilyMaker)(const mrlConfig* cfg, char* err, size_t errlen);
 
-const char* const mrl_family_names[] = {"point_nav", "mujoco", NULL};
+const char* const mrl_family_names[] = {"point_nav", "sine", "mujoco", NULL};
 const char* const mrl_family_docs[] = {
     "2-D point navigation to a goal in a box (MAML paper); task = goal",
+    "sine-wave regression (Reptile paper), supervised: MSE, 1 point per episode",
     "any MJCF robot (env.model): slope, body-parameter, velocity, direction or goal tasks", NULL};
-static const FamilyMaker makers[] = {mrl_point_nav_make, mrl_mujoco_make};
+static const FamilyMaker makers[] = {mrl_point_nav_make, mrl_sine_make, mrl_mujoco_make};
 
 mrlFamily* mrl_family_make(const mrlConfig* cfg, char* err, size_t errlen) {
   for (int i = 0; mrl_family_names[i]; i++) {

@@ -96,7 +96,9 @@ int mrl_baseline_fit_predict(mrlBaseline* bl, mrlBatch* b) {
     memcpy(bl->gram, gram0, sizeof(double) * nf * nf);
     for (int k = 0; k < nf; k++) bl->gram[k * nf + k] += reg;
     memcpy(bl->coef, rhs, sizeof(double) * nf);
-    lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', nf, 1, bl->gram, nf, bl->coef, 1);
+    // the row-major upper triangle is the column-major lower one; the
+    // column-major call needs no transposed copies (LAPACKE allocates those)
+    lapack_int info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'L', nf, 1, bl->gram, nf, bl->coef, nf);
     ok = info == 0 && all_finite(bl->coef, nf);
   }
   if (!ok) memset(bl->coef, 0, sizeof(double) * nf);

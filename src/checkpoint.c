@@ -1,10 +1,14 @@
 // Copyright 2026 The metarl Authors.
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
-// checkpoint.c: meta-parameters on disk. Layout (little-endian):
+// checkpoint.c: the training state on disk. Layout (little-endian), version 2:
 //   "MRLCKPT\0" magic, u32 format version, u32 nlayer, u32 sizes[nlayer + 1],
-//   u32 activation, u32 nparam, i64 iteration, f64 params[nparam],
+//   u32 activation, u32 nparam, i64 iteration, i64 total env steps,
+//   f64 params[nparam], u32 outer optimizer kind, u32 moments (0 or nparam),
+//   i64 optimizer steps t, f64 m[moments], f64 v[moments],
 //   u64 FNV-1a checksum of every byte before it.
+// Version 1 (metarl 0.1.0) held the parameters only and cannot resume a run:
+// it is refused with a message.
 // Saving writes a temporary file in the same folder, fsyncs it and renames it
 // over the target, so a crash leaves either the old or the new checkpoint.
 
@@ -20,7 +24,7 @@
 #include "metarl.h"
 
 #define CKPT_MAGIC "MRLCKPT"  // with its NUL: 8 bytes
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 #define CKPT_MAXBYTES (1L << 31)
 
 static uint64_t fnv1a(const unsigned char* p, size_t n) {
@@ -33,7 +37,7 @@ static uint64_t fnv1a(const unsigned char* p, size_t n) {
 }
 
 static size_t ckpt_header_bytes(int nlayer) {
-  return 8 + 4 + 4 + 4 * (size_t)(nlayer + 1) + 4 + 4 + 8;
+  return 8 + 4 + 4 + 4 * (size_t)(nlayer + 1) + 4 + 4 + 8 + 8;
 }
 
 static void put(unsigned char** p, const void* v, size_t n) {
@@ -47,12 +51,21 @@ static void put_u32(unsigned char** p, uint32_t v) {
 
 int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
                         char* err, size_t errlen) {
+  return mrl_checkpoint_save_state(path, pol, params, iteration, 0, NULL, err, errlen);
+}
+
+int mrl_checkpoint_save_state(const char* path, const mrlPolicy* pol, const double* params,
+                              int iteration, long total_steps, const mrlOptim* opt, char* err,
+                              size_t errlen) {
   for (int i = 0; i < pol->nparam; i++) {
     if (!isfinite(params[i])) {
       return mrl_error(err, errlen, "refusing to save '%s': parameter %d is not finite", path, i);
     }
   }
-  size_t body = ckpt_header_bytes(pol->nlayer) + sizeof(double) * pol->nparam;
+  uint32_t moments = (opt && opt->m) ? (uint32_t)pol->nparam : 0;
+  MRL_ASSERT(!opt || opt->n == pol->nparam);
+  size_t body = ckpt_header_bytes(pol->nlayer) + sizeof(double) * pol->nparam + 4 + 4 + 8 +
+                2 * sizeof(double) * moments;
   unsigned char* buf = mrl_alloc(body + 8);
   unsigned char* p = buf;
   put(&p, CKPT_MAGIC, 8);
@@ -63,7 +76,17 @@ int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* pa
   put_u32(&p, (uint32_t)pol->nparam);
   int64_t it = iteration;
   put(&p, &it, 8);
+  int64_t steps = total_steps;
+  put(&p, &steps, 8);
   put(&p, params, sizeof(double) * pol->nparam);
+  put_u32(&p, opt ? (uint32_t)opt->kind : (uint32_t)MRL_OPT_SGD);
+  put_u32(&p, moments);
+  int64_t t = opt ? opt->t : 0;
+  put(&p, &t, 8);
+  if (moments) {
+    put(&p, opt->m, sizeof(double) * moments);
+    put(&p, opt->v, sizeof(double) * moments);
+  }
   uint64_t sum = fnv1a(buf, body);
   put(&p, &sum, 8);
 
@@ -120,6 +143,12 @@ static int get_u32(const unsigned char** p, const unsigned char* end, uint32_t* 
 
 int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
                         char* err, size_t errlen) {
+  return mrl_checkpoint_load_state(path, pol, params, iteration, NULL, NULL, err, errlen);
+}
+
+int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* params,
+                              int* iteration, long* total_steps, mrlOptim* opt, char* err,
+                              size_t errlen) {
   FILE* f = fopen(path, "rb");
   if (!f) return mrl_error(err, errlen, "cannot read checkpoint '%s': %s", path, strerror(errno));
   unsigned char* buf = NULL;
@@ -151,8 +180,11 @@ int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, 
   } else if (n < 16 || fnv1a(buf, n - 8) != stored_sum) {
     mrl_error(err, errlen, "checkpoint '%s' is truncated or corrupted (checksum mismatch)", path);
   } else if ((p += 8, get_u32(&p, end, &version)) || version != CKPT_VERSION) {
-    mrl_error(err, errlen, "checkpoint '%s' has format version %u; this metarl reads version %d",
-              path, version, CKPT_VERSION);
+    mrl_error(err, errlen, "checkpoint '%s' has format version %u; this metarl reads version %d%s",
+              path, version, CKPT_VERSION,
+              version == 1 ? " (version 1, from metarl 0.1.0, holds no optimizer state and "
+                             "cannot be resumed: use metarl 0.1.0 or train again)"
+                           : "");
   } else if (get_u32(&p, end, &nlayer) || (int)nlayer != pol->nlayer) {
     mrl_error(err, errlen, "checkpoint '%s' has %u layers; the policy has %d", path, nlayer,
               pol->nlayer);
@@ -168,16 +200,44 @@ int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, 
       rc = mrl_error(err, errlen, "checkpoint '%s' was saved with another activation", path);
     }
     if (rc == 0 && (get_u32(&p, end, &nparam) || (int)nparam != pol->nparam ||
-                    (size_t)(end - p) != 8 + sizeof(double) * nparam + 8)) {
+                    (size_t)(end - p) < 16 + sizeof(double) * nparam + 16 + 8)) {
       rc = mrl_error(err, errlen, "checkpoint '%s' holds %u parameters; the policy has %d", path,
                      nparam, pol->nparam);
     }
+    uint32_t kind = 0, moments = 0;
+    int64_t it = 0, steps = 0, t = 0;
     if (rc == 0) {
-      int64_t it;
       memcpy(&it, p, 8);
-      p += 8;
+      memcpy(&steps, p + 8, 8);
+      p += 16;
       memcpy(params, p, sizeof(double) * nparam);
+      p += sizeof(double) * nparam;
+      get_u32(&p, end, &kind);
+      get_u32(&p, end, &moments);
+      memcpy(&t, p, 8);
+      p += 8;
+      if ((moments != 0 && moments != nparam) ||
+          (size_t)(end - p) != 2 * sizeof(double) * moments + 8) {
+        rc = mrl_error(err, errlen, "checkpoint '%s': malformed optimizer state", path);
+      }
+    }
+    if (rc == 0 && opt) {
+      if (kind != (uint32_t)opt->kind || (moments != 0) != (opt->m != NULL)) {
+        rc = mrl_error(err, errlen,
+                       "checkpoint '%s' was saved with another outer optimizer (kind %u); the "
+                       "run's config has outer.optim kind %d",
+                       path, kind, (int)opt->kind);
+      } else {
+        opt->t = (long)t;
+        if (moments) {
+          memcpy(opt->m, p, sizeof(double) * moments);
+          memcpy(opt->v, p + sizeof(double) * moments, sizeof(double) * moments);
+        }
+      }
+    }
+    if (rc == 0) {
       if (iteration) *iteration = (int)it;
+      if (total_steps) *total_steps = (long)steps;
       for (uint32_t i = 0; i < nparam && rc == 0; i++) {
         if (!isfinite(params[i])) {
           rc = mrl_error(err, errlen, "checkpoint '%s': parameter %u is not finite", path, i);

@@ -40,6 +40,7 @@ _Static_assert(sizeof(mrlInnerStep) == sizeof(int), "enum size");
 _Static_assert(sizeof(mrlOptimKind) == sizeof(int), "enum size");
 _Static_assert(sizeof(mrlOuterAlgo) == sizeof(int), "enum size");
 _Static_assert(sizeof(mrlBaselineKind) == sizeof(int), "enum size");
+_Static_assert(sizeof(mrlComboMode) == sizeof(int), "enum size");
 
 #define MAX_EXTENDS 8        // `extends` hops from the file given to load, at most
 #define MAX_FILE (16 << 20)  // bytes of one config file, at most
@@ -78,9 +79,11 @@ typedef struct {
 
 // Allowed values, in the order of the C enums of metarl.h.
 static const char* const kActivation[] = {"tanh", "relu", NULL};
-static const char* const kInnerStep[] = {"vpg", NULL};
+static const char* const kInnerStep[] = {"vpg", "ppo", NULL};
 static const char* const kOptim[] = {"sgd", "adam", NULL};
-static const char* const kOuterAlgo[] = {"reptile", "fomaml", "joint", NULL};
+static const char* const kOuterOptim[] = {"sgd", "adam", "trpo", NULL};
+static const char* const kOuterAlgo[] = {"reptile", "fomaml", "joint", "maml", "combo", NULL};
+static const char* const kCombo[] = {"last", "sum", "mean", "first", NULL};
 static const char* const kBaseline[] = {"linear", "zero", NULL};
 static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};
 static const char* const kRandGroup[] = {"element", "body", NULL};
@@ -108,7 +111,7 @@ static const char* const kRandGroup[] = {"element", "body", NULL};
 static const keyInfo kKeys[] = {
   STR_KEY("name", name, "", 0, "run name (empty: the config file's stem)"),
   U64_KEY("seed", seed, 1, "master seed of every random stream"),
-  INT_KEY("threads", threads, 0, 0, 256, "worker threads (0: one per core)"),
+  INT_KEY("threads", threads, 0, 0, 256, "worker threads (0: one per core, divided among the MPI ranks of a node)"),
 
   STR_KEY("env.name", env.name, "point_nav", 1, "task family (see `metarl envs`)"),
   INT_KEY("env.horizon", env.horizon, 100, 1, 100000, "max steps of an episode"),
@@ -184,20 +187,42 @@ static const keyInfo kKeys[] = {
   DBL_KEY("inner.lr", inner.lr, 0.1, 0, 100, OPEN_LO, "inner step size"),
   INT_KEY("inner.steps", inner.steps, 1, 0, 1000, "adaptation steps k per task"),
   INT_KEY("inner.episodes", inner.episodes, 20, 1, 100000, "episodes per adaptation step"),
+  DBL_KEY("inner.ppo_clip", inner.ppo_clip, 0.2, 0, 1, OPEN_LO,
+          "ppo: clip range of the probability ratio"),
+  INT_KEY("inner.ppo_epochs", inner.ppo_epochs, 4, 1, 1000, "ppo: passes over the batch per step"),
+  INT_KEY("inner.ppo_minibatches", inner.ppo_minibatches, 1, 1, 1000,
+          "ppo: shuffled minibatches per pass"),
+  BOOL_KEY("inner.resample", inner.resample, 1,
+           "fresh data every inner step (false: steps 1..k-1 reuse step 0's streams)"),
 
   ENUM_KEY("outer.algo", outer.algo, kOuterAlgo, MRL_OUTER_REPTILE, "meta-learning algorithm"),
-  ENUM_KEY("outer.optim", outer.optim, kOptim, MRL_OPT_ADAM, "outer optimizer (fomaml, joint)"),
-  DBL_KEY("outer.lr", outer.lr, 0.001, 0, INFINITY, OPEN_LO, "outer step size (fomaml, joint)"),
+  ENUM_KEY("outer.optim", outer.optim, kOuterOptim, MRL_OPT_ADAM,
+           "outer optimizer (all but plain reptile)"),
+  DBL_KEY("outer.lr", outer.lr, 0.001, 0, INFINITY, OPEN_LO, "outer step size (sgd, adam)"),
   DBL_KEY("outer.eps_start", outer.eps_start, 1.0, 0, 10, 0,
           "reptile step size at iteration 0"),
   DBL_KEY("outer.eps_end", outer.eps_end, 0.0, 0, 10, 0,
           "reptile step size at the last iteration"),
   INT_KEY("outer.meta_batch", outer.meta_batch, 20, 1, 100000, "tasks per meta-iteration"),
   INT_KEY("outer.iterations", outer.iterations, 100, 1, 10000000, "meta-iterations"),
+  BOOL_KEY("outer.reptile_as_gradient", outer.reptile_as_gradient, 0,
+           "reptile: feed phi - theta_k to outer.optim as a gradient"),
+  ENUM_KEY("outer.combo", outer.combo, kCombo, MRL_COMBO_LAST,
+           "combo: which inner gradients make the outer gradient"),
+  DBL_KEY("outer.max_kl", outer.max_kl, 0.01, 0, 10, OPEN_LO, "trpo: KL bound of a step"),
+  INT_KEY("outer.cg_iters", outer.cg_iters, 10, 1, 1000, "trpo: conjugate-gradient iterations"),
+  DBL_KEY("outer.cg_damping", outer.cg_damping, 1e-5, 0, 10, 0,
+          "trpo: damping added to the Fisher matrix"),
+  DBL_KEY("outer.hvp_step", outer.hvp_step, 1e-5, 0, 1, OPEN_LO,
+          "maml: finite-difference step of Hessian-vector products"),
 
   INT_KEY("eval.tasks", eval.tasks, 40, 1, 100000, "held-out test tasks"),
   INT_KEY("eval.steps", eval.steps, 3, 0, 1000, "adaptation steps K at evaluation"),
   INT_KEY("eval.episodes", eval.episodes, 20, 1, 100000, "episodes per evaluation step"),
+  INT_KEY("eval.every", eval.every, 10, 0, 10000000,
+          "meta-iterations between held-out meta-tests in training (0: off)"),
+  INT_KEY("eval.train_tasks", eval.train_tasks, 10, 1, 100000,
+          "held-out tasks of the meta-test in training"),
 
   STR_KEY("log.dir", log.dir, "runs", 1, "parent folder of run directories"),
   INT_KEY("log.checkpoint_every", log.checkpoint_every, 10, 1, 10000000,
@@ -1245,8 +1270,24 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
                      "inner.steps: must be >= 1 when outer.algo is reptile, "
                      "got 0 (the Reptile update would be zero)");
   }
-  if (cfg->outer.algo == MRL_OUTER_REPTILE && cfg->outer.eps_start == 0 &&
-      cfg->outer.eps_end == 0) {
+  if (cfg->outer.algo == MRL_OUTER_MAML &&
+      (cfg->inner.optim != MRL_OPT_SGD || cfg->inner.step != MRL_INNER_VPG)) {
+    return mrl_error(err, errlen,
+                     "outer.algo maml differentiates through SGD steps on the vpg loss: set "
+                     "inner.step=vpg and inner.optim=sgd (or use fomaml or reptile)");
+  }
+  if (cfg->outer.algo == MRL_OUTER_COMBO && cfg->inner.step != MRL_INNER_VPG) {
+    return mrl_error(err, errlen,
+                     "outer.algo combo sums the inner gradients of vpg steps: set inner.step=vpg");
+  }
+  if (cfg->outer.algo == MRL_OUTER_REPTILE && !cfg->outer.reptile_as_gradient &&
+      cfg->outer.optim == MRL_OPT_TRPO) {
+    return mrl_error(err, errlen,
+                     "outer.optim trpo needs a gradient: use it with fomaml, maml, joint or combo "
+                     "(or reptile with outer.reptile_as_gradient=true)");
+  }
+  if (cfg->outer.algo == MRL_OUTER_REPTILE && !cfg->outer.reptile_as_gradient &&
+      cfg->outer.eps_start == 0 && cfg->outer.eps_end == 0) {
     return mrl_error(err, errlen,
                      "outer.eps_start and outer.eps_end: must not both be 0 when "
                      "outer.algo is reptile (the meta-parameters would never move)");
@@ -1400,4 +1441,70 @@ void mrl_config_print_reference(FILE* f) {
           "\nFiles nest keys by section (a line 'inner:', then '  lr: 0.1'). A top-level\n"
           "'extends: base.yaml' loads that file (relative to this one's folder) first.\n"
           "Override any key on the command line as key=value, e.g. policy.hidden=[32,32].\n");
+}
+
+// Search path and then its `extends` chain for the file that sets `key`; the
+// first file that sets it is the one whose value won (a file's own keys are
+// applied after its base's).
+int mrl_config_locate(const char* path, const char* key, char* where, size_t n) {
+  const keyInfo* k = find_key(key);
+  if (!k) return -1;
+  size_t slen = section_len(k->name);
+  char section[64] = "";
+  if (slen) snprintf(section, sizeof section, "%.*s", (int)slen, k->name);
+  const char* leaf = leaf_of(k->name);
+  char current[MAX_PATH], msg[MRL_ERRLEN];
+  snprintf(current, sizeof current, "%s", path);
+  for (int depth = 0; depth <= MAX_EXTENDS; depth++) {
+    char* text = NULL;
+    size_t len = 0;
+    struct stat st;
+    if (read_file(current, &text, &len, &st)) return -1;
+    errCtx ec = {current, NULL, msg, sizeof msg};
+    yaml_document_t doc;
+    if (parse_document(&ec, text, len, &doc)) {
+      free(text);
+      return -1;
+    }
+    free(text);
+    yaml_node_t* root = yaml_document_get_root_node(&doc);
+    int found = 0;
+    char next[MAX_PATH] = "";
+    if (root && root->type == YAML_MAPPING_NODE) {
+      for (yaml_node_pair_t* p = root->data.mapping.pairs.start;
+           p < root->data.mapping.pairs.top && !found; p++) {
+        yaml_node_t* kn = yaml_document_get_node(&doc, p->key);
+        yaml_node_t* vn = yaml_document_get_node(&doc, p->value);
+        if (kn->type != YAML_SCALAR_NODE) continue;
+        const char* name = (const char*)kn->data.scalar.value;
+        if (!strcmp(name, "extends") && vn->type == YAML_SCALAR_NODE) {
+          const char* base = (const char*)vn->data.scalar.value;
+          const char* slash = strrchr(current, '/');
+          int dirlen = (base[0] == '/' || !slash) ? 0 : (int)(slash - current + 1);
+          snprintf(next, sizeof next, "%.*s%s", dirlen, current, base);
+        } else if (!slen && !strcmp(name, leaf)) {
+          snprintf(where, n, "%s:%zu:%zu", current, vn->start_mark.line + 1,
+                   vn->start_mark.column + 1);
+          found = 1;
+        } else if (slen && !strcmp(name, section) && vn->type == YAML_MAPPING_NODE) {
+          for (yaml_node_pair_t* q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
+               q++) {
+            yaml_node_t* qk = yaml_document_get_node(&doc, q->key);
+            yaml_node_t* qv = yaml_document_get_node(&doc, q->value);
+            if (qk->type == YAML_SCALAR_NODE && !strcmp((const char*)qk->data.scalar.value, leaf)) {
+              snprintf(where, n, "%s:%zu:%zu", current, qv->start_mark.line + 1,
+                       qv->start_mark.column + 1);
+              found = 1;
+              break;
+            }
+          }
+        }
+      }
+    }
+    yaml_document_delete(&doc);
+    if (found) return 0;
+    if (!next[0]) return -1;
+    snprintf(current, sizeof current, "%s", next);
+  }
+  return -1;
 }

@@ -6,11 +6,14 @@
 // training) for 0..K inner steps; the mean return after each step is what
 // "adapts quickly" means. Every initialization sees the same tasks and the
 // same exploration-noise streams, so differences come from the parameters.
+// Under MPI each rank adapts a contiguous block of the tasks and the per-task
+// curves are gathered to every rank (dist.c); rank 0 writes and prints.
 
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "metarl.h"
 
@@ -22,10 +25,12 @@ typedef struct {
   int nstep;
   uint64_t seed;
   mrlAdaptCurve* curve;
+  int first;  // this rank's first task
 } EvalJob;
 
 static void eval_job(void* ctx, int worker, int job) {
   EvalJob* ej = ctx;
+  job += ej->first;
   double* task = mrl_alloc(sizeof(double) * ej->fam->ntask);
   mrl_task_sample(ej->fam, ej->cfg, 1, 0, job, task);
   mrl_inner_adapt(ej->cfg, ej->learners[worker], task, ej->params, ej->nstep - 1, ej->seed, 0, job,
@@ -36,14 +41,17 @@ static void eval_job(void* ctx, int worker, int job) {
 void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                     const double* params, int ntask, int nstep, int neps, uint64_t seed,
                     mrlAdaptCurve* curve) {
-  mrlPool* pool = mrl_pool_make(cfg->threads);
+  mrlPool* pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(pool);
-  EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve};
+  int begin, end;
+  mrl_dist_range(ntask, mrl_dist_rank(), mrl_dist_size(), &begin, &end);
+  EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve, begin};
   ej.learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
   for (int w = 0; w < nworker; w++) ej.learners[w] = mrl_learner_make(cfg, fam, pol, neps);
   curve->ntask = ntask;
   curve->nstep = nstep;
-  mrl_pool_run(pool, ntask, eval_job, &ej);
+  mrl_pool_run(pool, end - begin, eval_job, &ej);
+  mrl_dist_gather_tasks(curve->returns, sizeof(double) * nstep, ntask);
   mrl_pool_free(pool);
   for (int w = 0; w < nworker; w++) mrl_learner_free(ej.learners[w]);
   free(ej.learners);
@@ -62,108 +70,347 @@ void mrl_curve_stats(const mrlAdaptCurve* curve, int step, double* mean, double*
   *ci95 = 1.96 * se;
 }
 
+void mrl_eval_meta_test(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                        const double* params, int ntask, int nstep, int neps, uint64_t seed,
+                        double* pre, double* post, double* post_sem) {
+  mrlAdaptCurve curve;
+  curve.returns = mrl_alloc(sizeof(double) * ntask * nstep);
+  mrl_eval_adapt(cfg, fam, pol, params, ntask, nstep, neps, seed, &curve);
+  double* x = mrl_alloc(sizeof(double) * ntask);
+  for (int j = 0; j < ntask; j++) x[j] = curve.returns[(size_t)j * nstep];
+  *pre = mrl_stats_mean(x, ntask);
+  for (int j = 0; j < ntask; j++) x[j] = curve.returns[(size_t)j * nstep + nstep - 1];
+  *post = mrl_stats_mean(x, ntask);
+  *post_sem = mrl_stats_sem(x, ntask);
+  free(x);
+  free(curve.returns);
+}
+
+//------------------------------- metarl eval --------------------------------
+
+#define MAX_INITS 34  // the run, up to 32 compared runs, the random init
+
+// One initialization under evaluation.
+typedef struct {
+  char name[MRL_STRLEN];  // label in the table, the CSV and the figures
+  char source[4096];      // run directory, or "" for the random init
+  char algo[32];          // outer.algo of its run, or "random"
+  int iteration;          // of its checkpoint
+  double* params;         // (nparam)
+  mrlAdaptCurve curve;    // (ntask, nstep)
+  mrlSummary* summary;    // (nstep)
+} Init;
+
+// The last path component of a run directory, without trailing slashes.
+static void run_name(const char* dir, char* name, size_t n) {
+  char buf[4096];
+  snprintf(buf, sizeof(buf), "%s", dir);
+  size_t len = strlen(buf);
+  while (len > 1 && buf[len - 1] == '/') buf[--len] = 0;
+  const char* slash = strrchr(buf, '/');
+  snprintf(name, n, "%s", slash && slash[1] ? slash + 1 : buf);
+}
+
+// Load rundir/config.yaml into cfg; exit-code style.
+static int load_run_config(const char* rundir, mrlConfig* cfg, char* err, size_t errlen) {
+  char path[4096];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/config.yaml", rundir);
+  if (stat(rundir, &st) || !S_ISDIR(st.st_mode) || stat(path, &st)) {
+    return mrl_error(err, errlen, "'%s' is not a run directory (no config.yaml in it)", rundir);
+  }
+  mrl_config_default(cfg);
+  if (mrl_config_load(cfg, path, err, errlen) || mrl_config_check(cfg, err, errlen)) return -1;
+  return 0;
+}
+
+// Load rundir's latest checkpoint for policy pol.
+static int load_latest(const char* rundir, const mrlPolicy* pol, double* params, int* iteration,
+                       char* err, size_t errlen) {
+  char path[4096];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+  if (stat(path, &st)) {
+    return mrl_error(err, errlen,
+                     "run '%s' has no checkpoint (no checkpoints/latest.ckpt): it is written "
+                     "every log.checkpoint_every iterations and at the end of training",
+                     rundir);
+  }
+  return mrl_checkpoint_load(path, pol, params, iteration, err, errlen);
+}
+
+static void json_string(FILE* f, const char* s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      fprintf(f, "\\%c", c);
+    } else if (c < 0x20) {
+      fprintf(f, "\\u%04x", c);
+    } else {
+      fputc(c, f);
+    }
+  }
+  fputc('"', f);
+}
+
+typedef struct {
+  const mrlConfig* cfg;
+  const mrlFamily* fam;
+  const Init* inits;
+  int ninit, ntask, nstep, neps;
+  uint64_t seed;
+} Results;
+
+static int write_adaptation_csv(FILE* f, const Results* r) {
+  const mrlFamily* fam = r->fam;
+  fprintf(f, "init,task");
+  for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%s", fam->task_names[k]);
+  fprintf(f, ",step,return,episodes\n");
+  double* task = mrl_alloc(sizeof(double) * fam->ntask);
+  for (int c = 0; c < r->ninit; c++) {
+    for (int j = 0; j < r->ntask; j++) {
+      mrl_task_sample(fam, r->cfg, 1, 0, j, task);
+      for (int s = 0; s < r->nstep; s++) {
+        fprintf(f, "%s,%d", r->inits[c].name, j);
+        for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%.17g", task[k]);
+        fprintf(f, ",%d,%.17g,%d\n", s, r->inits[c].curve.returns[(size_t)j * r->nstep + s],
+                r->neps);
+      }
+    }
+  }
+  free(task);
+  return ferror(f) ? -1 : 0;
+}
+
+static int write_summary_json(FILE* f, const Results* r) {
+  fprintf(f, "{\n  \"env\": ");
+  json_string(f, r->cfg->env.name);
+  fprintf(f,
+          ",\n  \"tasks\": %d,\n  \"steps\": %d,\n  \"episodes\": %d,\n  \"inner_lr\": %.17g,\n"
+          "  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n  \"bootstrap_resamples\": %d,\n"
+          "  \"inits\": [",
+          r->ntask, r->nstep - 1, r->neps, r->cfg->inner.lr,
+          (unsigned long long)r->cfg->task.test_seed, (unsigned long long)r->seed,
+          MRL_BOOTSTRAP_RESAMPLES);
+  for (int c = 0; c < r->ninit; c++) {
+    const Init* in = &r->inits[c];
+    fprintf(f, "%s\n    {\"name\": ", c ? "," : "");
+    json_string(f, in->name);
+    fprintf(f, ", \"algo\": ");
+    json_string(f, in->algo);
+    fprintf(f, ", \"run\": ");
+    json_string(f, in->source);
+    fprintf(f, ", \"iteration\": %d,\n     \"steps\": [", in->iteration);
+    for (int s = 0; s < r->nstep; s++) {
+      const mrlSummary* m = &in->summary[s];
+      fprintf(f,
+              "%s\n       {\"step\": %d, \"n\": %d, \"mean\": %.17g, \"stderr\": %.17g, "
+              "\"ci95_low\": %.17g, \"ci95_high\": %.17g, \"iqm\": %.17g}",
+              s ? "," : "", s, m->n, m->mean, m->sem, m->ci_low, m->ci_high, m->iqm);
+    }
+    fprintf(f, "]}");
+  }
+  fprintf(f, "\n  ]\n}\n");
+  return ferror(f) ? -1 : 0;
+}
+
+// Write `name` through a temporary file in rundir itself (not in eval/, so
+// that even a killed process leaves nothing partial there): *tmp gets its
+// name, renamed into eval/ by the caller once both files are complete.
+static int write_temp(const char* rundir, const char* name, char* tmp, size_t tmplen,
+                      int (*fill)(FILE*, const Results*), const Results* r, char* err,
+                      size_t errlen) {
+  snprintf(tmp, tmplen, "%s/.eval-%s.tmp.%ld", rundir, name, (long)getpid());
+  FILE* f = fopen(tmp, "w");
+  if (!f) return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+  int bad = fill(f, r);
+  bad |= fflush(f) != 0;
+  bad |= fsync(fileno(f)) != 0;
+  bad |= fclose(f) != 0;
+  if (bad) {
+    int e = errno;
+    unlink(tmp);
+    return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(e));
+  }
+  return 0;
+}
+
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen) {
-  char path[4096];
-  mrlConfig cfg;
-  mrl_config_default(&cfg);
-  snprintf(path, sizeof(path), "%s/config.yaml", rundir);
-  struct stat st;
-  if (stat(rundir, &st) || !S_ISDIR(st.st_mode) || stat(path, &st)) {
-    mrl_error(err, errlen, "'%s' is not a run directory (no config.yaml in it)", rundir);
-    return MRL_EXIT_USAGE;
-  }
-  if (mrl_config_load(&cfg, path, err, errlen) || mrl_config_check(&cfg, err, errlen)) {
-    return MRL_EXIT_USAGE;
-  }
+  mrlConfig cfg, other;
+  int bad = load_run_config(rundir, &cfg, err, errlen) ? MRL_EXIT_USAGE : 0;
+  if (mrl_dist_agree(bad, err, errlen)) return MRL_EXIT_USAGE;
   int ntask = opt->tasks > 0 ? opt->tasks : cfg.eval.tasks;
   int nstep = (opt->steps >= 0 ? opt->steps : cfg.eval.steps) + 1;
   int neps = opt->episodes > 0 ? opt->episodes : cfg.eval.episodes;
   if (opt->lr > 0) cfg.inner.lr = opt->lr;
   if (opt->threads >= 0) cfg.threads = opt->threads;
+  if (opt->ncompare < 0 || opt->ncompare + 2 > MAX_INITS) {
+    mrl_error(err, errlen, "at most %d --compare runs", MAX_INITS - 2);
+    return MRL_EXIT_USAGE;
+  }
 
   mrlFamily* fam = mrl_family_make(&cfg, err, errlen);
-  if (!fam) return MRL_EXIT_USAGE;
-  mrlPolicy pol;
-  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
-  double* inits = mrl_alloc(sizeof(double) * 2 * pol.nparam);
-  int iteration = 0;
-  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
-  if (mrl_checkpoint_load(path, &pol, inits, &iteration, err, errlen)) {
-    free(inits);
+  if (mrl_dist_agree(fam ? 0 : MRL_EXIT_USAGE, err, errlen)) {
     mrl_family_free(fam);
     return MRL_EXIT_USAGE;
   }
-  mrlRng rng;
-  mrl_rng_init(&rng, opt->seed, MRL_RNG_EVAL, 0, 0, 0);
-  mrl_policy_init(&pol, &rng, inits + pol.nparam);
-  const char* names[2] = {"meta-learned", "random"};
-
-  mrlAdaptCurve curves[2];
-  for (int c = 0; c < 2; c++) {
-    curves[c].returns = mrl_alloc(sizeof(double) * ntask * nstep);
-    mrl_eval_adapt(&cfg, fam, &pol, inits + (size_t)c * pol.nparam, ntask, nstep, neps, opt->seed,
-                   &curves[c]);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  int ninit = opt->ncompare + 2, code = MRL_EXIT_OK;
+  Init* inits = mrl_alloc(sizeof(Init) * ninit);
+  for (int c = 0; c < ninit; c++) {
+    inits[c].params = mrl_alloc(sizeof(double) * pol.nparam);
+    inits[c].curve.returns = mrl_alloc(sizeof(double) * ntask * nstep);
+    inits[c].summary = mrl_alloc(sizeof(mrlSummary) * nstep);
   }
 
-  // per-task results, for plots and statistics beyond the table
-  int code = MRL_EXIT_OK;
-  snprintf(path, sizeof(path), "%s/eval", rundir);
-  if (mkdir(path, 0755) && errno != EEXIST) {
-    mrl_error(err, errlen, "cannot create '%s': %s", path, strerror(errno));
-    code = MRL_EXIT_RUNTIME;
-  }
-  snprintf(path, sizeof(path), "%s/eval/adaptation.csv", rundir);
-  FILE* csv = code == MRL_EXIT_OK ? fopen(path, "w") : NULL;
-  if (code == MRL_EXIT_OK && !csv) {
-    mrl_error(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-    code = MRL_EXIT_RUNTIME;
-  }
-  if (csv) {
-    fprintf(csv, "init,task");
-    for (int k = 0; k < fam->ntask; k++) fprintf(csv, ",%s", fam->task_names[k]);
-    fprintf(csv, ",step,return,episodes\n");
-    double* task = mrl_alloc(sizeof(double) * fam->ntask);
-    for (int c = 0; c < 2; c++) {
-      for (int j = 0; j < ntask; j++) {
-        mrl_task_sample(fam, &cfg, 1, 0, j, task);
-        for (int s = 0; s < nstep; s++) {
-          fprintf(csv, "%s,%d", names[c], j);
-          for (int k = 0; k < fam->ntask; k++) fprintf(csv, ",%.17g", task[k]);
-          fprintf(csv, ",%d,%.17g,%d\n", s, curves[c].returns[(size_t)j * nstep + s], neps);
+  // every initialization is checked before anything runs or is written
+  static const char* const kAlgo[] = {"reptile", "fomaml", "joint"};
+  for (int c = 0; c < ninit - 1 && code == MRL_EXIT_OK; c++) {
+    const char* dir = c == 0 ? rundir : opt->compare[c - 1];
+    Init* in = &inits[c];
+    snprintf(in->source, sizeof(in->source), "%s", dir);
+    run_name(dir, in->name, sizeof(in->name));
+    const mrlConfig* rc = &cfg;
+    if (c > 0) {
+      if (load_run_config(dir, &other, err, errlen)) {
+        char msg[MRL_ERRLEN];
+        snprintf(msg, sizeof(msg), "%s", err);
+        mrl_error(err, errlen, "--compare: %s", msg);
+        code = MRL_EXIT_USAGE;
+        break;
+      }
+      rc = &other;
+      mrlPolicy op;
+      if (strcmp(other.env.name, cfg.env.name)) {
+        mrl_error(err, errlen,
+                  "--compare '%s' is a run of env '%s', but '%s' is a run of env '%s': "
+                  "compare runs of the same task family",
+                  dir, other.env.name, rundir, cfg.env.name);
+        code = MRL_EXIT_USAGE;
+        break;
+      }
+      mrl_policy_setup(&op, &other, fam->nobs, fam->nact);
+      int same = op.nlayer == pol.nlayer && op.activation == pol.activation;
+      for (int l = 0; same && l <= pol.nlayer; l++) same = op.sizes[l] == pol.sizes[l];
+      if (!same) {
+        char a[128] = "", b[128] = "";
+        for (int l = 1; l < pol.nlayer; l++) {
+          snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%d", l > 1 ? "," : "", pol.sizes[l]);
         }
+        for (int l = 1; l < op.nlayer; l++) {
+          snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%d", l > 1 ? "," : "", op.sizes[l]);
+        }
+        mrl_error(err, errlen,
+                  "--compare '%s' has policy hidden=[%s] %s, but '%s' has hidden=[%s] %s: "
+                  "compare runs of the same policy shape",
+                  dir, b, op.activation == MRL_ACT_TANH ? "tanh" : "relu", rundir, a,
+                  pol.activation == MRL_ACT_TANH ? "tanh" : "relu");
+        code = MRL_EXIT_USAGE;
+        break;
       }
     }
-    free(task);
-    if (fclose(csv)) {
-      mrl_error(err, errlen, "cannot finish '%s': %s", path, strerror(errno));
+    int a = rc->outer.algo;
+    snprintf(in->algo, sizeof(in->algo), "%s", a >= 0 && a < 3 ? kAlgo[a] : "?");
+    if (load_latest(dir, &pol, in->params, &in->iteration, err, errlen)) {
+      code = MRL_EXIT_USAGE;
+      break;
+    }
+    for (int d = 0; d < c; d++) {  // two runs of one name: tell them apart
+      if (!strcmp(inits[d].name, in->name)) {
+        size_t len = strlen(in->name);
+        snprintf(in->name + (len < MRL_STRLEN - 8 ? len : MRL_STRLEN - 8), 8, "#%d", (c + 1) % 100);
+      }
+    }
+  }
+
+  // a rank that cannot read a run must not leave the others in a collective
+  code = mrl_dist_agree(code, err, errlen);
+  int root = mrl_dist_rank() == 0;
+  if (code == MRL_EXIT_OK) {
+    Init* rnd = &inits[ninit - 1];
+    snprintf(rnd->name, sizeof(rnd->name), "random");
+    snprintf(rnd->algo, sizeof(rnd->algo), "random");
+    mrlRng rng;
+    mrl_rng_init(&rng, opt->seed, MRL_RNG_EVAL, 0, 0, 0);
+    mrl_policy_init(&pol, &rng, rnd->params);
+    double* x = mrl_alloc(sizeof(double) * ntask);
+    for (int c = 0; c < ninit; c++) {
+      mrl_eval_adapt(&cfg, fam, &pol, inits[c].params, ntask, nstep, neps, opt->seed,
+                     &inits[c].curve);
+      for (int s = 0; s < nstep; s++) {
+        for (int j = 0; j < ntask; j++) x[j] = inits[c].curve.returns[(size_t)j * nstep + s];
+        mrl_stats_summarize(x, ntask, opt->seed, &inits[c].summary[s]);
+      }
+    }
+    free(x);
+  }
+
+  // both files through temporaries, renamed only when both are complete
+  char dir[4096], csv_path[4200], json_path[4200], csv_tmp[4300] = "", json_tmp[4300] = "";
+  Results res = {&cfg, fam, inits, ninit, ntask, nstep, neps, opt->seed};
+  snprintf(dir, sizeof(dir), "%s/eval", rundir);
+  snprintf(csv_path, sizeof(csv_path), "%s/adaptation.csv", dir);
+  snprintf(json_path, sizeof(json_path), "%s/summary.json", dir);
+  if (code == MRL_EXIT_OK && root) {  // rank 0 writes for the job
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+      mrl_error(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
+      code = MRL_EXIT_RUNTIME;
+    } else if (write_temp(rundir, "adaptation.csv", csv_tmp, sizeof(csv_tmp), write_adaptation_csv,
+                          &res, err, errlen)) {
+      code = MRL_EXIT_RUNTIME;
+    } else if (write_temp(rundir, "summary.json", json_tmp, sizeof(json_tmp), write_summary_json,
+                          &res, err, errlen)) {
+      unlink(csv_tmp);
+      code = MRL_EXIT_RUNTIME;
+    } else if (rename(csv_tmp, csv_path) || rename(json_tmp, json_path)) {
+      mrl_error(err, errlen, "cannot rename into '%s': %s", dir, strerror(errno));
+      unlink(csv_tmp);
+      unlink(json_tmp);
       code = MRL_EXIT_RUNTIME;
     }
   }
 
-  if (out) {
+  if (code == MRL_EXIT_OK && out && root) {
     fprintf(out,
-            "%s: checkpoint of iteration %d, %d held-out tasks (task.test_seed %llu), "
-            "%d episodes per step, inner lr %g, eval seed %llu\n",
-            cfg.env.name, iteration, ntask, (unsigned long long)cfg.task.test_seed, neps,
-            cfg.inner.lr, (unsigned long long)opt->seed);
-    fprintf(out, "%-6s", "step");
-    for (int c = 0; c < 2; c++) fprintf(out, "  %-24s", names[c]);
+            "%s: %d held-out tasks (task.test_seed %llu), %d episodes per step, inner lr %g, "
+            "eval seed %llu\n",
+            cfg.env.name, ntask, (unsigned long long)cfg.task.test_seed, neps, cfg.inner.lr,
+            (unsigned long long)opt->seed);
+    for (int c = 0; c < ninit; c++) {
+      if (inits[c].source[0]) {
+        fprintf(out, "  %-20s %s, checkpoint of iteration %d (%s)\n", inits[c].name, inits[c].algo,
+                inits[c].iteration, inits[c].source);
+      } else {
+        fprintf(out, "  %-20s a random initialization (policy.init_log_std %g)\n", inits[c].name,
+                cfg.policy.init_log_std);
+      }
+    }
+    fprintf(out, "%-5s", "step");
+    for (int c = 0; c < ninit; c++) fprintf(out, "  %-26.26s", inits[c].name);
     fprintf(out, "\n");
     for (int s = 0; s < nstep; s++) {
-      fprintf(out, "%-6d", s);
-      for (int c = 0; c < 2; c++) {
-        double mean, ci;
-        mrl_curve_stats(&curves[c], s, &mean, &ci);
-        char cell[64];
-        snprintf(cell, sizeof(cell), "%.2f +- %.2f", mean, ci);
-        fprintf(out, "  %-24s", cell);
+      fprintf(out, "%-5d", s);
+      for (int c = 0; c < ninit; c++) {
+        const mrlSummary* m = &inits[c].summary[s];
+        char cell[96];
+        snprintf(cell, sizeof(cell), "%.2f [%.2f, %.2f]", m->mean, m->ci_low, m->ci_high);
+        fprintf(out, "  %-26s", cell);
       }
       fprintf(out, "\n");
     }
-    fprintf(out, "(mean return over tasks +- 95%% confidence half-width; per task: %s)\n", path);
+    fprintf(out,
+            "(mean return over tasks [95%% bootstrap interval]; per task: %s; with standard "
+            "errors and interquartile means: %s)\n",
+            csv_path, json_path);
   }
-  for (int c = 0; c < 2; c++) free(curves[c].returns);
+  for (int c = 0; c < ninit; c++) {
+    free(inits[c].params);
+    free(inits[c].curve.returns);
+    free(inits[c].summary);
+  }
   free(inits);
   mrl_family_free(fam);
   return code;

@@ -1,15 +1,18 @@
 // Copyright 2026 The metarl Authors.
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
-// inner.c: the inner loop. The vanilla policy-gradient surrogate and its
-// gradient, and the adaptation of an initialization to one task.
+// inner.c: the inner loop. The vanilla policy-gradient surrogate and the
+// supervised MSE loss with their gradients, and the adaptation of an
+// initialization to one task (vpg or ppo steps, see ppo.c).
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
 
 #include "metarl.h"
+
 
 const char* const mrl_phase_names[MRL_NPHASE] = {"sampling", "advantage", "inner update",
                                                  "outer update", "logging"};
@@ -61,27 +64,95 @@ double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWor
   return loss;
 }
 
+double mrl_mse_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                         const mrlBatch* b, double* grad) {
+  int rows = b->nenv * b->horizon, nact = b->nact;
+  long valid = 0;
+  for (int r = 0; r < rows; r++) valid += b->valid[r] > 0;
+  memset(grad, 0, sizeof(double) * pol->nparam);
+  if (valid == 0) return 0;
+  mrl_policy_forward(pol, params, work, b->obs, rows);
+  double loss = 0, scale = 1.0 / valid;
+  for (int r = 0; r < rows; r++) {
+    const double* y = b->act + (size_t)r * nact;
+    const double* mean = work->mean + (size_t)r * nact;
+    double* dmean = work->dmean + (size_t)r * nact;
+    for (int j = 0; j < nact; j++) {
+      double d = b->valid[r] > 0 ? mean[j] - y[j] : 0;
+      loss += scale * d * d;
+      dmean[j] = 2 * scale * d;
+    }
+  }
+  mrl_policy_backward(pol, params, work, work->dmean, grad);
+  return loss;
+}
+
+double mrl_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                     const mrlBatch* b, double* grad) {
+  if (b->supervised) return mrl_mse_loss_grad(pol, params, work, b, grad);
+  return mrl_pg_loss_grad(pol, params, work, b, grad);
+}
+
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                              int nenv) {
+  // OpenBLAS runs single-threaded: parallelism is across tasks, its own
+  // threads would oversubscribe the cores, allocate per call and could change
+  // the order of additions
+  openblas_set_num_threads(1);
   mrlLearner* ln = mrl_alloc(sizeof(mrlLearner));
   int T = fam->horizon;
+  size_t rows = (size_t)nenv * T;
   ln->fam = fam;
   ln->pol = pol;
   ln->env = fam->env_make(fam, nenv);
   ln->work = mrl_policy_work_make(pol, nenv * T);
-  ln->batch = mrl_batch_make(nenv, T, fam->nobs, fam->nact);
+  ln->own_batch = mrl_batch_make(nenv, T, fam->nobs, fam->nact);
+  ln->batch = ln->own_batch;
   ln->baseline = mrl_baseline_make(fam->nobs, nenv * T);
   mrl_optim_init(&ln->optim, cfg->inner.optim, pol->nparam, cfg->inner.lr);
   ln->theta = mrl_alloc(sizeof(double) * pol->nparam);
   ln->grad = mrl_alloc(sizeof(double) * pol->nparam);
+  if (cfg->inner.step == MRL_INNER_PPO) {
+    ln->old_logp = mrl_alloc(sizeof(double) * rows);
+    ln->rows = mrl_alloc(sizeof(int) * rows);
+    ln->mb_obs = mrl_alloc(sizeof(double) * rows * fam->nobs);
+    ln->mb_act = mrl_alloc(sizeof(double) * rows * fam->nact);
+    ln->mb_aux = mrl_alloc(sizeof(double) * 2 * rows);
+  }
   return ln;
+}
+
+void mrl_learner_keep(mrlLearner* ln, int nsaved, int grad_sum) {
+  MRL_ASSERT(ln->nsaved == 0 && !ln->grad_sum);
+  int n = ln->pol->nparam;
+  const mrlBatch* b = ln->own_batch;
+  ln->nsaved = nsaved;
+  if (nsaved > 0) {
+    ln->saved = mrl_alloc(sizeof(mrlBatch*) * nsaved);
+    for (int s = 0; s < nsaved; s++) {
+      ln->saved[s] = mrl_batch_make(b->nenv, b->horizon, b->nobs, b->nact);
+    }
+    ln->thetas = mrl_alloc(sizeof(double) * (size_t)nsaved * n);
+    ln->scratch = mrl_alloc(sizeof(double) * 3 * n);
+  }
+  if (grad_sum) ln->grad_sum = mrl_alloc(sizeof(double) * n);
 }
 
 void mrl_learner_free(mrlLearner* ln) {
   if (!ln) return;
   ln->fam->env_free(ln->env);
   mrl_policy_work_free(ln->work);
-  mrl_batch_free(ln->batch);
+  mrl_batch_free(ln->own_batch);
+  for (int s = 0; s < ln->nsaved; s++) mrl_batch_free(ln->saved[s]);
+  free(ln->saved);
+  free(ln->thetas);
+  free(ln->scratch);
+  free(ln->grad_sum);
+  free(ln->old_logp);
+  free(ln->rows);
+  free(ln->mb_obs);
+  free(ln->mb_act);
+  free(ln->mb_aux);
   mrl_baseline_free(ln->baseline);
   mrl_optim_free(&ln->optim);
   free(ln->theta);
@@ -89,29 +160,63 @@ void mrl_learner_free(mrlLearner* ln) {
   free(ln);
 }
 
+double mrl_combo_weight(mrlComboMode mode, int s, int k) {
+  switch (mode) {
+  case MRL_COMBO_LAST:
+    return s == k;
+  case MRL_COMBO_SUM:
+    return 1;
+  case MRL_COMBO_MEAN:
+    return 1.0 / (k + 1);
+  case MRL_COMBO_FIRST:
+    return s == 0;
+  }
+  return 0;
+}
+
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns) {
   const mrlFamily* fam = ln->fam;
   const mrlPolicy* pol = ln->pol;
+  int n = pol->nparam;
   long steps = 0;
   fam->set_task(ln->env, task);
-  memcpy(ln->theta, phi, sizeof(double) * pol->nparam);
+  memcpy(ln->theta, phi, sizeof(double) * n);
   mrl_optim_reset(&ln->optim);
+  int combo = ln->grad_sum && cfg->outer.algo == MRL_OUTER_COMBO;
+  if (combo) memset(ln->grad_sum, 0, sizeof(double) * n);
   for (int s = 0; s <= k; s++) {
     double t0 = mrl_now();
+    // a saved slot keeps this step's batch and theta for the outer loop
+    ln->batch = s < ln->nsaved ? ln->saved[s] : ln->own_batch;
+    if (s < ln->nsaved) memcpy(ln->thetas + (size_t)s * n, ln->theta, sizeof(double) * n);
+    int key_step = (!cfg->inner.resample && s > 0 && s < k) ? 0 : s;
     steps += mrl_sample(fam, ln->env, pol, ln->theta, ln->work, ln->batch, seed, iteration,
-                        task_key * 4096 + s);
+                        task_key * 4096 + key_step);
     returns[s] = mrl_batch_mean_return(ln->batch);
     double t1 = mrl_now();
     ln->phase_seconds[MRL_PHASE_SAMPLE] += t1 - t0;
-    if (s == k && !query_advantages) break;
-    mrl_advantages(cfg, ln->baseline, ln->batch);
+    // statistics fit the query batch's baseline too (its ExplainedVariance);
+    // the batch is not used after, so the parameters stay the same
+    if (s == k && !query_advantages && !combo && !ln->stats) break;
+    int fitted = !ln->batch->supervised;
+    if (fitted) mrl_advantages(cfg, ln->baseline, ln->batch);
     double t2 = mrl_now();
     ln->phase_seconds[MRL_PHASE_ADVANTAGE] += t2 - t1;
-    if (s == k) break;
-    mrl_pg_loss_grad(pol, ln->theta, ln->work, ln->batch, ln->grad);
-    mrl_optim_step(&ln->optim, ln->theta, ln->grad, cfg->inner.lr);
+    if (ln->stats) mrl_batch_stats(pol, ln->theta, ln->batch, cfg->rl.gamma, fitted, &ln->stats[s]);
+    if (s == k && !combo) break;
+    if (cfg->inner.step == MRL_INNER_PPO && !ln->batch->supervised && s < k) {
+      mrl_ppo_step(cfg, ln, seed, iteration, task_key * 4096 + s);
+      ln->phase_seconds[MRL_PHASE_INNER] += mrl_now() - t2;
+      continue;
+    }
+    mrl_loss_grad(pol, ln->theta, ln->work, ln->batch, ln->grad);
+    if (combo) {
+      double w = mrl_combo_weight(cfg->outer.combo, s, k);
+      for (int i = 0; i < n; i++) ln->grad_sum[i] += w * ln->grad[i];
+    }
+    if (s < k) mrl_optim_step(&ln->optim, ln->theta, ln->grad, cfg->inner.lr);
     ln->phase_seconds[MRL_PHASE_INNER] += mrl_now() - t2;
   }
   return steps;

@@ -5,6 +5,7 @@
 // error into one line on stderr and an exit code (0 done, 1 runtime failure,
 // 2 usage or config error, 130 interrupted after saving a checkpoint).
 
+#include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
-#include <cblas.h>
 #include <mujoco/mujoco.h>
 
 #include "metarl.h"
@@ -30,27 +29,36 @@ static int cmd_train(int argc, char** argv);
 static int cmd_eval(int argc, char** argv);
 static int cmd_envs(int argc, char** argv);
 static int cmd_bench(int argc, char** argv);
+static int cmd_plot(int argc, char** argv);
 static int cmd_view(int argc, char** argv);
 static int cmd_record(int argc, char** argv);
 
 static const Command commands[] = {
-    {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet]",
+    {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR",
      "Meta-train the initialization described by CONFIG.yaml. key=value pairs override\n"
      "config keys (same checks as the file). Writes a new run directory\n"
      "<log.dir>/<name>-<YYYYmmdd-HHMMSS>/ (or DIR, which must not exist) with config.yaml,\n"
-     "meta.json, progress.csv and checkpoints/. SIGINT/SIGTERM save a checkpoint, exit 130.\n",
+     "meta.json, progress.csv and checkpoints/. SIGINT/SIGTERM save a checkpoint, exit 130.\n"
+     "--resume RUN_DIR continues an interrupted run from its latest checkpoint with its own\n"
+     "config.yaml (no other config or override), appending to its progress.csv; the result\n"
+     "is bit-identical to a run never interrupted.\n",
      cmd_train},
     {"eval",
-     "eval RUN_DIR [--tasks N] [--steps K] [--episodes N] [--lr X] [--seed S] [--threads N]",
-     "Adapt the run's latest checkpoint and a random initialization on N held-out tasks\n"
-     "(the test split, fixed by task.test_seed) for 0..K inner steps of N episodes each; print\n"
-     "the mean return after each step with 95% confidence half-widths and write\n"
-     "RUN_DIR/eval/adaptation.csv. Defaults come from the run's eval.* keys.\n",
+     "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
+     "                    [--seed S] [--threads N]",
+     "Adapt the run's latest checkpoint, the latest checkpoint of each --compare run (same\n"
+     "env family and policy shape) and a random initialization on N held-out tasks (the test\n"
+     "split, fixed by task.test_seed) for 0..K inner steps of N episodes each, all with the\n"
+     "run's inner-loop settings (--lr: the meta-test step size). Prints the mean return after\n"
+     "each step with a 95% bootstrap interval; writes RUN_DIR/eval/adaptation.csv (per task)\n"
+     "and RUN_DIR/eval/summary.json (mean, standard error, bootstrap interval, interquartile\n"
+     "mean per initialization and step), both or neither. Defaults come from the run's eval.*\n"
+     "keys. After --compare, further run directories are compared too.\n",
      cmd_eval},
     {"view",
      "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"
-     "           [--task-index J] [--seed S] [--width W --height H] [--frames N --screenshot "
-     "FILE]\n"
+     "           [--task-index J] [--seed S] [--width W --height H]\n"
+     "           [--frames N --screenshot FILE]\n"
      "           view --random CONFIG [--task key=value,...]",
      "Watch a policy adapt in a MuJoCo window: held-out task J (default 0) with the --task\n"
      "keys applied (slope, heading, velocity, direction, goal_x, goal_y, mass, inertia,\n"
@@ -74,7 +82,15 @@ static const Command commands[] = {
      "`view`. --frames DIR also writes numbered PNG frames (needs no ffmpeg). Default size\n"
      "640x480 (even numbers).\n",
      cmd_record},
-    {"plot", "plot RUN_DIR [RUN_DIR ...]", "Plot learning and adaptation curves.\n", NULL},
+    {"plot", "plot RUN_DIR [RUN_DIR ...] [--out DIR] [--param NAME]",
+     "Draw PNG and SVG figures with PLplot into DIR (default: FIRST_RUN_DIR/plots):\n"
+     "learning.*: average return before and after adaptation against env steps, one color\n"
+     "per run (held-out meta-test returns as points); for each run evaluated by `metarl eval`:\n"
+     "adaptation.*: return against adaptation step per initialization with 95% bands, and\n"
+     "tasks.*: each held-out task's return after the last step against task parameter NAME\n"
+     "(default: the only one, or the norm of several). With several runs, the eval figures\n"
+     "are named adaptation-RUN.* and tasks-RUN.*. Prints the files written.\n",
+     cmd_plot},
     {"bench", "bench [NAME|CONFIG.yaml] [key=value ...] [--seconds S] [--threads N] [--json FILE]",
      "Measure, for one family (default slope_walker): raw physics (mj_step with random\n"
      "controls) against the sampler (policy, observations, rewards, storage) in env steps\n"
@@ -103,7 +119,9 @@ static void usage(FILE* f) {
           "  metarl --version      version, git commit and MuJoCo version\n");
 }
 
+// Under MPI every rank parses the same arguments: rank 0 alone reports.
 static int usage_error(const char* fmt, const char* arg) {
+  if (mrl_dist_rank() != 0) return MRL_EXIT_USAGE;
   fprintf(stderr, "metarl: ");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n\n");
@@ -124,8 +142,9 @@ static int parse_long(const char* flag, const char* s, long lo, long hi, long* o
   errno = 0;
   long v = s ? strtol(s, &end, 10) : 0;
   if (!s || !*s || *end || errno || v < lo || v > hi) {
-    fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi,
-            s ? s : "");
+    if (mrl_dist_rank() == 0)
+      fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi,
+              s ? s : "");
     return -1;
   }
   *out = v;
@@ -136,14 +155,97 @@ static int parse_double(const char* flag, const char* s, double* out) {
   char* end;
   double v = s ? strtod(s, &end) : 0;
   if (!s || !*s || *end || !(v > 0) || v > 1e6) {
-    fprintf(stderr, "metarl: %s needs a positive number, got '%s'\n", flag, s ? s : "");
+    if (mrl_dist_rank() == 0)
+      fprintf(stderr, "metarl: %s needs a positive number, got '%s'\n", flag, s ? s : "");
     return -1;
   }
   *out = v;
   return 0;
 }
 
-static int cmd_train(int argc, char** argv) {
+// Train cfg into rundir and report the outcome; returns the exit code. Under
+// MPI every rank trains; errors are the same on every rank by then (see
+// mrl_dist_agree) and rank 0 reports them, and only rank 0 prints progress.
+static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
+  char err[MRL_ERRLEN];
+  int root = mrl_dist_rank() == 0;
+  quiet |= !root;
+  int code = mrl_train_run(cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
+  if (code != MRL_EXIT_OK) {
+    if (root) fprintf(stderr, "metarl: %s\n", err);
+  } else if (!quiet) {
+    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
+  }
+  return code;
+}
+
+// train --resume RUN_DIR: the run's own config, its latest checkpoint. Fills
+// cfg; returns -1 to go on training, else an exit code.
+static int resume_setup(const char* rundir, mrlConfig* cfg) {
+  char err[MRL_ERRLEN], path[4096];
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+  if (access(path, F_OK)) {
+    fprintf(stderr, "metarl: train --resume: no checkpoint to resume in '%s' (%s missing)\n",
+            rundir, path);
+    return MRL_EXIT_USAGE;
+  }
+  snprintf(path, sizeof(path), "%s/config.yaml", rundir);
+  mrl_config_default(cfg);
+  if (mrl_config_load(cfg, path, err, sizeof(err)) || mrl_config_check(cfg, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  return -1;
+}
+
+// Report a message about the key it starts with ("env.model: ..."): at the
+// file:line:column that set the key, or at the override that did.
+static void report_config_error(const char* path, int argc, char** argv, const char* msg) {
+  char key[128], where[4096 + 64];
+  size_t n = 0;
+  while (n < sizeof(key) - 1 &&
+         (isalnum((unsigned char)msg[n]) || msg[n] == '_' || msg[n] == '.')) {
+    key[n] = msg[n];
+    n++;
+  }
+  key[n] = 0;
+  for (int i = 2; i < argc && n; i++) {
+    if (!strncmp(argv[i], key, n) && argv[i][n] == '=') {
+      fprintf(stderr, "metarl: override '%s': %s\n", argv[i], msg);
+      return;
+    }
+  }
+  if (n && mrl_config_locate(path, key, where, sizeof(where)) == 0) {
+    fprintf(stderr, "metarl: %s: %s\n", where, msg);
+  } else {
+    fprintf(stderr, "metarl: %s: %s\n", path, msg);
+  }
+}
+
+// Parse the command line, check the config and create (or, with --resume,
+// find) the run directory: cfg, rundir (4096 bytes) and quiet get the job.
+// Returns -1 to go on training, else an exit code. Run by rank 0 alone.
+static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int* quiet_out) {
+  const char* resume = NULL;
+  int quiet_resume = 0, nother = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--resume")) {
+      if (++i == argc) return usage_error("%s needs a run directory", "--resume");
+      resume = argv[i];
+    } else if (!strcmp(argv[i], "--quiet")) {
+      quiet_resume = 1;
+    } else {
+      nother++;
+    }
+  }
+  if (resume) {
+    if (nother)
+      return usage_error("train --resume RUN_DIR takes no config, override or --out (%s)",
+                         "the run's config.yaml is used");
+    *quiet_out = quiet_resume;
+    snprintf(rundir, 4096, "%s", resume);
+    return resume_setup(resume, job);
+  }
   const char* config_path = NULL;
   const char* out = NULL;
   int quiet = 0;
@@ -179,66 +281,141 @@ static int cmd_train(int argc, char** argv) {
       }
     }
   }
-  if (mrl_config_check(&cfg, err, sizeof(err))) {
-    fprintf(stderr, "metarl: %s: %s\n", config_path, err);
+  // the family is made once here so that a bad model, body or randomizer is
+  // a config error before any run directory exists
+  mrlFamily* fam = NULL;
+  if (mrl_config_check(&cfg, err, sizeof(err)) ||
+      !(fam = mrl_family_make(&cfg, err, sizeof(err)))) {
+    report_config_error(config_path, argc, argv, err);
     return MRL_EXIT_USAGE;
   }
-  char rundir[4096];
-  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, sizeof(rundir), err, sizeof(err))) {
+  mrl_family_free(fam);
+  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, 4096, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_RUNTIME;
   }
-  int code = mrl_train_run(&cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
-  if (code != MRL_EXIT_OK) {
-    fprintf(stderr, "metarl: %s\n", err);
-  } else if (!quiet) {
-    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
-  }
-  return code;
+  *job = cfg;
+  *quiet_out = quiet;
+  return -1;
+}
+
+// Under MPI, rank 0 reads the config and creates the run directory (its
+// timestamped name is rank 0's clock), then hands the outcome, the config and
+// the directory to every rank: a config error is printed once, and the other
+// ranks need neither the config file nor the run directory.
+static int cmd_train(int argc, char** argv) {
+  static mrlConfig cfg;
+  char rundir[4096] = "";
+  int quiet = 0, code = -1;
+  if (mrl_dist_rank() == 0) code = train_setup(argc, argv, &cfg, rundir, &quiet);
+  mrl_dist_bcast(&code, sizeof(code), 0);
+  if (code >= 0) return code;
+  mrl_dist_bcast(&cfg, sizeof(cfg), 0);
+  mrl_dist_bcast(rundir, sizeof(rundir), 0);
+  mrl_dist_bcast(&quiet, sizeof(quiet), 0);
+  return run_training(&cfg, rundir, quiet);
 }
 
 static int cmd_eval(int argc, char** argv) {
   const char* rundir = NULL;
-  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1};
+  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL};
+  const char** compare = calloc((size_t)argc, sizeof(char*));
+  int in_compare = 0, code = MRL_EXIT_USAGE;
   for (int i = 2; i < argc; i++) {
     const char* flag = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : NULL;
     long v;
     if (!strcmp(flag, "--tasks")) {
-      if (parse_long(flag, value, 1, 100000, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 1, 100000, &v)) goto done;
       opt.tasks = (int)v;
       i++;
     } else if (!strcmp(flag, "--steps")) {
-      if (parse_long(flag, value, 0, 1000, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 0, 1000, &v)) goto done;
       opt.steps = (int)v;
       i++;
     } else if (!strcmp(flag, "--episodes")) {
-      if (parse_long(flag, value, 1, 100000, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 1, 100000, &v)) goto done;
       opt.episodes = (int)v;
       i++;
     } else if (!strcmp(flag, "--threads")) {
-      if (parse_long(flag, value, 0, 256, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 0, 256, &v)) goto done;
       opt.threads = (int)v;
       i++;
     } else if (!strcmp(flag, "--seed")) {
-      if (parse_long(flag, value, 0, 0x7fffffffL, &v)) return MRL_EXIT_USAGE;
+      if (parse_long(flag, value, 0, 0x7fffffffL, &v)) goto done;
       opt.seed = (uint64_t)v;
       i++;
     } else if (!strcmp(flag, "--lr")) {
-      if (parse_double(flag, value, &opt.lr)) return MRL_EXIT_USAGE;
+      if (parse_double(flag, value, &opt.lr)) goto done;
+      i++;
+    } else if (!strcmp(flag, "--compare")) {
+      if (!value || value[0] == '-') {
+        usage_error("%s needs a run directory", flag);
+        goto done;
+      }
+      compare[opt.ncompare++] = value;
+      in_compare = 1;
       i++;
     } else if (flag[0] == '-') {
-      return usage_error("eval: unknown flag '%s'", flag);
+      usage_error("eval: unknown flag '%s'", flag);
+      goto done;
+    } else if (in_compare) {
+      compare[opt.ncompare++] = flag;
     } else if (rundir) {
-      return usage_error("eval: more than one run directory ('%s')", flag);
+      usage_error("eval: more than one run directory ('%s'; compare runs follow --compare)", flag);
+      goto done;
     } else {
       rundir = flag;
     }
   }
-  if (!rundir) return usage_error("eval: %s", "missing RUN_DIR");
+  if (!rundir) {
+    usage_error("eval: %s", "missing RUN_DIR");
+    goto done;
+  }
+  opt.compare = compare;
   char err[MRL_ERRLEN];
-  int code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
+  code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
+  // under MPI, load errors are agreed on every rank and write errors are rank 0's
+  if (code != MRL_EXIT_OK && mrl_dist_rank() == 0) fprintf(stderr, "metarl: %s\n", err);
+done:
+  free(compare);
+  return code;
+}
+
+static int cmd_plot(int argc, char** argv) {
+  const char** runs = calloc((size_t)argc, sizeof(char*));
+  const char* outdir = NULL;
+  const char* param = NULL;
+  int nrun = 0, code = MRL_EXIT_USAGE;
+  for (int i = 2; i < argc; i++) {
+    const char* value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--param")) {
+      if (!value) {
+        usage_error("%s needs a value", argv[i]);
+        goto done;
+      }
+      *(argv[i][2] == 'o' ? &outdir : &param) = value;
+      i++;
+    } else if (argv[i][0] == '-') {
+      usage_error("plot: unknown flag '%s'", argv[i]);
+      goto done;
+    } else {
+      runs[nrun++] = argv[i];
+    }
+  }
+  if (nrun == 0) {
+    usage_error("plot: %s", "missing RUN_DIR");
+    goto done;
+  }
+  char dir[4096], err[MRL_ERRLEN];
+  if (!outdir) {
+    snprintf(dir, sizeof(dir), "%s/plots", runs[0]);
+    outdir = dir;
+  }
+  code = mrl_plot_runs(runs, nrun, outdir, param, stdout, err, sizeof(err));
   if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
+done:
+  free(runs);
   return code;
 }
 
@@ -450,9 +627,7 @@ static int cmd_help(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   mrl_install_mujoco_handlers();
-  // OpenBLAS runs single-threaded inside each worker: parallelism is across
-  // tasks, and nested BLAS threads would only oversubscribe the cores.
-  openblas_set_num_threads(1);
+
   if (argc < 2) {
     usage(stderr);
     return MRL_EXIT_USAGE;
@@ -478,5 +653,14 @@ int main(int argc, char** argv) {
             MRL_VERSION);
     return MRL_EXIT_USAGE;
   }
-  return c->run(argc, argv);
+  // train and eval run as one rank of an MPI job when started by a launcher
+  if (c->run != cmd_train && c->run != cmd_eval) return c->run(argc, argv);
+  char err[MRL_ERRLEN];
+  if (mrl_dist_init(&argc, &argv, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  int code = c->run(argc, argv);
+  mrl_dist_finalize();
+  return code;
 }

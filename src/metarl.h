@@ -67,9 +67,23 @@ long mrl_mujoco_warning_count(void);
 #define MRL_STRLEN 256   // string config values, at most (with NUL)
 
 typedef enum { MRL_ACT_TANH = 0, MRL_ACT_RELU } mrlActivation;
-typedef enum { MRL_INNER_VPG = 0 } mrlInnerStep;
-typedef enum { MRL_OPT_SGD = 0, MRL_OPT_ADAM } mrlOptimKind;
-typedef enum { MRL_OUTER_REPTILE = 0, MRL_OUTER_FOMAML, MRL_OUTER_JOINT } mrlOuterAlgo;
+typedef enum { MRL_INNER_VPG = 0, MRL_INNER_PPO } mrlInnerStep;
+// trpo is an outer optimizer only (inner.optim accepts sgd | adam)
+typedef enum { MRL_OPT_SGD = 0, MRL_OPT_ADAM, MRL_OPT_TRPO } mrlOptimKind;
+typedef enum {
+  MRL_OUTER_REPTILE = 0,
+  MRL_OUTER_FOMAML,
+  MRL_OUTER_JOINT,
+  MRL_OUTER_MAML,
+  MRL_OUTER_COMBO
+} mrlOuterAlgo;
+// combo: weights of the k + 1 gradients g_1..g_{k+1} (g_{k+1}: the query gradient at theta_k)
+typedef enum {
+  MRL_COMBO_LAST = 0,  // g_{k+1} alone: FOMAML
+  MRL_COMBO_SUM,       // g_1 + ... + g_{k+1}: Reptile with k + 1 SGD steps, as a gradient
+  MRL_COMBO_MEAN,      // the sum / (k + 1)
+  MRL_COMBO_FIRST      // g_1 alone: joint training
+} mrlComboMode;
 typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO } mrlBaselineKind;
 typedef enum {
   MRL_REWARD_FORWARD = 0,  // forward_weight * velocity along the surface
@@ -85,7 +99,7 @@ typedef enum { MRL_RAND_ELEMENT = 0, MRL_RAND_BODY } mrlRandGroup;
 typedef struct {
   char name[MRL_STRLEN];  // name:             run name (default: config file stem)
   uint64_t seed;          // seed:             master seed of every random stream
-  int threads;            // threads:          worker threads (0: one per core)
+  int threads;  // threads:          worker threads (0: one per core, shared by the ranks of a node)
 
   struct {
     char name[MRL_STRLEN];       // env.name:         task family (see `metarl envs`)
@@ -140,27 +154,39 @@ typedef struct {
   } rl;
 
   struct {
-    mrlInnerStep step;   // inner.step:       vpg
-    mrlOptimKind optim;  // inner.optim:      sgd | adam
-    double lr;           // inner.lr:         inner step size
-    int steps;           // inner.steps:      adaptation steps k
-    int episodes;        // inner.episodes:   episodes per adaptation step
+    mrlInnerStep step;    // inner.step:       vpg
+    mrlOptimKind optim;   // inner.optim:      sgd | adam
+    double lr;            // inner.lr:         inner step size
+    int steps;            // inner.steps:      adaptation steps k
+    int episodes;         // inner.episodes:   episodes per adaptation step
+    double ppo_clip;      // inner.ppo_clip:   PPO clip range of the probability ratio
+    int ppo_epochs;       // inner.ppo_epochs: PPO passes over the batch per inner step
+    int ppo_minibatches;  // inner.ppo_minibatches: PPO minibatches per pass
+    int resample;         // inner.resample:   bool; false: steps 1..k-1 redraw step 0's streams
   } inner;
 
   struct {
-    mrlOuterAlgo algo;   // outer.algo:       reptile | fomaml | joint
-    mrlOptimKind optim;  // outer.optim:      sgd | adam (fomaml, joint)
-    double lr;           // outer.lr:         outer step size (fomaml, joint)
-    double eps_start;    // outer.eps_start:  reptile step size at iteration 0
-    double eps_end;      // outer.eps_end:    reptile step size at the last iteration
-    int meta_batch;      // outer.meta_batch: tasks per meta-iteration
-    int iterations;      // outer.iterations: meta-iterations
+    mrlOuterAlgo algo;        // outer.algo:       reptile | fomaml | joint | maml | combo
+    mrlOptimKind optim;       // outer.optim:      sgd | adam | trpo (all but plain reptile)
+    double lr;                // outer.lr:         outer step size (fomaml, joint)
+    double eps_start;         // outer.eps_start:  reptile step size at iteration 0
+    double eps_end;           // outer.eps_end:    reptile step size at the last iteration
+    int meta_batch;           // outer.meta_batch: tasks per meta-iteration
+    int iterations;           // outer.iterations: meta-iterations
+    int reptile_as_gradient;  // outer.reptile_as_gradient: bool; (phi - theta_k) to outer.optim
+    mrlComboMode combo;       // outer.combo:      last | sum | mean | first
+    double max_kl;            // outer.max_kl:     trpo: bound on the mean KL of a step
+    int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations
+    double cg_damping;        // outer.cg_damping: trpo: F + damping I
+    double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
   } outer;
 
   struct {
-    int tasks;     // eval.tasks:       held-out tasks
-    int steps;     // eval.steps:       adaptation steps K
-    int episodes;  // eval.episodes:    episodes per step
+    int tasks;        // eval.tasks:       held-out tasks
+    int steps;        // eval.steps:       adaptation steps K
+    int episodes;     // eval.episodes:    episodes per step
+    int every;        // eval.every:       meta-test every this many iterations (0: off)
+    int train_tasks;  // eval.train_tasks: held-out tasks of the meta-test during training
   } eval;
 
   struct {
@@ -191,6 +217,11 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen);
 // an identical struct. Returns 0, or -1 on a write error.
 int mrl_config_write(const mrlConfig* cfg, FILE* f);
 
+// Where the value of `key` in effect after loading path comes from: the
+// "file:line:column" of that value in path or its `extends` chain. Returns 0,
+// or -1 if no file sets the key (the default, or an override, is in effect).
+int mrl_config_locate(const char* path, const char* key, char* where, size_t n);
+
 // Print the key reference (key, type, default, description) to f.
 void mrl_config_print_reference(FILE* f);
 
@@ -205,7 +236,8 @@ typedef enum {
   MRL_RNG_TASK_TEST,   // held-out task parameters (keyed by task.test_seed)
   MRL_RNG_RESET,       // initial states of episodes
   MRL_RNG_ACTION,      // exploration noise
-  MRL_RNG_EVAL         // evaluation-only draws
+  MRL_RNG_EVAL,        // evaluation-only draws
+  MRL_RNG_MINIBATCH    // PPO minibatch shuffles
 } mrlRngPurpose;
 
 typedef struct {
@@ -257,6 +289,13 @@ struct mrlFamily_ {
   void (*step)(mrlEnv* env, int i, const double* act, double* obs, double* reward, int* done);
   // Release the family.
   void (*free)(mrlFamily* fam);
+
+  // Supervised (regression) families only, 0 and NULL otherwise: an
+  // "episode" is one input point drawn by reset (horizon 1, no steps); the
+  // policy mean is the prediction and the loss is the mean squared error.
+  int supervised;
+  // Label y (nact) of the point episode i was last reset to.
+  void (*target)(mrlEnv* env, int i, double* y);
 };
 
 // Make the family named cfg->env.name, configured from cfg.
@@ -344,6 +383,7 @@ typedef struct {
   double* ep_return;  // (nenv) undiscounted returns
   double* obs_final;  // (nenv, nobs) observation after the last step (scratch)
   mrlRng* noise;      // (nenv) action-noise streams (scratch)
+  int supervised;     // set by mrl_sample: act holds labels, the loss is MSE
 } mrlBatch;
 
 mrlBatch* mrl_batch_make(int nenv, int horizon, int nobs, int nact);
@@ -358,6 +398,24 @@ long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const d
 
 // Mean undiscounted episode return of a batch.
 double mrl_batch_mean_return(const mrlBatch* b);
+
+// Statistics of one sampled batch (one task, one adaptation step), for logs.
+// Sums rather than means, so that batches pool exactly in task order.
+typedef struct {
+  int ntraj;                  // episodes
+  double sum_return;          // sum over episodes of the undiscounted return
+  double sumsq_return;        // sum over episodes of its square
+  double max_return;          // best episode
+  double min_return;          // worst episode
+  double sum_disc_return;     // sum over episodes of the discounted return from t = 0
+  double entropy;             // differential entropy of the Gaussian policy (nats per action)
+  double explained_variance;  // 1 - Var(ret - baseline) / Var(ret) over valid rows; NaN if unfit
+} mrlBatchStats;
+
+// Fill s from batch b sampled with params. fitted: b->ret and b->baseline hold
+// returns-to-go and baseline predictions (else explained_variance is NaN).
+void mrl_batch_stats(const mrlPolicy* pol, const double* params, const mrlBatch* b, double gamma,
+                     int fitted, mrlBatchStats* s);
 
 //-------------------------------- advantages --------------------------------
 
@@ -396,6 +454,16 @@ void mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
 double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const mrlBatch* batch, double* grad);
 
+// Mean squared error L = (1/n) sum |mean(x) - y|^2 of a supervised batch
+// (labels y in batch->act); returns L, writes dL/dparams (the log-std part 0).
+double mrl_mse_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                         const mrlBatch* batch, double* grad);
+
+// The inner-loop loss of a batch: MSE if batch->supervised, else the
+// policy-gradient surrogate. The function every gradient in metarl goes through.
+double mrl_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                     const mrlBatch* batch, double* grad);
+
 //--------------------------------- optimizers --------------------------------
 
 typedef struct {
@@ -408,6 +476,7 @@ typedef struct {
   double* v;                     // (n) second moment (Adam)
 } mrlOptim;
 
+// kind sgd or adam (trpo is not a first-order rule: see mrl_trpo_step).
 void mrl_optim_init(mrlOptim* opt, mrlOptimKind kind, int n, double lr);
 void mrl_optim_free(mrlOptim* opt);
 void mrl_optim_reset(mrlOptim* opt);  // zero moments and step count
@@ -440,24 +509,74 @@ typedef struct {
   mrlPolicyWork* work;  // maxbatch = nenv * horizon
   mrlBatch* batch;      // the last sampled batch
   mrlBaseline* baseline;
-  mrlOptim optim;                    // inner optimizer, reset per task
-  double* theta;                     // (nparam) adapted parameters
-  double* grad;                      // (nparam) scratch gradient
+  mrlOptim optim;  // inner optimizer, reset per task
+  double* theta;   // (nparam) adapted parameters
+  double* grad;    // (nparam) scratch gradient
+  // Kept for second-order MAML and combo: batch s and theta_s of every inner
+  // step s = 0..nsaved-1 (the query batch is saved[k]); batch points into it.
+  int nsaved;           // inner.steps + 1 when the outer loop needs them, else 0
+  mrlBatch* own_batch;  // the batch used when a step has no saved slot
+  mrlBatch** saved;     // (nsaved) batches
+  double* thetas;       // (nsaved, nparam) parameters each batch was sampled with
+  double* grad_sum;     // (nparam) combo: weighted sum of the inner gradients
+  // PPO scratch, over the valid rows of a batch
+  double* old_logp;                  // (nenv T) log pi_old(a|s) per row
+  int* rows;                         // (nenv T) valid row indices, shuffled per epoch
+  double* mb_obs;                    // (nenv T, nobs) minibatch gathered
+  double* mb_act;                    // (nenv T, nact)
+  double* mb_aux;                    // (2, nenv T) minibatch advantages, then old log-probs
+  double* scratch;                   // (3, nparam) MAML's Hessian-vector products
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
+  // logging (set by the caller; never read by the update, so never perturbs it)
+  mrlBatchStats* stats;  // (k + 1) or NULL: statistics of each sampled batch
 } mrlLearner;
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                              int nenv);
+
+// Make the learner keep every batch and theta of up to nsaved - 1 inner steps
+// (MAML, TRPO's Fisher data) and, if grad_sum, the combo sum of the inner
+// gradients. Call once after mrl_learner_make.
+void mrl_learner_keep(mrlLearner* ln, int nsaved, int grad_sum);
 void mrl_learner_free(mrlLearner* ln);
 
 // Adapt from phi to `task` with k inner steps: each samples the learner's
-// nenv episodes at the current theta and takes one step on them. Then samples
-// one more batch at the adapted theta (the query batch), with advantages when
-// query_advantages. returns (k + 1) gets each batch's mean return. Streams are
-// keyed by (seed, iteration, task_key * 4096 + step). Returns env steps taken.
+// nenv episodes at the current theta and takes one step on them (vpg or ppo,
+// with inner.optim). Then samples one more batch at the adapted theta (the
+// query batch), with advantages when query_advantages or ln->stats (which
+// then gets each batch's statistics). returns (k + 1) gets each batch's mean
+// return. Streams are keyed by (seed, iteration, task_key * 4096 + step); with
+// inner.resample false, steps 1..k-1 reuse step 0's key (a supervised family
+// then sees the same points: a fixed support set). When ln->nsaved > k, every
+// batch and theta_s stays in ln->saved and ln->thetas, and ln->grad_sum gets
+// sum_s w_s g_s for outer.combo (the query gradient included). Returns env
+// steps taken.
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns);
+
+// One PPO inner step on ln->batch (advantages computed): inner.ppo_epochs
+// passes over the valid rows in inner.ppo_minibatches shuffled minibatches
+// (shuffles keyed by (seed, MINIBATCH, iteration, key, epoch)), each an
+// inner.optim step on the clipped surrogate
+// -(1/M) sum min(r A, clip(r, 1 - c, 1 + c) A), r = pi_theta / pi_old.
+// Updates ln->theta.
+void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, uint64_t seed, uint64_t iteration,
+                  uint64_t key);
+
+// Weight of inner gradient s (0..k) in outer.combo's sum (k + 1 gradients).
+double mrl_combo_weight(mrlComboMode mode, int s, int k);
+
+// Second-order MAML meta-gradient of one task, after mrl_inner_adapt with
+// k SGD VPG (or supervised) steps and ln->nsaved > k: the gradient of the
+// query loss L_q(theta_k(phi)) with theta_{s+1} = theta_s - lr grad L_s(theta_s)
+// and every batch held fixed (the sampling-distribution term of the
+// policy-gradient Hessian is dropped, as in the original MAML code):
+//   g = (I - lr H_0)(I - lr H_1) ... (I - lr H_{k-1}) grad L_q(theta_k),
+// each H_s v by central differences of gradients of L_s at theta_s +- h v/|v|
+// (h = outer.hvp_step). Writes g (nparam). Memory O(nparam); cost 2k + 1
+// gradients.
+void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 
 //----------------------------------- threads --------------------------------
 
@@ -473,18 +592,163 @@ int mrl_pool_size(const mrlPool* pool);
 void mrl_pool_run(mrlPool* pool, int njobs, mrlPoolFn fn, void* ctx);
 void mrl_pool_free(mrlPool* pool);
 
+//-------------------------------- distributed -------------------------------
+
+// A job of R MPI ranks (dist.c): the tasks of every batch are split into
+// contiguous blocks by task index, each rank fills the slots of its block,
+// every slot is gathered to every rank in task order and every rank reduces
+// them identically, so the parameters are the same bits for any rank count.
+// Built without MPI, or started without a launcher, the process is rank 0 of
+// 1 and every function below does the single-process thing.
+
+// Start MPI if metarl was built with it and the process was started by an MPI
+// launcher (mpirun, mpiexec, srun: detected from the variables they set;
+// METARL_MPI=1 forces MPI_Init, METARL_MPI=0 prevents it); otherwise the
+// process is rank 0 of 1. Also reads the test-only METARL_FAULT_INJECT. Call
+// once from the main thread before any other mrl_dist_ function. Returns 0,
+// or -1 with err.
+int mrl_dist_init(int* argc, char*** argv, char* err, size_t errlen);
+// Finish MPI if mrl_dist_init started it; afterwards the process is 1 rank.
+void mrl_dist_finalize(void);
+int mrl_dist_rank(void);     // this process's rank, 0..size-1
+int mrl_dist_size(void);     // ranks in the job (1 without MPI)
+int mrl_dist_has_mpi(void);  // 1 if built with MPI
+
+// Worker threads of a pool: requested if > 0, else the online cores divided
+// by the ranks running on this node (at least 1), so that `threads: 0` fills
+// a node once whatever the number of ranks placed on it.
+int mrl_dist_threads(int requested);
+
+// Tasks [*begin, *end) of `rank` among `size` ranks for ntask tasks:
+// contiguous blocks in task order whose sizes differ by at most one (a rank
+// may get none when ntask < size).
+void mrl_dist_range(int ntask, int rank, int size, int* begin, int* end);
+
+// Collective. base holds ntask slots of `bytes` bytes each, task j at
+// base + j * bytes; this rank has filled the slots of its range
+// (mrl_dist_range with this rank and size). On return every rank holds every
+// slot, byte for byte as its owner wrote it.
+void mrl_dist_gather_tasks(void* base, size_t bytes, int ntask);
+
+// Collective: root's nbytes at buf, copied to buf on every rank.
+void mrl_dist_bcast(void* buf, size_t nbytes, int root);
+
+// Collective: the largest v over the ranks.
+int mrl_dist_max(int v);
+
+// Collective agreement on an outcome: each rank passes its code (0: success)
+// and its message in err. Returns, on every rank, the code of the lowest
+// failing rank (0 if none) and puts its message in err, prefixed with
+// "rank r of R: " when r > 0. Ranks that fail alone call this before leaving,
+// so that no other rank waits for them in a later collective.
+int mrl_dist_agree(int code, char* err, size_t errlen);
+
+// 64-bit FNV-1a hash of n bytes.
+uint64_t mrl_fnv1a(const void* data, size_t n);
+
+// Collective: compare the FNV-1a hash of params (n) across ranks. Returns 0
+// if every rank holds the same bytes, else -1 on every rank with err naming
+// the ranks that differ from rank 0 and both checksums.
+int mrl_dist_check_same(const double* params, int n, int iteration, char* err, size_t errlen);
+
+// Print "metarl: rank r of R: <message>" on stderr and end the whole job with
+// exit code `code` (MPI_Abort); with one process, print and exit(code). For a
+// failure on one rank where the others cannot be told in a collective.
+void mrl_dist_abort(int code, const char* fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+
+// Fault injection, for the tests of failure handling only. With
+// METARL_FAULT_INJECT=RANK:ITERATION:KIND set, rank RANK at meta-iteration
+// ITERATION (after computing its tasks, before the gather) does KIND:
+//   error:   raises an error (mrl_dist_abort: message, MPI_Abort);
+//   kill:    dies at once (SIGKILL), like a crashed node;
+//   perturb: the trainer changes the last bit of phi[0] on that rank, which
+//            the parameter checksum must catch.
+typedef enum { MRL_FAULT_NONE = 0, MRL_FAULT_ERROR, MRL_FAULT_KILL, MRL_FAULT_PERTURB } mrlFault;
+// Called by the trainer at every iteration: acts out error and kill, returns
+// the kind due now on this rank (MRL_FAULT_NONE almost always).
+mrlFault mrl_dist_fault(int iteration);
+
+// Meta-iterations between parameter checksums across ranks (also checked
+// before every checkpoint and at the end of training).
+#define MRL_DIST_CHECK_EVERY 10
+
 //--------------------------------- training ---------------------------------
+
+//------------------------------------ trpo ----------------------------------
+
+// Fisher information of the Gaussian policy at phi on a set of observations,
+// for the TRPO outer step. Fv = (1/M) sum_rows J^T diag(1/std^2) J v + 2 v_logstd,
+// J the Jacobian of the mean (J v by central differences of forward passes).
+typedef struct {
+  const mrlPolicy* pol;
+  int maxrows, rows;  // capacity, rows stored
+  double* obs;        // (maxrows, nobs) observations visited by phi
+  double* mean_old;   // (maxrows, nact) policy mean at phi
+  double* scratch;    // (maxrows, nact)
+} mrlFisherData;
+
+mrlFisherData* mrl_fisher_make(const mrlPolicy* pol, int maxrows);
+void mrl_fisher_free(mrlFisherData* fd);
+// Append the valid observations of batch (at most maxrows in all).
+void mrl_fisher_add(mrlFisherData* fd, const mrlBatch* batch);
+// Sums over the stored rows (not means), so that sets can be reduced in order:
+// out += sum_rows J^T diag(1/std^2) J v (the log-std part excluded). probe
+// (nparam) is scratch.
+void mrl_fisher_mean_product(const mrlFisherData* fd, const double* phi, mrlPolicyWork* work,
+                             const double* v, double* out, double* probe);
+// Sum over the stored rows of KL(pi_phi || pi_new), exact, from a forward pass
+// at pnew (mean_old must be set by mrl_fisher_set_old).
+double mrl_fisher_kl_sum(const mrlFisherData* fd, const double* phi, const double* pnew,
+                         mrlPolicyWork* work);
+// Store the means at phi of every row (before a step).
+void mrl_fisher_set_old(mrlFisherData* fd, const double* phi, mrlPolicyWork* work);
+
+// The TRPO step on phi along the loss gradient g, over nset observation sets
+// (one per task, reduced in order): x = CG(F + damping I, g) with cg_iters
+// iterations, full step -sqrt(2 max_kl / x^T F x) x, shrunk by 0.8 up to 15
+// times until the mean KL is <= max_kl. Rejected (phi unchanged, returns 0)
+// if none fits; else returns the step fraction taken and updates phi.
+// kl gets the mean KL of the step taken. work (one per pool worker) is scratch.
+double mrl_trpo_step(const mrlConfig* cfg, mrlFisherData** sets, int nset, mrlPolicyWork** work,
+                     mrlPool* pool, double* phi, const double* g, double* kl);
+
+// Returns of a set of episodes, under garage's column names.
+typedef struct {
+  double average;             // AverageReturn
+  double std;                 // StdReturn (population, over episodes)
+  double max, min;            // MaxReturn, MinReturn
+  double average_discounted;  // AverageDiscountedReturn (from t = 0, rl.gamma)
+  double ntraj;               // NumTrajs
+  double entropy;             // Entropy: mean over tasks of the policy entropy
+  double explained_variance;  // ExplainedVariance: mean over tasks of the baseline's
+} mrlReturnStats;
+
+// Pool per-task batch statistics s (n, stride apart) in task order.
+void mrl_return_stats_pool(const mrlBatchStats* s, int n, int stride, mrlReturnStats* out);
 
 // One row of progress.csv.
 typedef struct {
   int iteration;
   long total_env_steps;
-  double return_pre;                 // mean return before adaptation (at phi)
-  double return_post;                // mean return after k inner steps
-  double std_pre, std_post;          // across tasks
-  double step_size;                  // outer step size used
-  double seconds;                    // wall-clock since start
-  double phase_seconds[MRL_NPHASE];  // this iteration, summed over workers
+  double return_pre;         // mean return before adaptation (at phi)
+  double return_post;        // mean return after k inner steps
+  double std_pre, std_post;  // across tasks
+  double step_size;          // outer step size used
+  double seconds;            // wall-clock since start
+  // seconds per phase of this iteration: sampling, advantage and inner update
+  // summed over workers; outer update adds the main thread's reduction and
+  // step; logging is the writing of the previous row and its checkpoint
+  double phase_seconds[MRL_NPHASE];
+  // rllab/garage-style statistics pooled over every episode of the meta-batch
+  mrlReturnStats pre;   // batches at phi
+  mrlReturnStats post;  // query batches at the adapted parameters
+  // held-out meta-test (eval.every): valid only on rows where it ran
+  int metatest;              // 1 if the meta-test ran after this iteration
+  double metatest_pre;       // mean return over eval.train_tasks before adaptation
+  double metatest_post;      // after eval.steps adaptation steps
+  double metatest_post_sem;  // standard error of metatest_post over tasks
+  double time_metatest;      // seconds
+  int ranks;                 // MPI ranks of the job (1 without MPI)
 } mrlProgress;
 
 typedef struct mrlTrainer_ mrlTrainer;
@@ -504,8 +768,19 @@ double* mrl_trainer_params(mrlTrainer* tr);
 const mrlPolicy* mrl_trainer_policy(const mrlTrainer* tr);
 int mrl_trainer_iteration(const mrlTrainer* tr);  // iterations done
 
+// The outer optimizer (sgd or adam state; trpo keeps none), the total env
+// steps so far, and restoring a checkpoint's state into a fresh trainer.
+mrlOptim* mrl_trainer_outer_optim(mrlTrainer* tr);
+long mrl_trainer_total_steps(const mrlTrainer* tr);
+int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errlen);
+
 // Train cfg end to end into run directory rundir (progress.csv, checkpoints),
-// printing a line per iteration to out (may be NULL). Returns an exit code.
+// printing a line per iteration to out (may be NULL). If rundir already holds
+// checkpoints/latest.ckpt (a run interrupted earlier, `metarl train --resume`),
+// continues from it: phi, the outer optimizer, the iteration and the env-step
+// count are restored, progress.csv rows from that iteration on are dropped and
+// new rows appended, so the result is bit-identical to an uninterrupted run.
+// Returns an exit code.
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen);
 
 //--------------------------------- evaluation -------------------------------
@@ -535,11 +810,17 @@ typedef struct {
   double lr;      // meta-test inner step size (<= 0: inner.lr)
   int threads;    // worker threads (< 0: the run's threads)
   uint64_t seed;  // seed of the evaluation's sampling streams
+  // added after 0.1.0
+  int ncompare;                // other runs whose latest checkpoints are compared
+  const char* const* compare;  // (ncompare) their run directories
 } mrlEvalOptions;
 
-// Evaluate the run in rundir: its latest checkpoint against a random
-// initialization on the held-out split; writes rundir/eval/adaptation.csv and
-// prints a table to out. Returns an exit code.
+// Evaluate the run in rundir: its latest checkpoint, each compare run's latest
+// checkpoint (same env family and policy shape, else exit 2) and a random
+// initialization, all adapted with rundir's inner-loop settings on the same
+// held-out tasks and noise streams. Writes rundir/eval/adaptation.csv and
+// rundir/eval/summary.json atomically (both or neither) and prints a table to
+// out. Returns an exit code; on exit 2 nothing is written.
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen);
 
@@ -557,16 +838,120 @@ typedef struct {
 int mrl_bench_run(const mrlConfig* cfg, const mrlBenchOptions* opt, FILE* out, char* err,
                   size_t errlen);
 
+// Meta-test during training: the mean return over the first ntask held-out
+// tasks after 0 and nstep-1 inner steps of neps episodes, and the standard
+// error of the latter. Deterministic in seed; touches nothing but its outputs.
+void mrl_eval_meta_test(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                        const double* params, int ntask, int nstep, int neps, uint64_t seed,
+                        double* pre, double* post, double* post_sem);
+
+//--------------------------------- statistics -------------------------------
+
+// Summary of a sample, as summary.json reports it per initialization and step.
+typedef struct {
+  int n;           // sample size
+  double mean;     // arithmetic mean
+  double sem;      // standard error of the mean (sample std / sqrt(n); 0 if n < 2)
+  double ci_low;   // 95% percentile-bootstrap confidence interval of the mean
+  double ci_high;  //
+  double iqm;      // interquartile mean (mean of the middle half, floor(n/4) cut each side)
+} mrlSummary;
+
+#define MRL_BOOTSTRAP_RESAMPLES 10000  // resamples of every bootstrap interval
+
+double mrl_stats_mean(const double* x, int n);
+double mrl_stats_sem(const double* x, int n);
+// Interquartile mean: sorts a copy, drops floor(n/4) values at each end (as
+// scipy.stats.trim_mean(x, 0.25), used by rliable) and averages the rest.
+double mrl_stats_iqm(const double* x, int n);
+// Percentile bootstrap interval of the mean at `level` (e.g. 0.95): nresample
+// resamples with replacement drawn from the stream keyed by seed; quantiles
+// interpolated linearly between order statistics. Deterministic in seed.
+void mrl_stats_bootstrap_ci(const double* x, int n, int nresample, double level, uint64_t seed,
+                            double* lo, double* hi);
+// All of the above (95% interval, MRL_BOOTSTRAP_RESAMPLES resamples).
+void mrl_stats_summarize(const double* x, int n, uint64_t seed, mrlSummary* s);
+
+//---------------------------------- logging ---------------------------------
+
+// CRC-32C (Castagnoli), as TFRecord files use it; "123456789" gives 0xE3069283.
+uint32_t mrl_crc32c(const void* data, size_t n);
+// TFRecord's masked CRC: ((crc >> 15) | (crc << 17)) + 0xa282ead8.
+uint32_t mrl_crc32c_mask(uint32_t crc);
+
+// A TensorBoard event file: TFRecords of Event protocol buffers.
+typedef struct mrlEvents_ mrlEvents;
+
+// Create dir/events.out.tfevents.<unix time>.<host> and write the
+// file_version record "brain.Event:2". path (may be NULL) gets the file name.
+mrlEvents* mrl_events_open(const char* dir, char* path, size_t pathlen, char* err, size_t errlen);
+// One Event at (wall_time, step) holding a scalar summary value per tag; NaN
+// values are left out. Flushed. Returns 0, or -1 on a write error.
+int mrl_events_scalars(mrlEvents* ev, double wall_time, int64_t step, const char* const* tags,
+                       const double* values, int n);
+// Close the file; returns 0, or -1 if a write failed.
+int mrl_events_close(mrlEvents* ev);
+
+// The training log: progress.csv, the TensorBoard event file and the lines
+// (or, on a terminal, the progress bar) on out.
+typedef struct mrlLog_ mrlLog;
+
+// Column names of progress.csv, in order, and their count.
+extern const char* const mrl_progress_columns[];
+extern const int mrl_progress_ncolumns;
+
+// Values of row in the order of mrl_progress_columns (NaN where empty).
+void mrl_progress_values(const mrlProgress* row, double* values);
+
+// Open the log of a run of total_iterations into rundir; out may be NULL.
+// append: continue progress.csv (a resumed run) instead of starting it.
+mrlLog* mrl_log_open(const char* rundir, int total_iterations, int append, FILE* out, char* err,
+                     size_t errlen);
+// Append row to progress.csv and the event file, and show it on out.
+int mrl_log_write(mrlLog* log, const mrlProgress* row, char* err, size_t errlen);
+// Finish the progress bar, close the files; returns 0 or -1 with err.
+int mrl_log_close(mrlLog* log, char* err, size_t errlen);
+
+//----------------------------------- plots ----------------------------------
+
+#define MRL_PLOT_WIDTH 1200  // pixels of every PNG figure
+#define MRL_PLOT_HEIGHT 600  //
+
+// Plot the runs: outdir/learning.{png,svg} (returns before and after
+// adaptation against env steps, one color per run) and, for each run with
+// eval/summary.json and eval/adaptation.csv, outdir/adaptation[-N].{png,svg}
+// (return against adaptation step per initialization with 95% bands) and
+// outdir/tasks[-N].{png,svg} (return after the last step against task
+// parameter `param`, NULL: the only one, or the norm of several). Lists the
+// files written on out. Returns an exit code (2: bad or missing input).
+int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, const char* param,
+                  FILE* out, char* err, size_t errlen);
+
 //--------------------------------- checkpoints -------------------------------
 
 // Write params atomically (temporary file, fsync, rename) to path with a
 // header (magic, format version, policy shape, iteration) and a checksum.
+// Same as mrl_checkpoint_save_state with no optimizer and 0 env steps.
 int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
                         char* err, size_t errlen);
 
-// Read a checkpoint written for the same policy shape; params (nparam).
+// Read a checkpoint written for the same policy shape; params (nparam). The
+// training state beyond the parameters is skipped.
 int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
                         char* err, size_t errlen);
+
+// Everything an outer loop needs to resume: params, iteration, total env
+// steps and the outer optimizer (kind, step count, Adam moments; opt may be
+// NULL: none). Random streams are keyed by iteration and need no state.
+int mrl_checkpoint_save_state(const char* path, const mrlPolicy* pol, const double* params,
+                              int iteration, long total_steps, const mrlOptim* opt, char* err,
+                              size_t errlen);
+
+// Read what mrl_checkpoint_save_state wrote. opt, when not NULL, must be
+// initialized with the checkpoint's kind and size (else an error says so).
+int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* params,
+                              int* iteration, long* total_steps, mrlOptim* opt, char* err,
+                              size_t errlen);
 
 //-------------------------------- run directories ---------------------------
 

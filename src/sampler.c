@@ -47,10 +47,42 @@ void mrl_batch_free(mrlBatch* b) {
   free(b);
 }
 
+// A supervised family: episode i is one input point with its label (in act);
+// its "return" is minus the squared error of the prediction, so that logs and
+// evaluation read the same way as for control tasks (higher is better).
+static long sample_points(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol,
+                          const double* params, mrlPolicyWork* work, mrlBatch* b, uint64_t seed,
+                          uint64_t iteration, uint64_t task_key) {
+  int n = b->nenv, nobs = b->nobs, nact = b->nact;
+  MRL_ASSERT(b->horizon == 1 && fam->target);
+  for (int i = 0; i < n; i++) {
+    mrlRng rng;
+    mrl_rng_init(&rng, seed, MRL_RNG_RESET, iteration, task_key, i);
+    fam->reset(env, i, &rng, b->obs + (size_t)i * nobs);
+    fam->target(env, i, b->act + (size_t)i * nact);
+    b->len[i] = 1;
+    b->valid[i] = 1;
+  }
+  mrl_policy_forward(pol, params, work, b->obs, n);
+  for (int i = 0; i < n; i++) {
+    double se = 0;
+    for (int j = 0; j < nact; j++) {
+      double d = work->mean[(size_t)i * nact + j] - b->act[(size_t)i * nact + j];
+      se += d * d;
+    }
+    b->rew[i] = b->ep_return[i] = -se;
+    b->adv[i] = 0;
+  }
+  return n;
+}
+
 long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const double* params,
                 mrlPolicyWork* work, mrlBatch* b, uint64_t seed, uint64_t iteration,
                 uint64_t task_key) {
   int n = b->nenv, T = b->horizon, nobs = b->nobs, nact = b->nact;
+  b->supervised = fam->supervised;
+  if (fam->supervised)
+    return sample_points(fam, env, pol, params, work, b, seed, iteration, task_key);
   const double* logstd = params + pol->logstd_off;
   double std[64];
   MRL_ASSERT(nact <= 64);

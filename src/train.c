@@ -4,9 +4,16 @@
 // train.c: the outer loop. Each meta-iteration adapts phi to a meta-batch of
 // training tasks on the worker threads, reduces the per-task results in task
 // order (so the sum is the same whatever the thread count) and updates phi:
-//   reptile: phi += eps_i * mean(theta_k - phi), eps annealed linearly;
+//   reptile: phi += eps_i * mean(theta_k - phi), eps annealed linearly, or
+//            mean(phi - theta_k) as the gradient of an outer step;
 //   fomaml:  phi -= outer step of mean(grad L(theta_k)) on the query batch;
-//   joint:   phi -= outer step of mean(grad L(phi)) (pooled pre-training).
+//   maml:    the same with the second-order meta-gradient (maml.c);
+//   joint:   phi -= outer step of mean(grad L(phi)) (pooled pre-training);
+//   combo:   phi -= outer step of mean(sum_s w_s g_s) over the inner gradients.
+// The outer step is sgd, adam (optim.c) or trpo (trpo.c).
+// Under MPI (dist.c) each rank computes a contiguous block of the tasks, the
+// per-task slots are gathered to every rank in task order, and every rank
+// runs the same reduction and update; only rank 0 writes the run directory.
 
 #include <errno.h>
 #include <math.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "metarl.h"
 
@@ -21,20 +29,31 @@ struct mrlTrainer_ {
   mrlConfig cfg;
   mrlFamily* fam;
   mrlPolicy pol;
-  double* phi;     // (nparam) meta-parameters
-  mrlOptim outer;  // fomaml and joint
+  double* phi;             // (nparam) meta-parameters
+  mrlOptim outer;          // sgd or adam state (trpo keeps none)
+  mrlFisherData** fisher;  // (meta_batch) trpo: the observations of each task's first batch
+  mrlPolicyWork** works;   // (nworker) views of the learners' scratch, for trpo
   mrlPool* pool;
-  mrlLearner** learners;  // (nworker)
-  double* task_params;    // (meta_batch, ntask)
-  double* results;        // (meta_batch, nparam) per-task update direction
-  double* returns;        // (meta_batch, steps + 1) per-task mean returns
-  long* task_steps;       // (meta_batch) env steps per task
-  double* mean_result;    // (nparam)
-  int iteration;          // iterations done
+  mrlLearner** learners;      // (nworker)
+  double* task_params;        // (meta_batch, ntask)
+  double* results;            // (meta_batch, nparam) per-task update direction
+  double* returns;            // (meta_batch, steps + 1) per-task mean returns
+  long* task_steps;           // (meta_batch) env steps per task
+  mrlBatchStats* task_stats;  // (meta_batch, steps + 1) per-task batch statistics
+  double* mean_result;        // (nparam)
+  int task_begin, task_end;   // this rank's tasks of the meta-batch
+  double* fisher_obs;         // (meta_batch, maxrows, nobs) trpo under MPI: sets to gather
+  int* fisher_rows;           // (meta_batch) their row counts
+  int iteration;              // iterations done
   long total_steps;
   double start_time;
 };
 
+
+// Plain Reptile moves phi by eps itself; every other update is a gradient.
+static int uses_outer_optim(const mrlConfig* cfg) {
+  return cfg->outer.algo != MRL_OUTER_REPTILE || cfg->outer.reptile_as_gradient;
+}
 
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlFamily* fam = mrl_family_make(cfg, err, errlen);
@@ -48,18 +67,38 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlRng rng;
   mrl_rng_init(&rng, cfg->seed, MRL_RNG_INIT, 0, 0, 0);
   mrl_policy_init(&tr->pol, &rng, tr->phi);
-  mrl_optim_init(&tr->outer, cfg->outer.optim, n, cfg->outer.lr);
-  tr->pool = mrl_pool_make(cfg->threads);
+  // trpo: an sgd record with no moments (its step is mrl_trpo_step)
+  mrl_optim_init(&tr->outer, cfg->outer.optim == MRL_OPT_TRPO ? MRL_OPT_SGD : cfg->outer.optim, n,
+                 cfg->outer.lr);
+  tr->pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(tr->pool);
   tr->learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
+  // maml needs every batch and theta_s; trpo the first batch (at phi)
+  int trpo = cfg->outer.optim == MRL_OPT_TRPO && uses_outer_optim(cfg);
+  int nsaved = cfg->outer.algo == MRL_OUTER_MAML ? cfg->inner.steps + 1 : trpo ? 1 : 0;
+  tr->works = mrl_alloc(sizeof(mrlPolicyWork*) * nworker);
   for (int w = 0; w < nworker; w++) {
     tr->learners[w] = mrl_learner_make(cfg, fam, &tr->pol, cfg->inner.episodes);
+    mrl_learner_keep(tr->learners[w], nsaved, cfg->outer.algo == MRL_OUTER_COMBO);
+    tr->works[w] = tr->learners[w]->work;
+  }
+  if (trpo) {
+    tr->fisher = mrl_alloc(sizeof(mrlFisherData*) * m);
+    for (int j = 0; j < m; j++) {
+      tr->fisher[j] = mrl_fisher_make(&tr->pol, cfg->inner.episodes * fam->horizon);
+    }
   }
   tr->task_params = mrl_alloc(sizeof(double) * m * fam->ntask);
   tr->results = mrl_alloc(sizeof(double) * (size_t)m * n);
   tr->returns = mrl_alloc(sizeof(double) * m * (cfg->inner.steps + 1));
   tr->task_steps = mrl_alloc(sizeof(long) * m);
+  tr->task_stats = mrl_alloc(sizeof(mrlBatchStats) * m * (cfg->inner.steps + 1));
   tr->mean_result = mrl_alloc(sizeof(double) * n);
+  mrl_dist_range(m, mrl_dist_rank(), mrl_dist_size(), &tr->task_begin, &tr->task_end);
+  if (trpo && mrl_dist_size() > 1) {
+    tr->fisher_obs = mrl_alloc(sizeof(double) * m * tr->fisher[0]->maxrows * fam->nobs);
+    tr->fisher_rows = mrl_alloc(sizeof(int) * m);
+  }
   tr->start_time = mrl_now();
   return tr;
 }
@@ -70,6 +109,11 @@ void mrl_trainer_free(mrlTrainer* tr) {
   mrl_pool_free(tr->pool);
   for (int w = 0; w < nworker; w++) mrl_learner_free(tr->learners[w]);
   free(tr->learners);
+  free(tr->works);
+  if (tr->fisher) {
+    for (int j = 0; j < tr->cfg.outer.meta_batch; j++) mrl_fisher_free(tr->fisher[j]);
+    free(tr->fisher);
+  }
   mrl_optim_free(&tr->outer);
   mrl_family_free(tr->fam);
   free(tr->phi);
@@ -77,7 +121,10 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->results);
   free(tr->returns);
   free(tr->task_steps);
+  free(tr->task_stats);
   free(tr->mean_result);
+  free(tr->fisher_obs);
+  free(tr->fisher_rows);
   free(tr);
 }
 
@@ -93,6 +140,30 @@ int mrl_trainer_iteration(const mrlTrainer* tr) {
   return tr->iteration;
 }
 
+mrlOptim* mrl_trainer_outer_optim(mrlTrainer* tr) {
+  return &tr->outer;
+}
+
+long mrl_trainer_total_steps(const mrlTrainer* tr) {
+  return tr->total_steps;
+}
+
+int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errlen) {
+  int iteration = 0;
+  long steps = 0;
+  if (mrl_checkpoint_load_state(path, &tr->pol, tr->phi, &iteration, &steps, &tr->outer, err,
+                                errlen)) {
+    return -1;
+  }
+  if (iteration < 0 || iteration > tr->cfg.outer.iterations) {
+    return mrl_error(err, errlen, "checkpoint '%s' is at iteration %d, outside 0..%d", path,
+                     iteration, tr->cfg.outer.iterations);
+  }
+  tr->iteration = iteration;
+  tr->total_steps = steps;
+  return 0;
+}
+
 // One task of the meta-batch on one worker: writes only its own slots.
 static void task_job(void* ctx, int worker, int job) {
   mrlTrainer* tr = ctx;
@@ -105,18 +176,76 @@ static void task_job(void* ctx, int worker, int job) {
   double* returns = tr->returns + (size_t)job * nret;
   mrl_task_sample(tr->fam, cfg, 0, tr->iteration, job, task);
   int need_query = cfg->outer.algo != MRL_OUTER_REPTILE;
+  mrlBatchStats* stats = tr->task_stats + (size_t)job * nret;
+  ln->stats = stats;
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
-  if (cfg->outer.algo == MRL_OUTER_REPTILE) {
-    for (int i = 0; i < n; i++) result[i] = ln->theta[i] - tr->phi[i];
-  } else {
+  ln->stats = NULL;
+  double t0 = mrl_now();
+  switch (cfg->outer.algo) {
+  case MRL_OUTER_REPTILE:
+    if (cfg->outer.reptile_as_gradient) {
+      for (int i = 0; i < n; i++) result[i] = tr->phi[i] - ln->theta[i];
+    } else {
+      for (int i = 0; i < n; i++) result[i] = ln->theta[i] - tr->phi[i];
+    }
+    break;
+  case MRL_OUTER_FOMAML:
+  case MRL_OUTER_JOINT:
     // fomaml: gradient at theta_k on the query batch; joint: k = 0, at phi
-    double t0 = mrl_now();
-    mrl_pg_loss_grad(&tr->pol, ln->theta, ln->work, ln->batch, result);
-    ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
+    mrl_loss_grad(&tr->pol, ln->theta, ln->work, ln->batch, result);
+    break;
+  case MRL_OUTER_MAML:
+    mrl_maml_meta_grad(cfg, ln, k, result);
+    break;
+  case MRL_OUTER_COMBO:
+    memcpy(result, ln->grad_sum, sizeof(double) * n);
+    break;
   }
+  if (tr->fisher) {
+    tr->fisher[job]->rows = 0;
+    mrl_fisher_add(tr->fisher[job], ln->saved[0]);
+  }
+  ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
   if (k < cfg->inner.steps) {  // joint: no adaptation, "after" equals "before"
-    for (int s = k + 1; s < nret; s++) returns[s] = returns[k];
+    for (int s = k + 1; s < nret; s++) {
+      returns[s] = returns[k];
+      stats[s] = stats[k];
+    }
+  }
+}
+
+// The pool numbers jobs from 0: job i is this rank's task task_begin + i.
+static void rank_task_job(void* ctx, int worker, int job) {
+  mrlTrainer* tr = ctx;
+  task_job(ctx, worker, tr->task_begin + job);
+}
+
+// Every rank gets every task's slots, in task order: the update direction,
+// returns, env steps, batch statistics and, for trpo, the Fisher sets.
+static void gather_slots(mrlTrainer* tr) {
+  if (mrl_dist_size() == 1) return;
+  const mrlConfig* cfg = &tr->cfg;
+  int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
+  mrl_dist_gather_tasks(tr->results, sizeof(double) * n, m);
+  mrl_dist_gather_tasks(tr->returns, sizeof(double) * nret, m);
+  mrl_dist_gather_tasks(tr->task_steps, sizeof(long), m);
+  mrl_dist_gather_tasks(tr->task_stats, sizeof(mrlBatchStats) * nret, m);
+  if (tr->fisher) {
+    size_t block = (size_t)tr->fisher[0]->maxrows * tr->fam->nobs;
+    for (int j = tr->task_begin; j < tr->task_end; j++) {
+      tr->fisher_rows[j] = tr->fisher[j]->rows;
+      memcpy(tr->fisher_obs + j * block, tr->fisher[j]->obs,
+             sizeof(double) * tr->fisher[j]->rows * tr->fam->nobs);
+    }
+    mrl_dist_gather_tasks(tr->fisher_rows, sizeof(int), m);
+    mrl_dist_gather_tasks(tr->fisher_obs, sizeof(double) * block, m);
+    for (int j = 0; j < m; j++) {
+      if (j >= tr->task_begin && j < tr->task_end) continue;
+      tr->fisher[j]->rows = tr->fisher_rows[j];
+      memcpy(tr->fisher[j]->obs, tr->fisher_obs + j * block,
+             sizeof(double) * tr->fisher_rows[j] * tr->fam->nobs);
+    }
   }
 }
 
@@ -145,8 +274,12 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   for (int w = 0; w < nworker; w++) {
     for (int p = 0; p < MRL_NPHASE; p++) before[p] += tr->learners[w]->phase_seconds[p];
   }
-  mrl_pool_run(tr->pool, m, task_job, tr);
+  mrl_pool_run(tr->pool, tr->task_end - tr->task_begin, rank_task_job, tr);
+  if (mrl_dist_fault(tr->iteration) == MRL_FAULT_PERTURB) {
+    tr->phi[0] = nextafter(tr->phi[0], INFINITY);  // test hook: one rank's phi drifts
+  }
   double t0 = mrl_now();
+  gather_slots(tr);
 
   // reduce in task order: the same additions in the same order for any threads
   memset(tr->mean_result, 0, sizeof(double) * n);
@@ -166,9 +299,12 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     }
   }
   double step;
-  if (cfg->outer.algo == MRL_OUTER_REPTILE) {
+  if (!uses_outer_optim(cfg)) {
     step = reptile_eps(cfg, tr->iteration);
     for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
+  } else if (tr->fisher) {
+    double kl;  // step: the multiple of F^-1 g taken (0: rejected by the line search)
+    step = mrl_trpo_step(cfg, tr->fisher, m, tr->works, tr->pool, tr->phi, tr->mean_result, &kl);
   } else {
     step = cfg->outer.lr;
     mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
@@ -186,6 +322,10 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   mean_std(tr->returns, m, nret, &row->return_pre, &row->std_pre);
   mean_std(tr->returns + nret - 1, m, nret, &row->return_post, &row->std_post);
   row->step_size = step;
+  mrl_return_stats_pool(tr->task_stats, m, nret, &row->pre);
+  mrl_return_stats_pool(tr->task_stats + nret - 1, m, nret, &row->post);
+  row->metatest = 0;
+  row->ranks = mrl_dist_size();
   row->seconds = mrl_now() - tr->start_time;
   tr->iteration++;
   return 0;
@@ -203,62 +343,144 @@ static void on_signal(int sig) {
 static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_t errlen) {
   char path[MRL_STRLEN * 4];
   snprintf(path, sizeof(path), "%s/checkpoints/iter_%06d.ckpt", rundir, tr->iteration);
-  if (mrl_checkpoint_save(path, &tr->pol, tr->phi, tr->iteration, err, errlen)) return -1;
+  if (mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps, &tr->outer,
+                                err, errlen)) {
+    return -1;
+  }
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
-  return mrl_checkpoint_save(path, &tr->pol, tr->phi, tr->iteration, err, errlen);
+  return mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps,
+                                   &tr->outer, err, errlen);
+}
+
+// Resume: keep the header and the rows of iterations before `iteration` (the
+// checkpoint's count of iterations done); rows written after the checkpoint
+// by the interrupted run are dropped, so that none is duplicated.
+static int truncate_progress(const char* path, int iteration, char* err, size_t errlen) {
+  FILE* f = fopen(path, "r");
+  if (!f) return mrl_error(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+  char tmp[MRL_STRLEN * 4 + 16];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE* g = fopen(tmp, "w");
+  if (!g) {
+    fclose(f);
+    return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+  }
+  char line[8192];
+  int lineno = 0;
+  while (fgets(line, sizeof(line), f)) {
+    // the header, then rows whose first column (Iteration) is before the checkpoint
+    if (lineno++ == 0 || atoi(line) < iteration) fputs(line, g);
+  }
+  fclose(f);
+  if (fclose(g) || rename(tmp, path)) {
+    unlink(tmp);
+    return mrl_error(err, errlen, "cannot rewrite '%s': %s", path, strerror(errno));
+  }
+  return 0;
+}
+
+// Rank 0's trainer state to every rank: a resumed checkpoint is read by
+// rank 0 alone, and a fresh phi is the same on every rank anyway.
+static void share_state(mrlTrainer* tr) {
+  if (mrl_dist_size() == 1) return;
+  int n = tr->pol.nparam;
+  mrl_dist_bcast(tr->phi, sizeof(double) * n, 0);
+  mrl_dist_bcast(&tr->iteration, sizeof(tr->iteration), 0);
+  mrl_dist_bcast(&tr->total_steps, sizeof(tr->total_steps), 0);
+  mrl_dist_bcast(&tr->outer.t, sizeof(tr->outer.t), 0);
+  if (tr->outer.m) mrl_dist_bcast(tr->outer.m, sizeof(double) * n, 0);
+  if (tr->outer.v) mrl_dist_bcast(tr->outer.v, sizeof(double) * n, 0);
 }
 
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen) {
+  // every rank builds a trainer; rank 0 alone reads and writes rundir
+  int root = mrl_dist_rank() == 0, nrank = mrl_dist_size();
   mrlTrainer* tr = mrl_trainer_make(cfg, err, errlen);
-  if (!tr) return MRL_EXIT_USAGE;
-  char path[MRL_STRLEN * 4];
-  snprintf(path, sizeof(path), "%s/progress.csv", rundir);
-  FILE* csv = fopen(path, "w");
-  if (!csv) {
-    mrl_error(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+  if (mrl_dist_agree(tr ? 0 : MRL_EXIT_USAGE, err, errlen)) {
     mrl_trainer_free(tr);
-    return MRL_EXIT_RUNTIME;
+    return MRL_EXIT_USAGE;
   }
-  fprintf(csv,
-          "Iteration,TotalEnvSteps,AverageReturnPre,AverageReturnPost,StdReturnPre,"
-          "StdReturnPost,OuterStepSize,Time\n");
-  fflush(csv);
+  char path[MRL_STRLEN * 4];
+  int resume = 0, code = 0;
+  mrlLog* log = NULL;
+  if (root) {
+    snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+    resume = access(path, F_OK) == 0;
+    if (resume && mrl_trainer_restore(tr, path, err, errlen)) code = MRL_EXIT_USAGE;
+    snprintf(path, sizeof(path), "%s/progress.csv", rundir);
+    if (!code && resume && truncate_progress(path, tr->iteration, err, errlen)) {
+      code = MRL_EXIT_RUNTIME;
+    }
+    if (!code && !(log = mrl_log_open(rundir, cfg->outer.iterations, resume, out, err, errlen))) {
+      code = MRL_EXIT_RUNTIME;
+    }
+  }
+  if ((code = mrl_dist_agree(code, err, errlen))) {
+    if (log) mrl_log_close(log, path, sizeof(path));
+    mrl_trainer_free(tr);
+    return code;
+  }
+  share_state(tr);
+  mrl_dist_bcast(&resume, sizeof(resume), 0);
 
-  struct sigaction sa, old_int, old_term;
+  // SIGUSR1 too: mpirun forwards it to every rank (SIGINT and SIGTERM make it
+  // kill the job), so `kill -USR1 <mpirun>` checkpoints and stops a job
+  struct sigaction sa, old_int, old_term, old_usr1;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGUSR1, &sa, &old_usr1);
   interrupted = 0;
 
   if (out) {
-    fprintf(out, "training %s (%s, %d params, %d threads) into %s\n", cfg->name, cfg->env.name,
-            tr->pol.nparam, mrl_pool_size(tr->pool), rundir);
+    fprintf(out, "training %s (%s, %d params, %d rank%s x %d threads) into %s\n", cfg->name,
+            cfg->env.name, tr->pol.nparam, nrank, nrank > 1 ? "s" : "", mrl_pool_size(tr->pool),
+            rundir);
+    if (resume) fprintf(out, "resuming at iteration %d\n", tr->iteration);
   }
-  int code = MRL_EXIT_OK;
+  double time_logging = 0;  // of the previous row
   while (tr->iteration < cfg->outer.iterations) {
     mrlProgress row;
-    if (mrl_trainer_iterate(tr, &row, err, errlen)) {
+    if (mrl_trainer_iterate(tr, &row, err, errlen)) {  // the same outcome on every rank
       code = MRL_EXIT_RUNTIME;
       break;
     }
-    fprintf(csv, "%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f\n", row.iteration, row.total_env_steps,
-            row.return_pre, row.return_post, row.std_pre, row.std_post, row.step_size, row.seconds);
-    fflush(csv);
-    if (out) {
-      fprintf(out, "iter %5d  steps %10ld  return pre %9.3f  post %9.3f  step %.4g  %7.1fs\n",
-              row.iteration, row.total_env_steps, row.return_pre, row.return_post, row.step_size,
-              row.seconds);
-      fflush(out);
-    }
     int last = tr->iteration == cfg->outer.iterations;
-    if (last || interrupted || tr->iteration % cfg->log.checkpoint_every == 0) {
-      if (save_checkpoints(rundir, tr, err, errlen)) {
+    // held-out meta-test: reads phi, draws from its own streams, changes nothing
+    if (cfg->eval.every > 0 && (tr->iteration % cfg->eval.every == 0 || last)) {
+      double t0 = mrl_now();
+      // its own sampling streams, apart from every training iteration's
+      mrlRng rng;
+      mrl_rng_init(&rng, cfg->seed, MRL_RNG_EVAL, 0, 0, 0);
+      mrl_eval_meta_test(cfg, tr->fam, &tr->pol, tr->phi, cfg->eval.train_tasks,
+                         cfg->eval.steps + 1, cfg->eval.episodes, mrl_rng_u64(&rng),
+                         &row.metatest_pre, &row.metatest_post, &row.metatest_post_sem);
+      row.time_metatest = mrl_now() - t0;
+      row.metatest = 1;
+      row.seconds = mrl_now() - tr->start_time;
+    }
+    // a signal may reach the ranks at different iterations: stop together
+    int stop = mrl_dist_max(interrupted);
+    int save = last || stop || tr->iteration % cfg->log.checkpoint_every == 0;
+    // ranks must agree on phi before it is saved (and every few iterations)
+    if (nrank > 1 && (save || tr->iteration % MRL_DIST_CHECK_EVERY == 0) &&
+        mrl_dist_check_same(tr->phi, tr->pol.nparam, tr->iteration, err, errlen)) {
+      code = MRL_EXIT_RUNTIME;
+      break;
+    }
+    double t_log = mrl_now();
+    row.phase_seconds[MRL_PHASE_LOG] = time_logging;
+    if (root) {
+      if (mrl_log_write(log, &row, err, errlen)) {
         code = MRL_EXIT_RUNTIME;
-        break;
+      } else if (save && save_checkpoints(rundir, tr, err, errlen)) {
+        code = MRL_EXIT_RUNTIME;
       }
     }
-    if (interrupted) {
+    if ((code = mrl_dist_agree(code, err, errlen))) break;
+    time_logging = mrl_now() - t_log;
+    if (stop) {
       mrl_error(err, errlen, "interrupted at iteration %d; checkpoint saved in %s/checkpoints",
                 tr->iteration, rundir);
       code = MRL_EXIT_INTERRUPTED;
@@ -267,10 +489,13 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  if (fclose(csv) && code == MRL_EXIT_OK) {
-    mrl_error(err, errlen, "cannot finish '%s/progress.csv': %s", rundir, strerror(errno));
+  sigaction(SIGUSR1, &old_usr1, NULL);
+  char close_err[MRL_ERRLEN];
+  if (log && mrl_log_close(log, close_err, sizeof(close_err)) && code == MRL_EXIT_OK) {
+    snprintf(err, errlen, "%s", close_err);
     code = MRL_EXIT_RUNTIME;
   }
+  code = mrl_dist_agree(code, err, errlen);
   mrl_trainer_free(tr);
   return code;
 }

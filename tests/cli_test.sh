@@ -118,6 +118,129 @@ if run 2 view; then
   fi
 fi
 
+# train --resume: usage errors, then a short finished run resumed (nothing left to do)
+if run 2 train --resume "$work/no-such-run"; then
+  if grep -q "no checkpoint to resume" "$err"; then
+    ok "train --resume without a checkpoint exits 2 and says why"
+  else
+    fail "train --resume without a checkpoint: message"
+  fi
+fi
+if run 2 train --resume "$work/logs" "$srcdir/configs/sine_reptile.yaml"; then
+  ok "train --resume refuses a config file"
+fi
+if run 0 train "$srcdir/configs/sine_reptile.yaml" outer.iterations=20 --out "$work/logs/sine" \
+     --quiet && run 0 train --resume "$work/logs/sine" --quiet; then
+  rows=$(($(wc -l <"$work/logs/sine/progress.csv") - 1))
+  if [[ $rows -eq 20 ]]; then
+    ok "train --resume of a finished run adds no rows"
+  else
+    fail "train --resume of a finished run: $rows rows, expected 20"
+  fi
+fi
+
+# bad MuJoCo families: exit 2, the file:line:column of the key, no run directory
+printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  model: nowhere.xml\n' "$srcdir" \
+  >"$work/badmodel.yaml"
+printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  root_body: pelvis\n' "$srcdir" \
+  >"$work/badbody.yaml"
+printf 'extends: %s/configs/slope_walker.yaml\ntask:\n  mas_range: 2\n' "$srcdir" \
+  >"$work/badrand.yaml"
+for case in "badmodel.yaml:3:10: env.model: cannot read MJCF file 'nowhere.xml'" \
+            "badbody.yaml:3:14: env.root_body: no body 'pelvis'" \
+            "badrand.yaml:3:3: unknown key 'task.mas_range' (did you mean 'task.mass_range'?)"; do
+  file=${case%%:*}
+  if run 2 train "$work/$file" log.dir="$work/logs/bad"; then
+    if [[ $(wc -l <"$err") -eq 1 ]] && grep -qF "$work/$case" "$err" && [[ ! -e "$work/logs/bad" ]]; then
+      ok "train $file exits 2 naming file:line:column, no run directory"
+    else
+      fail "train $file: expected one line with '$case' and no run directory"
+    fi
+  fi
+done
+
+# envs lists every family config; bench runs a short measurement
+if run 0 envs && grep -q "slope_walker .*mujoco .*obs  17  act  6" "$out" &&
+   grep -q "^cheetah_vel " "$out"; then
+  ok "envs lists the families with their sizes"
+fi
+if run 0 envs slope_walker --tasks 2 && [[ $(grep -c "^  task [01]: slope" "$out") -eq 2 ]]; then
+  ok "envs NAME --tasks 2 describes two tasks"
+fi
+if run 0 bench point_nav --seconds 0.3 --threads 2 --json "$work/bench.json" &&
+   grep -q "(b) / (a)" "$out" && grep -q '"ratio_1"' "$work/bench.json"; then
+  ok "bench prints the table and writes JSON"
+fi
+
+# a tiny run for eval and plot (absolute --out: nothing lands in the sandbox)
+tiny=(outer.iterations=2 outer.meta_batch=4 inner.episodes=4 policy.hidden=[16]
+      eval.every=1 eval.train_tasks=2 eval.episodes=2 threads=1)
+if run 0 train "$srcdir/configs/point_nav.yaml" "${tiny[@]}" --out "$work/runA"; then
+  if grep -q $'\r' "$out" || grep -q $'\033' "$out"; then
+    fail "train: stdout is not a terminal, yet the output has carriage returns or escapes"
+  elif ! head -n 1 "$work/runA/progress.csv" |
+      grep -q '^Iteration,TotalEnvSteps,PreAdapt/AverageReturn,PreAdapt/StdReturn'; then
+    fail "train: progress.csv lacks the garage column names"
+  elif ! ls "$work/runA"/events.out.tfevents.* >/dev/null 2>&1; then
+    fail "train: no TensorBoard event file"
+  else
+    ok "train writes progress.csv with garage names, an event file, and plain lines"
+  fi
+fi
+
+# eval: exit 0, exactly adaptation.csv and summary.json in eval/
+if run 0 eval "$work/runA" --tasks 2 --steps 1 --episodes 2; then
+  files=$(cd "$work/runA/eval" && ls -A | tr '\n' ' ')
+  if [[ "$files" != "adaptation.csv summary.json " ]]; then
+    fail "eval: eval/ holds '$files'"
+  elif ! grep -q '^step' "$out"; then
+    fail "eval: no table on stdout"
+  else
+    ok "eval writes adaptation.csv and summary.json and prints a table"
+  fi
+fi
+
+# eval --compare with a run of another policy shape: exit 2, one line, nothing written
+run 0 train "$srcdir/configs/point_nav.yaml" "${tiny[@]}" policy.hidden=[8] \
+    --out "$work/runB" --quiet || true
+run 0 train "$srcdir/configs/point_nav.yaml" "${tiny[@]}" --out "$work/runC" --quiet || true
+if run 2 eval "$work/runC" --compare "$work/runB" --tasks 2 --steps 1 --episodes 2; then
+  if [[ $(lines "$err") -ne 1 ]] || ! grep -q "policy shape" "$err"; then
+    fail "eval --compare of another shape: expected one line about the policy shape"
+  elif [[ -e "$work/runC/eval" ]]; then
+    fail "eval --compare of another shape left $(ls -A "$work/runC/eval")"
+  else
+    ok "eval --compare of another policy shape exits 2 and writes nothing"
+  fi
+fi
+
+# eval of a run without a checkpoint: exit 2, one line, nothing written
+rm -f "$work/runC"/checkpoints/*
+if run 2 eval "$work/runC"; then
+  if [[ $(lines "$err") -ne 1 ]] || ! grep -q "no checkpoint" "$err"; then
+    fail "eval without checkpoint: expected one line saying so"
+  elif [[ -e "$work/runC/eval" ]]; then
+    fail "eval without checkpoint created eval/"
+  else
+    ok "eval of a run without checkpoint exits 2 and writes nothing"
+  fi
+fi
+
+# plot: the files, listed on stdout, and not a byte on stderr (driver chatter)
+if run 0 plot "$work/runA" --out "$work/plots"; then
+  n=$(ls "$work/plots" | wc -l)
+  if [[ -s "$err" ]]; then
+    fail "plot: output on stderr"
+  elif [[ $n -ne 6 ]] || [[ $(lines "$out") -ne 6 ]]; then
+    fail "plot: expected 6 files written and listed, got $n"
+  else
+    ok "plot writes and lists learning, adaptation and task figures in PNG and SVG"
+  fi
+fi
+if run 2 plot "$work/no-such-run"; then
+  ok "plot of a missing run exits 2"
+fi
+
 # nothing may land in the working directory (runs/, MUJOCO_LOG.TXT, ...)
 leftover=$(find "$work/sandbox" -mindepth 1 | head -n 5)
 if [[ -n "$leftover" ]]; then

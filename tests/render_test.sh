@@ -70,6 +70,20 @@ if run 0 record run --out clip.mp4 "${common[@]}" --task slope=-15,mass=1.5; the
   if ls -a | grep -q '\.part'; then fail "record left a temporary file: $(ls -a)"; fi
 fi
 
+# the adaptation shown is the one `metarl eval` measures: same batch returns
+# for held-out task 0 (same seed, task key and episodes)
+if run 0 eval run --tasks 1 --steps 1 --episodes 2; then
+  want=$(awk -F, 'NR > 1 && $2 == 0 && $1 != "random" { printf "%.2f ", $(NF - 1) }' run/eval/adaptation.csv)
+  if run 0 record run --frames evalcheck "${common[@]}"; then
+    got=$(sed -n 's/.*batch mean return \(.*\) -> \(.*\)/\1 \2 /p' "$out")
+    if [[ -n "$want" && "$got" == "$want" ]]; then
+      ok "record adapts as eval does: batch returns $got"
+    else
+      fail "record's batch returns '$got', eval's '$want'"
+    fi
+  fi
+fi
+
 # side by side at 25 fps: twice as wide, one phase resampled in time
 if run 0 record run --out side.mp4 "${common[@]}" --side-by-side --fps 25; then
   frames=$(( ( (horizon + 1) * 8 * 25 + 500 ) / 1000 ))   # (T + 1) dt fps, rounded

@@ -516,7 +516,7 @@ Test(config, reference_lists_every_key_with_default_and_doc) {
   cr_assert_not_null(strstr(row, " 0.1 "), "%s", row);
   cr_assert_not_null(strstr(row, "(0, 100]"), "%s", row);
   cr_assert_not_null(strstr(row, "inner step size"), "%s", row);
-  cr_assert_not_null(strstr(text, "reptile|fomaml|joint"), "%s", text);
+  cr_assert_not_null(strstr(text, "reptile|fomaml|joint|maml|combo"), "%s", text);
   cr_assert_not_null(strstr(text, "[64, 64]"), "%s", text);
   free(text);
 }
@@ -596,10 +596,14 @@ Test(config, bool_accepts_yaml_spellings_only) {
 
 Test(config, enum_lists_allowed_values) {
   expect_error("outer:\n  algo: mammal\n",
-               "2:9: outer.algo: expected one of reptile, fomaml, joint, got 'mammal'");
+               "2:9: outer.algo: expected one of reptile, fomaml, joint, maml, combo, got "
+               "'mammal'");
   expect_error("policy:\n  activation: Tanh\n",
                "2:15: policy.activation: expected one of tanh, relu, got 'Tanh'");
-  expect_error("inner:\n  step: ppo\n", "2:9: inner.step: expected one of vpg, got 'ppo'");
+  expect_error("inner:\n  step: trpo\n", "2:9: inner.step: expected one of vpg, ppo, got 'trpo'");
+  // trpo is an outer optimizer only
+  expect_error("inner:\n  optim: trpo\n",
+               "2:10: inner.optim: expected one of sgd, adam, got 'trpo'");
   mrlConfig c;
   load_text(&c, "outer:\n  algo: \"joint\"\n");  // quoted names are fine
   cr_assert_eq(c.outer.algo, MRL_OUTER_JOINT);
@@ -971,9 +975,9 @@ Test(config, override_bad_values) {
   expect_override_error("inner.lr={a: 1}",
                         "override 'inner.lr={a: 1}': inner.lr: expected a number, "
                         "got a mapping");
-  expect_override_error("outer.algo=maml",
-                        "override 'outer.algo=maml': outer.algo: expected one of reptile, "
-                        "fomaml, joint, got 'maml'");
+  expect_override_error("outer.algo=mammal",
+                        "override 'outer.algo=mammal': outer.algo: expected one of reptile, "
+                        "fomaml, joint, maml, combo, got 'mammal'");
   expect_override_error("policy.hidden=64",
                         "override 'policy.hidden=64': policy.hidden: expected a list of "
                         "integers like [64, 64], got '64'");
@@ -1018,6 +1022,37 @@ Test(config, check_cross_key_errors_name_both_keys) {
   cr_assert_str_eq(err,
                    "outer.eps_start and outer.eps_end: must not both be 0 when "
                    "outer.algo is reptile (the meta-parameters would never move)");
+}
+
+// The algorithms that cannot run with some inner loops or optimizers say so.
+Test(config, check_algorithm_combinations) {
+  mrlConfig c;
+  char err[MRL_ERRLEN] = "";
+  mrl_config_default(&c);
+  c.outer.algo = MRL_OUTER_MAML;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.inner.optim = MRL_OPT_ADAM;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "inner.optim=sgd"), "%s", err);
+  c.inner.optim = MRL_OPT_SGD;
+  c.inner.step = MRL_INNER_PPO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "inner.step=vpg"), "%s", err);
+  c.outer.algo = MRL_OUTER_COMBO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "combo"), "%s", err);
+  c.outer.algo = MRL_OUTER_FOMAML;  // ppo is fine under a first-order outer loop
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+
+  mrl_config_default(&c);
+  c.outer.optim = MRL_OPT_TRPO;  // plain reptile has no gradient for trpo
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "trpo needs a gradient"), "%s", err);
+  c.outer.reptile_as_gradient = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.outer.optim = MRL_OPT_ADAM;  // as a gradient, eps does not matter
+  c.outer.eps_start = c.outer.eps_end = 0;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 }
 
 Test(config, check_env_name_is_a_known_family) {

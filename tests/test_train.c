@@ -11,7 +11,6 @@
 
 #include "metarl.h"
 
-void openblas_set_num_threads(int num_threads);
 
 static void small_config(mrlConfig* cfg) {
   mrl_config_default(cfg);
@@ -43,7 +42,6 @@ static void train(const mrlConfig* cfg, int iterations, double* params) {
 }
 
 static void check_same_bits(mrlOuterAlgo algo) {
-  openblas_set_num_threads(1);
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = algo;
@@ -78,7 +76,6 @@ Test(train, same_seed_same_bits_any_threads_joint) {
 // The claim in miniature: after a short meta-training, adapting on held-out
 // tasks from the learned initialization beats adapting from a random one.
 Test(train, meta_learned_beats_random_on_held_out_tasks, .timeout = 300) {
-  openblas_set_num_threads(1);
   mrlConfig cfg;
   small_config(&cfg);
   cfg.threads = 2;

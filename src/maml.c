@@ -1,0 +1,46 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// maml.c: the second-order MAML meta-gradient (Finn et al. 2017) of one task.
+// With k SGD steps theta_{s+1} = theta_s - lr grad L_s(theta_s), the chain
+// rule gives grad_phi L_q(theta_k) = prod_s (I - lr H_s) grad L_q(theta_k),
+// applied right to left, so only Hessian-vector products are needed: each is
+// a central difference of two gradients of L_s at theta_s +- h v/|v|. Memory
+// is a few parameter vectors, never nparam^2.
+//
+// Which Hessian: every batch is held fixed, so H_s is the Hessian of the
+// surrogate -(1/M) sum A log pi(a|s) with the advantages as constants. The
+// term from the dependence of batch s's sampling distribution on theta_s
+// (sum over trajectories of A grad log pi grad log pi^T, kept by DiCE and
+// ProMP) is dropped, as in the original MAML code. For a supervised family
+// H_s is the exact Hessian of the MSE (up to the finite difference).
+
+#include <math.h>
+#include <string.h>
+
+#include "metarl.h"
+
+void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g) {
+  const mrlPolicy* pol = ln->pol;
+  int n = pol->nparam;
+  MRL_ASSERT(ln->nsaved > k && ln->scratch);
+  double* probe = ln->scratch;
+  double* gplus = ln->scratch + n;
+  double* gminus = ln->scratch + 2 * n;
+  mrl_loss_grad(pol, ln->thetas + (size_t)k * n, ln->work, ln->saved[k], g);
+  for (int s = k - 1; s >= 0; s--) {
+    const double* theta = ln->thetas + (size_t)s * n;
+    double norm = 0;
+    for (int i = 0; i < n; i++) norm += g[i] * g[i];
+    norm = sqrt(norm);
+    if (norm == 0) return;  // (I - lr H) 0 = 0 all the way down
+    // the probe moves theta by hvp_step in norm whatever |g| is
+    double h = cfg->outer.hvp_step / norm;
+    for (int i = 0; i < n; i++) probe[i] = theta[i] + h * g[i];
+    mrl_loss_grad(pol, probe, ln->work, ln->saved[s], gplus);
+    for (int i = 0; i < n; i++) probe[i] = theta[i] - h * g[i];
+    mrl_loss_grad(pol, probe, ln->work, ln->saved[s], gminus);
+    double c = cfg->inner.lr / (2 * h);
+    for (int i = 0; i < n; i++) g[i] -= c * (gplus[i] - gminus[i]);
+  }
+}

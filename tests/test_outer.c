@@ -1,0 +1,286 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// test_outer.c: the outer loops against each other on the same episodes
+// (Reptile with k = 1 and SGD is a joint-training step; combo keeping only the
+// last gradient is FOMAML), bit-identical results for 1 and 2 threads, and
+// every algorithm (and the ppo inner step) beating a random initialization on
+// held-out point_nav tasks after a short meta-training.
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "metarl.h"
+
+void openblas_set_num_threads(int num_threads);
+
+static void small_config(mrlConfig* cfg) {
+  mrl_config_default(cfg);
+  snprintf(cfg->env.name, sizeof(cfg->env.name), "point_nav");
+  cfg->seed = 3;
+  cfg->threads = 1;
+  cfg->policy.nhidden = 2;
+  cfg->policy.hidden[0] = 32;
+  cfg->policy.hidden[1] = 32;
+  cfg->policy.init_log_std = -1;
+  cfg->inner.lr = 0.3;
+  cfg->inner.steps = 2;
+  cfg->inner.episodes = 10;
+  cfg->outer.meta_batch = 8;
+  cfg->outer.iterations = 40;
+}
+
+static int nparam_of(const mrlConfig* cfg) {
+  char err[MRL_ERRLEN];
+  mrlFamily* fam = mrl_family_make(cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
+  mrl_family_free(fam);
+  return pol.nparam;
+}
+
+static void train(const mrlConfig* cfg, int iterations, double* params) {
+  char err[MRL_ERRLEN];
+  cr_assert_eq(mrl_config_check(cfg, err, sizeof(err)), 0, "%s", err);
+  mrlTrainer* tr = mrl_trainer_make(cfg, err, sizeof(err));
+  cr_assert_not_null(tr, "%s", err);
+  for (int i = 0; i < iterations; i++) {
+    mrlProgress row;
+    cr_assert_eq(mrl_trainer_iterate(tr, &row, err, sizeof(err)), 0, "%s", err);
+    cr_assert(isfinite(row.return_pre) && isfinite(row.return_post));
+  }
+  memcpy(params, mrl_trainer_params(tr), sizeof(double) * mrl_trainer_policy(tr)->nparam);
+  mrl_trainer_free(tr);
+}
+
+static double max_abs_diff(const double* a, const double* b, int n) {
+  double m = 0;
+  for (int i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
+  return m;
+}
+
+static double max_abs(const double* a, int n) {
+  double m = 0;
+  for (int i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+  return m;
+}
+
+// phi + eps (theta_1 - phi) = phi - eps lr g(phi): an SGD step of size eps lr
+// on the gradient at phi of the same first batch, which is joint training.
+Test(outer, reptile_k1_sgd_equals_joint_step) {
+  openblas_set_num_threads(1);
+  static double init[8192], rep[8192], joint[8192];
+  mrlConfig cfg;
+  small_config(&cfg);
+  int n = nparam_of(&cfg);
+  cfg.inner.steps = 1;
+  cfg.inner.optim = MRL_OPT_SGD;
+  cfg.outer.algo = MRL_OUTER_REPTILE;
+  cfg.outer.eps_start = cfg.outer.eps_end = 0.5;
+  train(&cfg, 0, init);
+  train(&cfg, 1, rep);
+  cfg.outer.algo = MRL_OUTER_JOINT;
+  cfg.outer.optim = MRL_OPT_SGD;
+  cfg.outer.lr = 0.5 * cfg.inner.lr;
+  train(&cfg, 1, joint);
+  double moved = max_abs_diff(rep, init, n), diff = max_abs_diff(rep, joint, n);
+  cr_log_info("reptile moved phi by %.3g; reptile - joint: %.3g", moved, diff);
+  cr_assert(moved > 1e-4, "the step must be visible (moved %g)", moved);
+  cr_assert(diff < 1e-12 * fmax(1, max_abs(rep, n)), "reptile and joint differ by %g", diff);
+  // and a different outer step size is visibly different: the test can fail
+  cfg.outer.lr *= 1.01;
+  train(&cfg, 1, joint);
+  cr_assert(max_abs_diff(rep, joint, n) > 1e-8);
+}
+
+// Combo's gradient with weights (0, ..., 0, 1) is the query gradient at
+// theta_k: FOMAML's, from the same episodes, to the bit.
+Test(outer, combo_last_equals_fomaml) {
+  openblas_set_num_threads(1);
+  static double fo[8192], co[8192], sum[8192];
+  mrlConfig cfg;
+  small_config(&cfg);
+  int n = nparam_of(&cfg);
+  cfg.outer.optim = MRL_OPT_SGD;
+  cfg.outer.lr = 0.05;
+  cfg.outer.algo = MRL_OUTER_FOMAML;
+  train(&cfg, 2, fo);
+  cfg.outer.algo = MRL_OUTER_COMBO;
+  cfg.outer.combo = MRL_COMBO_LAST;
+  train(&cfg, 2, co);
+  cr_assert_eq(memcmp(fo, co, sizeof(double) * n), 0, "combo last and fomaml differ by %g",
+               max_abs_diff(fo, co, n));
+  cfg.outer.combo = MRL_COMBO_SUM;
+  train(&cfg, 2, sum);
+  cr_assert(max_abs_diff(fo, sum, n) > 1e-6, "the sum of the gradients must differ from g_k");
+}
+
+// combo sum with SGD everywhere: sum_s g_s over k + 1 gradients equals
+// (phi - theta_{k+1}) / lr, Reptile with k + 1 steps fed as a gradient.
+Test(outer, combo_sum_equals_reptile_as_gradient) {
+  openblas_set_num_threads(1);
+  static double co[8192], rep[8192];
+  mrlConfig cfg;
+  small_config(&cfg);
+  int n = nparam_of(&cfg);
+  cfg.outer.optim = MRL_OPT_SGD;
+  cfg.outer.lr = 0.02;
+  cfg.outer.algo = MRL_OUTER_COMBO;
+  cfg.outer.combo = MRL_COMBO_SUM;
+  cfg.inner.steps = 1;
+  train(&cfg, 1, co);
+  cfg.outer.algo = MRL_OUTER_REPTILE;
+  cfg.outer.reptile_as_gradient = 1;
+  cfg.outer.lr = 0.02 / cfg.inner.lr;
+  cfg.inner.steps = 2;
+  train(&cfg, 1, rep);
+  double diff = max_abs_diff(co, rep, n);
+  cr_assert(diff < 1e-10 * fmax(1, max_abs(co, n)), "combo sum and reptile differ by %g", diff);
+}
+
+static void check_same_bits(mrlConfig* cfg) {
+  openblas_set_num_threads(1);
+  static double a[8192], b[8192];
+  int n = nparam_of(cfg);
+  cfg->threads = 1;
+  train(cfg, 3, a);
+  cfg->threads = 2;
+  train(cfg, 3, b);
+  cr_assert_eq(memcmp(a, b, sizeof(double) * n), 0, "1 and 2 threads differ by %g",
+               max_abs_diff(a, b, n));
+}
+
+Test(outer, same_bits_any_threads_maml) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_MAML;
+  check_same_bits(&cfg);
+}
+
+Test(outer, same_bits_any_threads_combo) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_COMBO;
+  cfg.outer.combo = MRL_COMBO_MEAN;
+  check_same_bits(&cfg);
+}
+
+Test(outer, same_bits_any_threads_ppo) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.inner.step = MRL_INNER_PPO;
+  cfg.inner.optim = MRL_OPT_ADAM;
+  cfg.inner.lr = 0.01;
+  cfg.inner.ppo_minibatches = 4;
+  check_same_bits(&cfg);
+}
+
+Test(outer, same_bits_any_threads_trpo) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_MAML;
+  cfg.outer.optim = MRL_OPT_TRPO;
+  check_same_bits(&cfg);
+}
+
+Test(outer, same_bits_any_threads_reptile_as_gradient) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.reptile_as_gradient = 1;
+  cfg.outer.lr = 0.01;
+  check_same_bits(&cfg);
+}
+
+// Short meta-training, then adaptation on 20 held-out tasks from the learned
+// and from a random initialization (same tasks, same noise): the learned one
+// must be better after 2 steps by more than both confidence half-widths.
+static void beats_random(mrlConfig* cfg, int iterations) {
+  openblas_set_num_threads(1);
+  cfg->threads = 2;
+  char err[MRL_ERRLEN];
+  static double phi[8192], random_init[8192];
+  train(cfg, iterations, phi);
+  mrlFamily* fam = mrl_family_make(cfg, err, sizeof(err));
+  cr_assert_not_null(fam);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
+  mrlRng rng;
+  mrl_rng_init(&rng, 99, MRL_RNG_EVAL, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, random_init);
+  int ntask = 20, nstep = 3;
+  double meta[60], rand_ret[60];
+  mrlAdaptCurve cm = {0, 0, meta}, cr = {0, 0, rand_ret};
+  mrl_eval_adapt(cfg, fam, &pol, phi, ntask, nstep, 10, 5, &cm);
+  mrl_eval_adapt(cfg, fam, &pol, random_init, ntask, nstep, 10, 5, &cr);
+  double m_mean, m_ci, r_mean, r_ci;
+  mrl_curve_stats(&cm, nstep - 1, &m_mean, &m_ci);
+  mrl_curve_stats(&cr, nstep - 1, &r_mean, &r_ci);
+  cr_log_info("after %d steps: learned %.2f +- %.2f, random %.2f +- %.2f", nstep - 1, m_mean, m_ci,
+              r_mean, r_ci);
+  cr_assert(m_mean - m_ci > r_mean + r_ci, "learned %.2f +- %.2f vs random %.2f +- %.2f", m_mean,
+            m_ci, r_mean, r_ci);
+  mrl_family_free(fam);
+}
+
+Test(outer, fomaml_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_FOMAML;
+  cfg.outer.lr = 0.01;
+  beats_random(&cfg, 30);
+}
+
+Test(outer, maml_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_MAML;
+  cfg.outer.lr = 0.01;
+  beats_random(&cfg, 30);
+}
+
+Test(outer, maml_trpo_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_MAML;
+  cfg.outer.optim = MRL_OPT_TRPO;
+  cfg.outer.max_kl = 0.05;
+  beats_random(&cfg, 30);
+}
+
+Test(outer, joint_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_JOINT;
+  cfg.outer.lr = 0.01;
+  beats_random(&cfg, 30);
+}
+
+Test(outer, combo_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_COMBO;
+  cfg.outer.combo = MRL_COMBO_SUM;
+  cfg.outer.lr = 0.01;
+  beats_random(&cfg, 30);
+}
+
+Test(outer, reptile_as_gradient_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.reptile_as_gradient = 1;
+  cfg.outer.lr = 0.01;
+  beats_random(&cfg, 30);
+}
+
+Test(outer, reptile_over_ppo_beats_random, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.inner.step = MRL_INNER_PPO;
+  cfg.inner.optim = MRL_OPT_SGD;
+  cfg.inner.lr = 0.1;
+  cfg.inner.ppo_epochs = 3;
+  cfg.inner.ppo_minibatches = 2;
+  beats_random(&cfg, 30);
+}

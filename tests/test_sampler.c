@@ -1,0 +1,136 @@
+// Copyright 2026 The metarl Authors.
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
+//
+// test_sampler.c: the sampler's contracts: episodes in lockstep into
+// time-major buffers, masks after termination, reproducible noise, and no
+// heap allocation at all once set up (malloc is counted here by wrapping
+// glibc's allocator for the whole process).
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "metarl.h"
+
+// Every allocation of the process goes through these (the executable's
+// definitions take precedence over libc's for MuJoCo and OpenBLAS too).
+extern void* __libc_malloc(size_t);
+extern void* __libc_calloc(size_t, size_t);
+extern void* __libc_realloc(void*, size_t);
+static atomic_long allocations;
+
+void* malloc(size_t n) {
+  atomic_fetch_add(&allocations, 1);
+  return __libc_malloc(n);
+}
+
+void* calloc(size_t n, size_t size) {
+  atomic_fetch_add(&allocations, 1);
+  return __libc_calloc(n, size);
+}
+
+void* realloc(void* p, size_t n) {
+  atomic_fetch_add(&allocations, 1);
+  return __libc_realloc(p, n);
+}
+
+typedef struct {
+  mrlConfig cfg;
+  mrlFamily* fam;
+  mrlPolicy pol;
+  double* params;
+  mrlLearner* ln;
+  double task[64];
+} Setup;
+
+static void setup_family(Setup* s, const char* config) {
+  char err[MRL_ERRLEN];
+  mrl_config_default(&s->cfg);
+  if (config) {
+    cr_assert_eq(mrl_config_load(&s->cfg, config, err, sizeof err), 0, "%s", err);
+  }
+  s->fam = mrl_family_make(&s->cfg, err, sizeof err);
+  cr_assert_not_null(s->fam, "%s", err);
+  mrl_policy_setup(&s->pol, &s->cfg, s->fam->nobs, s->fam->nact);
+  s->params = mrl_alloc(sizeof(double) * s->pol.nparam);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&s->pol, &rng, s->params);
+  s->ln = mrl_learner_make(&s->cfg, s->fam, &s->pol, 6);
+  mrl_task_sample(s->fam, &s->cfg, 0, 0, 0, s->task);
+  s->fam->set_task(s->ln->env, s->task);
+}
+
+static void teardown_family(Setup* s) {
+  mrl_learner_free(s->ln);
+  free(s->params);
+  mrl_family_free(s->fam);
+}
+
+static void check_no_allocation(const char* config) {
+  Setup s;
+  setup_family(&s, config);
+  mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 1, 0, 0);  // warm-up
+  long before = atomic_load(&allocations);
+  for (int k = 0; k < 3; k++) {
+    s.fam->set_task(s.ln->env, s.task);
+    mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 1, 0, (uint64_t)k);
+    mrl_advantages(&s.cfg, s.ln->baseline, s.ln->batch);
+    mrl_pg_loss_grad(&s.pol, s.params, s.ln->work, s.ln->batch, s.ln->grad);
+  }
+  long during = atomic_load(&allocations) - before;
+  cr_assert_eq(during, 0, "%ld allocations in the sampling, advantage and gradient loop", during);
+  teardown_family(&s);
+}
+
+Test(sampler, counter_sees_allocations) {
+  long before = atomic_load(&allocations);
+  void* p = mrl_alloc(16);
+  free(p);
+  cr_assert_eq(atomic_load(&allocations), before + 1, "the wrapper counts");
+}
+
+Test(sampler, no_allocation_point_nav) {
+  check_no_allocation(NULL);
+}
+
+Test(sampler, no_allocation_mujoco_slope_walker) {
+  check_no_allocation(METARL_SOURCE_DIR "/configs/slope_walker.yaml");
+}
+
+Test(sampler, lockstep_layout_and_masks) {
+  Setup s;
+  setup_family(&s, METARL_SOURCE_DIR "/configs/slope_walker.yaml");
+  long steps = mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 1, 0, 0);
+  const mrlBatch* b = s.ln->batch;
+  long total = 0;
+  for (int i = 0; i < b->nenv; i++) {
+    total += b->len[i];
+    double ret = 0;
+    for (int t = 0; t < b->horizon; t++) {
+      double valid = b->valid[(size_t)t * b->nenv + i];
+      cr_assert_eq(valid, t < b->len[i] ? 1.0 : 0.0, "episode %d step %d", i, t);
+      if (valid) ret += b->rew[(size_t)t * b->nenv + i];
+    }
+    cr_assert_eq(ret, b->ep_return[i]);
+  }
+  cr_assert_eq(total, steps);
+  cr_assert(total < (long)b->nenv * b->horizon, "the random walker falls: episodes end early");
+  teardown_family(&s);
+}
+
+// Episode i's noise depends on (seed, iteration, task key, i) only: a batch
+// of 6 episodes starts like a batch of 3 with the same keys.
+Test(sampler, episode_streams_do_not_depend_on_batch_size) {
+  Setup s;
+  setup_family(&s, NULL);
+  mrlLearner* small = mrl_learner_make(&s.cfg, s.fam, &s.pol, 3);
+  s.fam->set_task(small->env, s.task);
+  mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 4, 2, 9);
+  mrl_sample(s.fam, small->env, &s.pol, s.params, small->work, small->batch, 4, 2, 9);
+  for (int i = 0; i < 3; i++) cr_assert_eq(s.ln->batch->ep_return[i], small->batch->ep_return[i]);
+  cr_assert_neq(s.ln->batch->ep_return[0], s.ln->batch->ep_return[1]);
+  mrl_learner_free(small);
+  teardown_family(&s);
+}
