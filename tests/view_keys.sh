@@ -15,9 +15,19 @@ run=$2
   >view_keys.out 2>view_keys.err </dev/null &
 pid=$!
 stop() { kill "$pid" 2>/dev/null; echo "view_keys: $1" >&2; exit 1; }
-win=$(timeout 60 xdotool search --sync --name "metarl view") || stop "no window"
+# the window exists before it is mapped: wait until it is viewable, and retry
+# the focus (X refuses it, BadMatch, while the window is still being mapped)
+win=$(timeout 60 xdotool search --sync --onlyvisible --name "metarl view") || stop "no window"
 win=${win%%$'\n'*}
-xdotool windowfocus --sync "$win" || stop "cannot focus the window"
+focused=0
+for _ in $(seq 50); do
+  if timeout 5 xdotool windowfocus --sync "$win" 2>/dev/null; then
+    focused=1
+    break
+  fi
+  sleep 0.2
+done
+[[ $focused -eq 1 ]] || stop "cannot focus the window"
 for key in space Right Right space equal minus bracketright bracketright bracketleft Escape \
            F1 F1 n a r BackSpace; do
   xdotool key "$key" || stop "xdotool key $key"
