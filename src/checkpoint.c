@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -219,6 +220,22 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
       if ((moments != 0 && moments != nparam) ||
           (size_t)(end - p) != 2 * sizeof(double) * moments + 8) {
         rc = mrl_error(err, errlen, "checkpoint '%s': malformed optimizer state", path);
+      }
+    }
+    // a checksum only proves the bytes are those written: the values must
+    // still be ones that save_state writes (found by fuzz/fuzz_checkpoint)
+    if (rc == 0 && (it < 0 || it > INT_MAX || steps < 0 || t < 0)) {
+      rc = mrl_error(err, errlen,
+                     "checkpoint '%s' is corrupted: iteration %lld, env steps %lld, optimizer "
+                     "steps %lld (none may be negative, the iteration at most %d)",
+                     path, (long long)it, (long long)steps, (long long)t, INT_MAX);
+    }
+    for (uint32_t i = 0; i < 2 * moments && rc == 0; i++) {
+      double x;
+      memcpy(&x, p + sizeof(double) * i, sizeof(double));
+      if (!isfinite(x) || (i >= moments && x < 0)) {
+        rc = mrl_error(err, errlen, "checkpoint '%s' is corrupted: Adam moment %s[%u] is %g", path,
+                       i < moments ? "m" : "v", i % moments, x);
       }
     }
     if (rc == 0 && opt) {

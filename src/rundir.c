@@ -116,7 +116,10 @@ int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** ar
   snprintf(file, sizeof(file), "%s/config.yaml", path);
   FILE* f = fopen(file, "w");
   int failed = !f;
-  if (f) failed = (mrl_config_write(cfg, f) != 0) | (fclose(f) != 0);
+  if (f) {
+    int wrote = mrl_config_write(cfg, f) == 0;  // close even after a failed write
+    failed = (fclose(f) != 0) || !wrote;
+  }
   if (failed) {
     return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
   }
