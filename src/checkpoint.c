@@ -166,7 +166,7 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
     n += r;
     if (r == 0) break;
   }
-  int read_error = ferror(f);
+  int read_error = ferror(f) ? (errno ? errno : EIO) : 0;  // EISDIR for a folder
   fclose(f);
   int rc = -1;
   const unsigned char* p = buf;
@@ -175,7 +175,7 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
   uint64_t stored_sum = 0;
   if (n >= 16) memcpy(&stored_sum, end - 8, 8);
   if (read_error) {
-    mrl_error(err, errlen, "cannot read checkpoint '%s': read error", path);
+    mrl_error(err, errlen, "cannot read checkpoint '%s': %s", path, strerror(read_error));
   } else if (n < 8 || memcmp(buf, CKPT_MAGIC, 8)) {
     mrl_error(err, errlen, "'%s' is not a metarl checkpoint (bad magic)", path);
   } else if (n < 16 || fnv1a(buf, n - 8) != stored_sum) {

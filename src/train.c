@@ -334,6 +334,12 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
   int resume = access(path, F_OK) == 0;
   if (resume && mrl_trainer_restore(tr, path, err, errlen)) {
+    // the numbered checkpoints are the way out of a damaged latest.ckpt
+    size_t len = strlen(err);
+    snprintf(err + len, errlen > len ? errlen - len : 0,
+             "; to resume from an earlier checkpoint, copy one of %s/checkpoints/iter_*.ckpt "
+             "over latest.ckpt",
+             rundir);
     mrl_trainer_free(tr);
     return MRL_EXIT_USAGE;
   }
