@@ -36,6 +36,9 @@ const char* const mrl_progress_columns[] = {
     "Time/MetaTest",
     "Time/Logging",
     "Time",
+    "Numerics/SkippedTasks",
+    "Numerics/BaselineFailures",
+    "Numerics/SkippedUpdate",
 };
 const int mrl_progress_ncolumns =
     (int)(sizeof(mrl_progress_columns) / sizeof(mrl_progress_columns[0]));
@@ -69,6 +72,9 @@ void mrl_progress_values(const mrlProgress* row, double* values) {
   *v++ = row->metatest ? row->time_metatest : NAN;
   *v++ = row->phase_seconds[MRL_PHASE_LOG];
   *v++ = row->seconds;
+  *v++ = row->skipped_tasks;
+  *v++ = row->baseline_failures;
+  *v++ = row->skipped_update;
   MRL_ASSERT(v - values == mrl_progress_ncolumns);
 }
 
