@@ -12,6 +12,7 @@
 //   combo:   phi -= outer step of mean(sum_s w_s g_s) over the inner gradients.
 // The outer step is sgd, adam (optim.c) or trpo (trpo.c).
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -389,6 +390,22 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
   return 0;
 }
 
+// Resume: remove the temporary checkpoints (NAME.ckpt.tmp.PID) of a run that
+// was killed while saving; the checkpoints they were to replace are whole.
+static void remove_stale_temporaries(const char* rundir) {
+  char dir[MRL_STRLEN * 4], path[MRL_STRLEN * 4 + 256];
+  snprintf(dir, sizeof(dir), "%s/checkpoints", rundir);
+  DIR* d = opendir(dir);
+  if (!d) return;
+  for (struct dirent* e; (e = readdir(d));) {
+    if (strstr(e->d_name, ".ckpt.tmp.")) {
+      snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  }
+  closedir(d);
+}
+
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen) {
   mrlTrainer* tr = mrl_trainer_make(cfg, err, errlen);
   if (!tr) return MRL_EXIT_USAGE;
@@ -405,6 +422,7 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
     mrl_trainer_free(tr);
     return MRL_EXIT_USAGE;
   }
+  if (resume) remove_stale_temporaries(rundir);
   snprintf(path, sizeof(path), "%s/progress.csv", rundir);
   if (resume && truncate_progress(path, tr->iteration, err, errlen)) {
     mrl_trainer_free(tr);

@@ -7,8 +7,8 @@
 #   1. SIGKILL at 10 random moments of one run (and of its resumes): each
 #      `train --resume` starts at the iteration stored in latest.ckpt, which
 #      is the last checkpoint written whole; the finished run's latest.ckpt
-#      equals an uninterrupted run's byte for byte, and progress.csv lists
-#      every iteration once.
+#      equals an uninterrupted run's byte for byte, progress.csv lists every
+#      iteration once, and no temporary checkpoint of a killed save is left.
 #   2. SIGINT and SIGTERM: exit 130 after saving a checkpoint of the
 #      iteration the message names; the resumed run ends bit-identical too.
 #
@@ -81,6 +81,8 @@ check_finished() {
     fail "SIGKILL: the final checkpoint differs from the uninterrupted run's"
   elif ! rows_complete "$1"; then
     fail "SIGKILL: progress.csv: $(tail -n +2 "$1/progress.csv" | cut -d, -f1 | tr '\n' ' ')"
+  elif ls "$1/checkpoints" | grep -q '\.tmp\.'; then
+    fail "SIGKILL: temporary checkpoints left after the resume: $(ls "$1/checkpoints" | grep tmp)"
   else
     chains=$((chains + 1))
   fi
