@@ -664,3 +664,98 @@ int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {
   for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
   return c->env.terminate_unhealthy && !healthy(env, d);
 }
+
+int mrl_mujoco_root(const mrlFamily* fam) {
+  return ((const MujocoFamily*)fam->data)->root;
+}
+
+int mrl_mujoco_floor(const mrlFamily* fam) {
+  return ((const MujocoFamily*)fam->data)->floor;
+}
+
+void mrl_mujoco_env_normal(const mrlEnv* e, double normal[3]) {
+  memcpy(normal, ((const MujocoEnv*)e)->normal, sizeof(double) * 3);
+}
+
+// The keys of mrl_mujoco_task_set this family has, for error messages.
+static void task_keys(const MujocoFamily* mf, char* buf, size_t n) {
+  static const char* const kinds[] = {"mass", "inertia", "friction", "damping", "gear"};
+  const mrlConfig* c = &mf->cfg;
+  int len = snprintf(buf, n, "%s", mf->floor >= 0 ? "slope, heading" : "");
+  const char* extra = c->reward.mode == MRL_REWARD_TARGET_VEL  ? "velocity"
+                      : c->reward.mode == MRL_REWARD_DIRECTION ? "direction"
+                      : c->reward.mode == MRL_REWARD_GOAL      ? "goal_x, goal_y"
+                                                               : NULL;
+  if (extra && len >= 0 && (size_t)len < n) {
+    len += snprintf(buf + len, n - len, "%s%s", len ? ", " : "", extra);
+  }
+  for (int kind = SLOT_MASS; kind <= SLOT_GEAR; kind++) {
+    int has = 0;
+    for (int k = mf->first_multiplier; k < mf->nslot; k++) has |= (int)mf->slots[k].kind == kind;
+    if (has && len >= 0 && (size_t)len < n) {
+      len += snprintf(buf + len, n - len, "%s%s", len ? ", " : "", kinds[kind - SLOT_MASS]);
+    }
+  }
+}
+
+int mrl_mujoco_task_set(const mrlFamily* fam, double* task, const char* key, double value,
+                        char* err, size_t errlen) {
+  const MujocoFamily* mf = fam->data;
+  const mrlConfig* c = &mf->cfg;
+  static const char* const kinds[] = {"mass", "inertia", "friction", "damping", "gear"};
+  char keys[256];
+  task_keys(mf, keys, sizeof keys);
+  if (!isfinite(value)) return mrl_error(err, errlen, "task key '%s': not a finite number", key);
+  if (!strcmp(key, "slope") || !strcmp(key, "heading")) {
+    if (mf->floor < 0) {
+      return mrl_error(err, errlen, "task key '%s': the model has no floor plane (keys: %s)", key,
+                       keys);
+    }
+    if (!strcmp(key, "slope") && fabs(value) >= 80) {
+      return mrl_error(err, errlen, "task key 'slope': %g degrees is not in (-80, 80)", value);
+    }
+    task[!strcmp(key, "slope") ? SLOT_SLOPE : SLOT_HEADING] = value;
+    return 0;
+  }
+  struct {
+    const char* key;
+    SlotKind slot;
+    mrlRewardMode mode;
+  } scalars[] = {{"velocity", SLOT_VELOCITY, MRL_REWARD_TARGET_VEL},
+                 {"direction", SLOT_DIRECTION, MRL_REWARD_DIRECTION},
+                 {"goal_x", SLOT_GOAL_X, MRL_REWARD_GOAL},
+                 {"goal_y", SLOT_GOAL_Y, MRL_REWARD_GOAL}};
+  for (int i = 0; i < 4; i++) {
+    if (strcmp(key, scalars[i].key)) continue;
+    if (c->reward.mode != scalars[i].mode) {
+      return mrl_error(err, errlen,
+                       "task key '%s': this family's reward does not use it (keys: %s)", key, keys);
+    }
+    if (scalars[i].slot == SLOT_DIRECTION && value != 1 && value != -1) {
+      return mrl_error(err, errlen, "task key 'direction': must be 1 or -1, got %g", value);
+    }
+    task[scalars[i].slot] = value;
+    return 0;
+  }
+  for (int kind = SLOT_MASS; kind <= SLOT_GEAR; kind++) {
+    if (strcmp(key, kinds[kind - SLOT_MASS])) continue;
+    if (!(value > 0) || value > 1e3) {
+      return mrl_error(err, errlen, "task key '%s': a multiplier in (0, 1000], got %g", key, value);
+    }
+    int count = 0;
+    for (int k = mf->first_multiplier; k < mf->nslot; k++) {
+      if ((int)mf->slots[k].kind == kind) {
+        task[k] = value;
+        count++;
+      }
+    }
+    if (!count) {
+      return mrl_error(err, errlen,
+                       "task key '%s': this family does not randomize %s (task.%s_base/range; "
+                       "keys: %s)",
+                       key, key, key, keys);
+    }
+    return 0;
+  }
+  return mrl_error(err, errlen, "unknown task key '%s' (keys of this family: %s)", key, keys);
+}

@@ -111,7 +111,7 @@ static const char* const kRandGroup[] = {"element", "body", NULL};
 static const keyInfo kKeys[] = {
   STR_KEY("name", name, "", 0, "run name (empty: the config file's stem)"),
   U64_KEY("seed", seed, 1, "master seed of every random stream"),
-  INT_KEY("threads", threads, 0, 0, 256, "worker threads (0: one per core)"),
+  INT_KEY("threads", threads, 0, 0, 256, "worker threads (0: one per core, divided among the MPI ranks of a node)"),
 
   STR_KEY("env.name", env.name, "point_nav", 1, "task family (see `metarl envs`)"),
   INT_KEY("env.horizon", env.horizon, 100, 1, 100000, "max steps of an episode"),

@@ -6,6 +6,8 @@
 // training) for 0..K inner steps; the mean return after each step is what
 // "adapts quickly" means. Every initialization sees the same tasks and the
 // same exploration-noise streams, so differences come from the parameters.
+// Under MPI each rank adapts a contiguous block of the tasks and the per-task
+// curves are gathered to every rank (dist.c); rank 0 writes and prints.
 
 #include <errno.h>
 #include <math.h>
@@ -23,10 +25,12 @@ typedef struct {
   int nstep;
   uint64_t seed;
   mrlAdaptCurve* curve;
+  int first;  // this rank's first task
 } EvalJob;
 
 static void eval_job(void* ctx, int worker, int job) {
   EvalJob* ej = ctx;
+  job += ej->first;
   double* task = mrl_alloc(sizeof(double) * ej->fam->ntask);
   mrl_task_sample(ej->fam, ej->cfg, 1, 0, job, task);
   mrl_inner_adapt(ej->cfg, ej->learners[worker], task, ej->params, ej->nstep - 1, ej->seed, 0, job,
@@ -37,14 +41,17 @@ static void eval_job(void* ctx, int worker, int job) {
 void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                     const double* params, int ntask, int nstep, int neps, uint64_t seed,
                     mrlAdaptCurve* curve) {
-  mrlPool* pool = mrl_pool_make(cfg->threads);
+  mrlPool* pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(pool);
-  EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve};
+  int begin, end;
+  mrl_dist_range(ntask, mrl_dist_rank(), mrl_dist_size(), &begin, &end);
+  EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve, begin};
   ej.learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
   for (int w = 0; w < nworker; w++) ej.learners[w] = mrl_learner_make(cfg, fam, pol, neps);
   curve->ntask = ntask;
   curve->nstep = nstep;
-  mrl_pool_run(pool, ntask, eval_job, &ej);
+  mrl_pool_run(pool, end - begin, eval_job, &ej);
+  mrl_dist_gather_tasks(curve->returns, sizeof(double) * nstep, ntask);
   mrl_pool_free(pool);
   for (int w = 0; w < nworker; w++) mrl_learner_free(ej.learners[w]);
   free(ej.learners);
@@ -232,7 +239,8 @@ static int write_temp(const char* rundir, const char* name, char* tmp, size_t tm
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen) {
   mrlConfig cfg, other;
-  if (load_run_config(rundir, &cfg, err, errlen)) return MRL_EXIT_USAGE;
+  int bad = load_run_config(rundir, &cfg, err, errlen) ? MRL_EXIT_USAGE : 0;
+  if (mrl_dist_agree(bad, err, errlen)) return MRL_EXIT_USAGE;
   int ntask = opt->tasks > 0 ? opt->tasks : cfg.eval.tasks;
   int nstep = (opt->steps >= 0 ? opt->steps : cfg.eval.steps) + 1;
   int neps = opt->episodes > 0 ? opt->episodes : cfg.eval.episodes;
@@ -244,7 +252,10 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   }
 
   mrlFamily* fam = mrl_family_make(&cfg, err, errlen);
-  if (!fam) return MRL_EXIT_USAGE;
+  if (mrl_dist_agree(fam ? 0 : MRL_EXIT_USAGE, err, errlen)) {
+    mrl_family_free(fam);
+    return MRL_EXIT_USAGE;
+  }
   mrlPolicy pol;
   mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
   int ninit = opt->ncompare + 2, code = MRL_EXIT_OK;
@@ -315,6 +326,9 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     }
   }
 
+  // a rank that cannot read a run must not leave the others in a collective
+  code = mrl_dist_agree(code, err, errlen);
+  int root = mrl_dist_rank() == 0;
   if (code == MRL_EXIT_OK) {
     Init* rnd = &inits[ninit - 1];
     snprintf(rnd->name, sizeof(rnd->name), "random");
@@ -340,7 +354,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   snprintf(dir, sizeof(dir), "%s/eval", rundir);
   snprintf(csv_path, sizeof(csv_path), "%s/adaptation.csv", dir);
   snprintf(json_path, sizeof(json_path), "%s/summary.json", dir);
-  if (code == MRL_EXIT_OK) {
+  if (code == MRL_EXIT_OK && root) {  // rank 0 writes for the job
     if (mkdir(dir, 0755) && errno != EEXIST) {
       mrl_error(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
       code = MRL_EXIT_RUNTIME;
@@ -359,7 +373,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     }
   }
 
-  if (code == MRL_EXIT_OK && out) {
+  if (code == MRL_EXIT_OK && out && root) {
     fprintf(out,
             "%s: %d held-out tasks (task.test_seed %llu), %d episodes per step, inner lr %g, "
             "eval seed %llu\n",

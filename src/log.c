@@ -36,6 +36,7 @@ const char* const mrl_progress_columns[] = {
     "Time/MetaTest",
     "Time/Logging",
     "Time",
+    "Ranks",  // MPI ranks that computed the row (a resumed run may change it)
     "Numerics/SkippedTasks",
     "Numerics/BaselineFailures",
     "Numerics/SkippedUpdate",
@@ -72,6 +73,7 @@ void mrl_progress_values(const mrlProgress* row, double* values) {
   *v++ = row->metatest ? row->time_metatest : NAN;
   *v++ = row->phase_seconds[MRL_PHASE_LOG];
   *v++ = row->seconds;
+  *v++ = row->ranks > 0 ? row->ranks : 1;
   *v++ = row->skipped_tasks;
   *v++ = row->baseline_failures;
   *v++ = row->skipped_update;

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ static int cmd_eval(int argc, char** argv);
 static int cmd_envs(int argc, char** argv);
 static int cmd_bench(int argc, char** argv);
 static int cmd_plot(int argc, char** argv);
+static int cmd_view(int argc, char** argv);
+static int cmd_record(int argc, char** argv);
 
 static const Command commands[] = {
     {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR",
@@ -53,9 +56,33 @@ static const Command commands[] = {
      "mean per initialization and step), both or neither. Defaults come from the run's eval.*\n"
      "keys. After --compare, further run directories are compared too.\n",
      cmd_eval},
-    {"view", "view RUN_DIR [--task key=value,...] [--steps K]",
-     "Watch a policy adapt in a MuJoCo window.\n", NULL},
-    {"record", "record RUN_DIR --out FILE.mp4", "Record adaptation to a video, headless.\n", NULL},
+    {"view",
+     "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"
+     "           [--task-index J] [--seed S] [--width W --height H]\n"
+     "           [--frames N --screenshot FILE]\n"
+     "           view --random CONFIG [--task key=value,...]",
+     "Watch a policy adapt in a MuJoCo window: held-out task J (default 0) with the --task\n"
+     "keys applied (slope, heading, velocity, direction, goal_x, goal_y, mass, inertia,\n"
+     "friction, damping, gear; a multiplier key sets every multiplier of its kind), one\n"
+     "episode of the initialization, K live inner steps of N episodes (default: the run's\n"
+     "eval.steps and eval.episodes; the same streams as `metarl eval`), then episodes of the\n"
+     "adapted policy (mean actions). --random CONFIG shows random actions on a sampled task.\n"
+     "--frames N renders N frames (one env step each), writes --screenshot FILE and exits.\n"
+     "Keys: Space pause, Right step, Backspace restart, = - speed, [ ] cameras, Esc free\n"
+     "camera, F1 help, Ctrl+P screenshot, Ctrl+Q quit, N next task, A adapted/initial policy,\n"
+     "R re-adapt; mouse: left-drag rotate, right-drag move, scroll zoom. Needs a display.\n",
+     cmd_view},
+    {"record",
+     "record RUN_DIR --out FILE.mp4 [--task key=value,...] [--steps K] [--episodes N]\n"
+     "           [--checkpoint FILE] [--task-index J] [--seed S] [--width W --height H] [--fps F]\n"
+     "           [--side-by-side] [--frames DIR]",
+     "Record adaptation to a task as an H.264 MP4, headless (OSMesa, ffmpeg): an episode of\n"
+     "the initialization, then one of the policy adapted by K inner steps (or both side by\n"
+     "side), each env.horizon + 1 frames long (an ended episode holds its last frame), at\n"
+     "1 / (timestep * frame_skip) frames per second unless --fps. Task and adaptation as in\n"
+     "`view`. --frames DIR also writes numbered PNG frames (needs no ffmpeg). Default size\n"
+     "640x480 (even numbers).\n",
+     cmd_record},
     {"plot", "plot RUN_DIR [RUN_DIR ...] [--out DIR] [--param NAME]",
      "Draw PNG and SVG figures with PLplot into DIR (default: FIRST_RUN_DIR/plots):\n"
      "learning.*: average return before and after adaptation against env steps, one color\n"
@@ -93,7 +120,9 @@ static void usage(FILE* f) {
           "  metarl --version      version, git commit and MuJoCo version\n");
 }
 
+// Under MPI every rank parses the same arguments: rank 0 alone reports.
 static int usage_error(const char* fmt, const char* arg) {
+  if (mrl_dist_rank() != 0) return MRL_EXIT_USAGE;
   fprintf(stderr, "metarl: ");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n\n");
@@ -114,8 +143,9 @@ static int parse_long(const char* flag, const char* s, long lo, long hi, long* o
   errno = 0;
   long v = s ? strtol(s, &end, 10) : 0;
   if (!s || !*s || *end || errno || v < lo || v > hi) {
-    fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld]%s%s%s\n", flag, lo, hi,
-            s ? ", got '" : " after it", s ? s : "", s ? "'" : "");
+    if (mrl_dist_rank() == 0)
+      fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld]%s%s%s\n", flag, lo, hi,
+              s ? ", got '" : " after it", s ? s : "", s ? "'" : "");
     return -1;
   }
   *out = v;
@@ -126,29 +156,34 @@ static int parse_double(const char* flag, const char* s, double* out) {
   char* end;
   double v = s ? strtod(s, &end) : 0;
   if (!s || !*s || *end || !(v > 0) || v > 1e6) {
-    fprintf(stderr, "metarl: %s needs a positive number%s%s%s\n", flag, s ? ", got '" : " after it",
-            s ? s : "", s ? "'" : "");
+    if (mrl_dist_rank() == 0)
+      fprintf(stderr, "metarl: %s needs a positive number%s%s%s\n", flag,
+              s ? ", got '" : " after it", s ? s : "", s ? "'" : "");
     return -1;
   }
   *out = v;
   return 0;
 }
 
-// Train cfg into rundir and report the outcome; returns the exit code.
+// Train cfg into rundir and report the outcome; returns the exit code. Under
+// MPI every rank trains; errors are the same on every rank by then (see
+// mrl_dist_agree) and rank 0 reports them, and only rank 0 prints progress.
 static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
   char err[MRL_ERRLEN];
+  int root = mrl_dist_rank() == 0;
+  quiet |= !root;
   int code = mrl_train_run(cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
   if (code != MRL_EXIT_OK) {
-    fprintf(stderr, "metarl: %s\n", err);
+    if (root) fprintf(stderr, "metarl: %s\n", err);
   } else if (!quiet) {
     printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
   }
   return code;
 }
 
-// train --resume RUN_DIR: the run's own config, its latest checkpoint.
-static int resume_train(const char* rundir, int quiet) {
-  static mrlConfig cfg;
+// train --resume RUN_DIR: the run's own config, its latest checkpoint. Fills
+// cfg; returns -1 to go on training, else an exit code.
+static int resume_setup(const char* rundir, mrlConfig* cfg) {
   char err[MRL_ERRLEN], path[4096];
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
   if (access(path, F_OK)) {
@@ -157,12 +192,12 @@ static int resume_train(const char* rundir, int quiet) {
     return MRL_EXIT_USAGE;
   }
   snprintf(path, sizeof(path), "%s/config.yaml", rundir);
-  mrl_config_default(&cfg);
-  if (mrl_config_load(&cfg, path, err, sizeof(err)) || mrl_config_check(&cfg, err, sizeof(err))) {
+  mrl_config_default(cfg);
+  if (mrl_config_load(cfg, path, err, sizeof(err)) || mrl_config_check(cfg, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
   }
-  return run_training(&cfg, rundir, quiet);
+  return -1;
 }
 
 // Report a message about the key it starts with ("env.model: ..."): at the
@@ -189,7 +224,10 @@ static void report_config_error(const char* path, int argc, char** argv, const c
   }
 }
 
-static int cmd_train(int argc, char** argv) {
+// Parse the command line, check the config and create (or, with --resume,
+// find) the run directory: cfg, rundir (4096 bytes) and quiet get the job.
+// Returns -1 to go on training, else an exit code. Run by rank 0 alone.
+static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int* quiet_out) {
   const char* resume = NULL;
   int quiet_resume = 0, nother = 0;
   for (int i = 2; i < argc; i++) {
@@ -206,7 +244,9 @@ static int cmd_train(int argc, char** argv) {
     if (nother)
       return usage_error("train --resume RUN_DIR takes no config, override or --out (%s)",
                          "the run's config.yaml is used");
-    return resume_train(resume, quiet_resume);
+    *quiet_out = quiet_resume;
+    snprintf(rundir, 4096, "%s", resume);
+    return resume_setup(resume, job);
   }
   const char* config_path = NULL;
   const char* out = NULL;
@@ -256,11 +296,29 @@ static int cmd_train(int argc, char** argv) {
     return MRL_EXIT_USAGE;
   }
   mrl_family_free(fam);
-  char rundir[4096];
-  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, sizeof(rundir), err, sizeof(err))) {
+  if (mrl_rundir_create(&cfg, out, argc, argv, rundir, 4096, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_RUNTIME;
   }
+  *job = cfg;
+  *quiet_out = quiet;
+  return -1;
+}
+
+// Under MPI, rank 0 reads the config and creates the run directory (its
+// timestamped name is rank 0's clock), then hands the outcome, the config and
+// the directory to every rank: a config error is printed once, and the other
+// ranks need neither the config file nor the run directory.
+static int cmd_train(int argc, char** argv) {
+  static mrlConfig cfg;
+  char rundir[4096] = "";
+  int quiet = 0, code = -1;
+  if (mrl_dist_rank() == 0) code = train_setup(argc, argv, &cfg, rundir, &quiet);
+  mrl_dist_bcast(&code, sizeof(code), 0);
+  if (code >= 0) return code;
+  mrl_dist_bcast(&cfg, sizeof(cfg), 0);
+  mrl_dist_bcast(rundir, sizeof(rundir), 0);
+  mrl_dist_bcast(&quiet, sizeof(quiet), 0);
   return run_training(&cfg, rundir, quiet);
 }
 
@@ -323,7 +381,8 @@ static int cmd_eval(int argc, char** argv) {
   opt.compare = compare;
   char err[MRL_ERRLEN];
   code = mrl_eval_run(rundir, &opt, stdout, err, sizeof(err));
-  if (code != MRL_EXIT_OK) fprintf(stderr, "metarl: %s\n", err);
+  // under MPI, load errors are agreed on every rank and write errors are rank 0's
+  if (code != MRL_EXIT_OK && mrl_dist_rank() == 0) fprintf(stderr, "metarl: %s\n", err);
 done:
   free(compare);
   return code;
@@ -509,6 +568,53 @@ static int cmd_bench(int argc, char** argv) {
   return code;
 }
 
+// view and record live in the GL module metarl_render.so, opened only here:
+// the executable itself links no GL library, so training runs without one.
+// Looked up next to the executable (the build tree), then where it installs.
+static int run_render_module(const char* entry, int argc, char** argv) {
+  // next to the executable (build tree), <prefix>/<libdir>/metarl/ relative to
+  // it (any install prefix), then the configured install path
+  char exe[4096], paths[3][4096 + 128], error[1024] = "";
+  int npath = 0;
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char* slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(paths[npath++], sizeof(paths[0]), "%s/metarl_render.so", exe);
+    snprintf(paths[npath++], sizeof(paths[0]), "%s/../%s", exe, METARL_RENDER_MODULE_REL);
+  }
+  snprintf(paths[npath++], sizeof(paths[0]), "%s", METARL_RENDER_MODULE);
+  void* lib = NULL;
+  for (int i = 0; i < npath && !lib; i++) {
+    lib = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+    // a module that exists but cannot load (a missing GL library) says why
+    const char* e = lib ? NULL : dlerror();
+    if (e && (!error[0] || !access(paths[i], F_OK))) snprintf(error, sizeof(error), "%s", e);
+  }
+  if (!lib) {
+    fprintf(stderr,
+            "metarl %s: cannot load the renderer (%s); it needs libglfw3, libosmesa6 and "
+            "zlib (scripts/setup installs them)\n",
+            argv[1], error);
+    return MRL_EXIT_USAGE;
+  }
+  int (*run)(int, char**) = (int (*)(int, char**))dlsym(lib, entry);
+  if (!run) {
+    fprintf(stderr, "metarl %s: metarl_render.so has no %s\n", argv[1], entry);
+    return MRL_EXIT_RUNTIME;
+  }
+  return run(argc, argv);  // the module stays loaded: MuJoCo keeps its GL pointers
+}
+
+static int cmd_view(int argc, char** argv) {
+  return run_render_module("mrl_view_main", argc, argv);
+}
+
+static int cmd_record(int argc, char** argv) {
+  return run_render_module("mrl_record_main", argc, argv);
+}
+
 static int cmd_help(int argc, char** argv) {
   if (argc < 3) {
     usage(stdout);
@@ -556,5 +662,14 @@ int main(int argc, char** argv) {
             MRL_VERSION);
     return MRL_EXIT_USAGE;
   }
-  return c->run(argc, argv);
+  // train and eval run as one rank of an MPI job when started by a launcher
+  if (c->run != cmd_train && c->run != cmd_eval) return c->run(argc, argv);
+  char err[MRL_ERRLEN];
+  if (mrl_dist_init(&argc, &argv, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  int code = c->run(argc, argv);
+  mrl_dist_finalize();
+  return code;
 }

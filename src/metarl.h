@@ -99,7 +99,7 @@ typedef enum { MRL_RAND_ELEMENT = 0, MRL_RAND_BODY } mrlRandGroup;
 typedef struct {
   char name[MRL_STRLEN];  // name:             run name (default: config file stem)
   uint64_t seed;          // seed:             master seed of every random stream
-  int threads;            // threads:          worker threads (0: one per core)
+  int threads;  // threads:          worker threads (0: one per core, shared by the ranks of a node)
 
   struct {
     char name[MRL_STRLEN];       // env.name:         task family (see `metarl envs`)
@@ -595,6 +595,86 @@ int mrl_pool_size(const mrlPool* pool);
 void mrl_pool_run(mrlPool* pool, int njobs, mrlPoolFn fn, void* ctx);
 void mrl_pool_free(mrlPool* pool);
 
+//-------------------------------- distributed -------------------------------
+
+// A job of R MPI ranks (dist.c): the tasks of every batch are split into
+// contiguous blocks by task index, each rank fills the slots of its block,
+// every slot is gathered to every rank in task order and every rank reduces
+// them identically, so the parameters are the same bits for any rank count.
+// Built without MPI, or started without a launcher, the process is rank 0 of
+// 1 and every function below does the single-process thing.
+
+// Start MPI if metarl was built with it and the process was started by an MPI
+// launcher (mpirun, mpiexec, srun: detected from the variables they set;
+// METARL_MPI=1 forces MPI_Init, METARL_MPI=0 prevents it); otherwise the
+// process is rank 0 of 1. Also reads the test-only METARL_FAULT_INJECT. Call
+// once from the main thread before any other mrl_dist_ function. Returns 0,
+// or -1 with err.
+int mrl_dist_init(int* argc, char*** argv, char* err, size_t errlen);
+// Finish MPI if mrl_dist_init started it; afterwards the process is 1 rank.
+void mrl_dist_finalize(void);
+int mrl_dist_rank(void);     // this process's rank, 0..size-1
+int mrl_dist_size(void);     // ranks in the job (1 without MPI)
+int mrl_dist_has_mpi(void);  // 1 if built with MPI
+
+// Worker threads of a pool: requested if > 0, else the online cores divided
+// by the ranks running on this node (at least 1), so that `threads: 0` fills
+// a node once whatever the number of ranks placed on it.
+int mrl_dist_threads(int requested);
+
+// Tasks [*begin, *end) of `rank` among `size` ranks for ntask tasks:
+// contiguous blocks in task order whose sizes differ by at most one (a rank
+// may get none when ntask < size).
+void mrl_dist_range(int ntask, int rank, int size, int* begin, int* end);
+
+// Collective. base holds ntask slots of `bytes` bytes each, task j at
+// base + j * bytes; this rank has filled the slots of its range
+// (mrl_dist_range with this rank and size). On return every rank holds every
+// slot, byte for byte as its owner wrote it.
+void mrl_dist_gather_tasks(void* base, size_t bytes, int ntask);
+
+// Collective: root's nbytes at buf, copied to buf on every rank.
+void mrl_dist_bcast(void* buf, size_t nbytes, int root);
+
+// Collective: the largest v over the ranks.
+int mrl_dist_max(int v);
+
+// Collective agreement on an outcome: each rank passes its code (0: success)
+// and its message in err. Returns, on every rank, the code of the lowest
+// failing rank (0 if none) and puts its message in err, prefixed with
+// "rank r of R: " when r > 0. Ranks that fail alone call this before leaving,
+// so that no other rank waits for them in a later collective.
+int mrl_dist_agree(int code, char* err, size_t errlen);
+
+// 64-bit FNV-1a hash of n bytes.
+uint64_t mrl_fnv1a(const void* data, size_t n);
+
+// Collective: compare the FNV-1a hash of params (n) across ranks. Returns 0
+// if every rank holds the same bytes, else -1 on every rank with err naming
+// the ranks that differ from rank 0 and both checksums.
+int mrl_dist_check_same(const double* params, int n, int iteration, char* err, size_t errlen);
+
+// Print "metarl: rank r of R: <message>" on stderr and end the whole job with
+// exit code `code` (MPI_Abort); with one process, print and exit(code). For a
+// failure on one rank where the others cannot be told in a collective.
+void mrl_dist_abort(int code, const char* fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+
+// Fault injection, for the tests of failure handling only. With
+// METARL_FAULT_INJECT=RANK:ITERATION:KIND set, rank RANK at meta-iteration
+// ITERATION (after computing its tasks, before the gather) does KIND:
+//   error:   raises an error (mrl_dist_abort: message, MPI_Abort);
+//   kill:    dies at once (SIGKILL), like a crashed node;
+//   perturb: the trainer changes the last bit of phi[0] on that rank, which
+//            the parameter checksum must catch.
+typedef enum { MRL_FAULT_NONE = 0, MRL_FAULT_ERROR, MRL_FAULT_KILL, MRL_FAULT_PERTURB } mrlFault;
+// Called by the trainer at every iteration: acts out error and kill, returns
+// the kind due now on this rank (MRL_FAULT_NONE almost always).
+mrlFault mrl_dist_fault(int iteration);
+
+// Meta-iterations between parameter checksums across ranks (also checked
+// before every checkpoint and at the end of training).
+#define MRL_DIST_CHECK_EVERY 10
+
 //--------------------------------- training ---------------------------------
 
 //------------------------------------ trpo ----------------------------------
@@ -671,6 +751,7 @@ typedef struct {
   double metatest_post;      // after eval.steps adaptation steps
   double metatest_post_sem;  // standard error of metatest_post over tasks
   double time_metatest;      // seconds
+  int ranks;                 // MPI ranks of the job (1 without MPI)
   // numerical events: no NaN or Inf ever reaches phi
   int skipped_tasks;      // Numerics/SkippedTasks: tasks left out (non-finite result or return)
   int baseline_failures;  // Numerics/BaselineFailures: failed fits (zero baseline used instead)

@@ -407,6 +407,33 @@ static int read_summary(const char* rundir, EvalData* e, char* err, size_t errle
   return rc;
 }
 
+// Mark in use[np] the task-parameter columns (p0..p0+np-1) whose value differs
+// between rows of the CSV text after the header (rest: strtok_r state, not
+// consumed: the rows are scanned on a copy). Returns how many vary.
+static int vary_columns(const char* rest, int nh, int p0, int np, int* use) {
+  if (!rest) return 0;
+  char* copy = strdup(rest);
+  MRL_ASSERT(copy);
+  double first[MAX_COLS];
+  int seen = 0, nvary = 0;
+  char* save = NULL;
+  for (char* line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    strip_eol(line);
+    char* f[MAX_COLS];
+    if (split_csv(line, f, MAX_COLS) != nh) continue;
+    for (int i = 0; i < np; i++) {
+      double v = parse_num(f[p0 + i]);
+      if (!seen)
+        first[i] = v;
+      else if (v != first[i] && !use[i])
+        use[i] = 1, nvary++;
+    }
+    seen = 1;
+  }
+  free(copy);
+  return nvary;
+}
+
 // Per-task points at the last step of each init, x the chosen task parameter
 // (NULL: the only one, or the Euclidean norm of several).
 static int read_tasks(const char* rundir, const char* param, EvalData* e, char* err,
@@ -445,12 +472,32 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
   } else if (np == 1) {
     only = 0;
   }
+  // without --param: the parameters that vary over the tasks; one alone, or a
+  // group of one stem (goal_x, goal_y: their norm), else the first of them
+  int use[MAX_COLS] = {0};
+  if (only < 0) {
+    int nvary = vary_columns(save, nh, p0, np, use);
+    int first = -1, same_stem = 1;
+    for (int i = 0; i < np; i++) {
+      if (!use[i]) continue;
+      if (first < 0) {
+        first = i;
+      } else {
+        const char* a = head[p0 + first];
+        const char* b = head[p0 + i];
+        size_t stem = strcspn(a, "_");
+        same_stem &= stem == strcspn(b, "_") && !strncmp(a, b, stem);
+      }
+    }
+    if (nvary <= 1 || !same_stem) only = first >= 0 ? first : 0;
+  }
   if (only >= 0) {
     snprintf(e->xlabel, sizeof(e->xlabel), "task parameter %s", head[p0 + only]);
   } else {
     char names[200] = "";
-    for (int i = 0; i < np; i++) {
-      snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+    for (int i = 0, k = 0; i < np; i++) {
+      if (!use[i]) continue;
+      snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", k++ ? ", " : "",
                head[p0 + i]);
     }
     snprintf(e->xlabel, sizeof(e->xlabel), "norm of the task parameters (%s)", names);
@@ -482,7 +529,7 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
     double x = 0;
     for (int i = 0; i < np; i++) {
       double v = parse_num(f[p0 + i]);
-      if (only < 0)
+      if (only < 0 && use[i])
         x += v * v;
       else if (i == only)
         x = v;

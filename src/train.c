@@ -11,6 +11,9 @@
 //   joint:   phi -= outer step of mean(grad L(phi)) (pooled pre-training);
 //   combo:   phi -= outer step of mean(sum_s w_s g_s) over the inner gradients.
 // The outer step is sgd, adam (optim.c) or trpo (trpo.c).
+// Under MPI (dist.c) each rank computes a contiguous block of the tasks, the
+// per-task slots are gathered to every rank in task order, and every rank
+// runs the same reduction and update; only rank 0 writes the run directory.
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +42,9 @@ struct mrlTrainer_ {
   long* task_steps;           // (meta_batch) env steps per task
   mrlBatchStats* task_stats;  // (meta_batch, steps + 1) per-task batch statistics
   double* mean_result;        // (nparam)
+  int task_begin, task_end;   // this rank's tasks of the meta-batch
+  double* fisher_obs;         // (meta_batch, maxrows, nobs) trpo under MPI: sets to gather
+  int* fisher_rows;           // (meta_batch) their row counts
   // numerics: a task whose result is not finite is left out of the mean; a
   // step that would make phi non-finite is undone from these copies
   int* task_ok;               // (meta_batch) 1 if the task's result and returns are finite
@@ -72,7 +78,7 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   // trpo: an sgd record with no moments (its step is mrl_trpo_step)
   mrl_optim_init(&tr->outer, cfg->outer.optim == MRL_OPT_TRPO ? MRL_OPT_SGD : cfg->outer.optim, n,
                  cfg->outer.lr);
-  tr->pool = mrl_pool_make(cfg->threads);
+  tr->pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(tr->pool);
   tr->learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
   // maml needs every batch and theta_s; trpo the first batch (at phi)
@@ -97,6 +103,11 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   tr->task_steps = mrl_alloc(sizeof(long) * m);
   tr->task_stats = mrl_alloc(sizeof(mrlBatchStats) * m * (cfg->inner.steps + 1));
   tr->mean_result = mrl_alloc(sizeof(double) * n);
+  mrl_dist_range(m, mrl_dist_rank(), mrl_dist_size(), &tr->task_begin, &tr->task_end);
+  if (trpo && mrl_dist_size() > 1) {
+    tr->fisher_obs = mrl_alloc(sizeof(double) * m * tr->fisher[0]->maxrows * fam->nobs);
+    tr->fisher_rows = mrl_alloc(sizeof(int) * m);
+  }
   tr->task_ok = mrl_alloc(sizeof(int) * m);
   tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
   tr->backup = mrl_alloc(sizeof(double) * 3 * n);
@@ -128,6 +139,8 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->task_steps);
   free(tr->task_stats);
   free(tr->mean_result);
+  free(tr->fisher_obs);
+  free(tr->fisher_rows);
   free(tr);
 }
 
@@ -230,6 +243,43 @@ static void task_job(void* ctx, int worker, int job) {
   }
 }
 
+// The pool numbers jobs from 0: job i is this rank's task task_begin + i.
+static void rank_task_job(void* ctx, int worker, int job) {
+  mrlTrainer* tr = ctx;
+  task_job(ctx, worker, tr->task_begin + job);
+}
+
+// Every rank gets every task's slots, in task order: the update direction,
+// returns, env steps, batch statistics, numerical events and, for trpo, the
+// Fisher sets.
+static void gather_slots(mrlTrainer* tr) {
+  if (mrl_dist_size() == 1) return;
+  const mrlConfig* cfg = &tr->cfg;
+  int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
+  mrl_dist_gather_tasks(tr->results, sizeof(double) * n, m);
+  mrl_dist_gather_tasks(tr->returns, sizeof(double) * nret, m);
+  mrl_dist_gather_tasks(tr->task_steps, sizeof(long), m);
+  mrl_dist_gather_tasks(tr->task_stats, sizeof(mrlBatchStats) * nret, m);
+  mrl_dist_gather_tasks(tr->task_ok, sizeof(int), m);
+  mrl_dist_gather_tasks(tr->task_bl_failures, sizeof(long), m);
+  if (tr->fisher) {
+    size_t block = (size_t)tr->fisher[0]->maxrows * tr->fam->nobs;
+    for (int j = tr->task_begin; j < tr->task_end; j++) {
+      tr->fisher_rows[j] = tr->fisher[j]->rows;
+      memcpy(tr->fisher_obs + j * block, tr->fisher[j]->obs,
+             sizeof(double) * tr->fisher[j]->rows * tr->fam->nobs);
+    }
+    mrl_dist_gather_tasks(tr->fisher_rows, sizeof(int), m);
+    mrl_dist_gather_tasks(tr->fisher_obs, sizeof(double) * block, m);
+    for (int j = 0; j < m; j++) {
+      if (j >= tr->task_begin && j < tr->task_end) continue;
+      tr->fisher[j]->rows = tr->fisher_rows[j];
+      memcpy(tr->fisher[j]->obs, tr->fisher_obs + j * block,
+             sizeof(double) * tr->fisher_rows[j] * tr->fam->nobs);
+    }
+  }
+}
+
 static void mean_std(const double* x, int n, int stride, double* mean, double* std) {
   double s = 0, ss = 0;
   for (int i = 0; i < n; i++) s += x[(size_t)i * stride];
@@ -255,8 +305,12 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   for (int w = 0; w < nworker; w++) {
     for (int p = 0; p < MRL_NPHASE; p++) before[p] += tr->learners[w]->phase_seconds[p];
   }
-  mrl_pool_run(tr->pool, m, task_job, tr);
+  mrl_pool_run(tr->pool, tr->task_end - tr->task_begin, rank_task_job, tr);
+  if (mrl_dist_fault(tr->iteration) == MRL_FAULT_PERTURB) {
+    tr->phi[0] = nextafter(tr->phi[0], INFINITY);  // test hook: one rank's phi drifts
+  }
   double t0 = mrl_now();
+  gather_slots(tr);
 
   // reduce the finite tasks in task order: the same additions in the same
   // order for any threads
@@ -334,6 +388,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   mrl_return_stats_pool(tr->task_stats, m, nret, &row->pre);
   mrl_return_stats_pool(tr->task_stats + nret - 1, m, nret, &row->post);
   row->metatest = 0;
+  row->ranks = mrl_dist_size();
   row->skipped_tasks = m - nok;
   row->baseline_failures = bl_failures;
   row->skipped_update = !finite;
@@ -406,51 +461,79 @@ static void remove_stale_temporaries(const char* rundir) {
   closedir(d);
 }
 
+// Rank 0's trainer state to every rank: a resumed checkpoint is read by
+// rank 0 alone, and a fresh phi is the same on every rank anyway.
+static void share_state(mrlTrainer* tr) {
+  if (mrl_dist_size() == 1) return;
+  int n = tr->pol.nparam;
+  mrl_dist_bcast(tr->phi, sizeof(double) * n, 0);
+  mrl_dist_bcast(&tr->iteration, sizeof(tr->iteration), 0);
+  mrl_dist_bcast(&tr->total_steps, sizeof(tr->total_steps), 0);
+  mrl_dist_bcast(&tr->outer.t, sizeof(tr->outer.t), 0);
+  if (tr->outer.m) mrl_dist_bcast(tr->outer.m, sizeof(double) * n, 0);
+  if (tr->outer.v) mrl_dist_bcast(tr->outer.v, sizeof(double) * n, 0);
+}
+
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen) {
+  // every rank builds a trainer; rank 0 alone reads and writes rundir
+  int root = mrl_dist_rank() == 0, nrank = mrl_dist_size();
   mrlTrainer* tr = mrl_trainer_make(cfg, err, errlen);
-  if (!tr) return MRL_EXIT_USAGE;
-  char path[MRL_STRLEN * 4];
-  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
-  int resume = access(path, F_OK) == 0;
-  if (resume && mrl_trainer_restore(tr, path, err, errlen)) {
-    // the numbered checkpoints are the way out of a damaged latest.ckpt
-    size_t len = strlen(err);
-    snprintf(err + len, errlen > len ? errlen - len : 0,
-             "; to resume from an earlier checkpoint, copy one of %s/checkpoints/iter_*.ckpt "
-             "over latest.ckpt",
-             rundir);
+  if (mrl_dist_agree(tr ? 0 : MRL_EXIT_USAGE, err, errlen)) {
     mrl_trainer_free(tr);
     return MRL_EXIT_USAGE;
   }
-  if (resume) remove_stale_temporaries(rundir);
-  snprintf(path, sizeof(path), "%s/progress.csv", rundir);
-  if (resume && truncate_progress(path, tr->iteration, err, errlen)) {
-    mrl_trainer_free(tr);
-    return MRL_EXIT_RUNTIME;
+  char path[MRL_STRLEN * 4];
+  int resume = 0, code = 0;
+  mrlLog* log = NULL;
+  if (root) {
+    snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+    resume = access(path, F_OK) == 0;
+    if (resume && mrl_trainer_restore(tr, path, err, errlen)) {
+      // the numbered checkpoints are the way out of a damaged latest.ckpt
+      size_t len = strlen(err);
+      snprintf(err + len, errlen > len ? errlen - len : 0,
+               "; to resume from an earlier checkpoint, copy one of %s/checkpoints/iter_*.ckpt "
+               "over latest.ckpt",
+               rundir);
+      code = MRL_EXIT_USAGE;
+    }
+    if (!code && resume) remove_stale_temporaries(rundir);
+    snprintf(path, sizeof(path), "%s/progress.csv", rundir);
+    if (!code && resume && truncate_progress(path, tr->iteration, err, errlen)) {
+      code = MRL_EXIT_RUNTIME;
+    }
+    if (!code && !(log = mrl_log_open(rundir, cfg->outer.iterations, resume, out, err, errlen))) {
+      code = MRL_EXIT_RUNTIME;
+    }
   }
-  mrlLog* log = mrl_log_open(rundir, cfg->outer.iterations, resume, out, err, errlen);
-  if (!log) {
+  if ((code = mrl_dist_agree(code, err, errlen))) {
+    if (log) mrl_log_close(log, path, sizeof(path));
     mrl_trainer_free(tr);
-    return MRL_EXIT_RUNTIME;
+    return code;
   }
+  share_state(tr);
+  mrl_dist_bcast(&resume, sizeof(resume), 0);
 
-  struct sigaction sa, old_int, old_term;
+  // SIGUSR1 too: mpirun forwards it to every rank (SIGINT and SIGTERM make it
+  // kill the job), so `kill -USR1 <mpirun>` checkpoints and stops a job
+  struct sigaction sa, old_int, old_term, old_usr1;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGUSR1, &sa, &old_usr1);
   interrupted = 0;
 
   if (out) {
-    fprintf(out, "training %s (%s, %d params, %d threads) into %s\n", cfg->name, cfg->env.name,
-            tr->pol.nparam, mrl_pool_size(tr->pool), rundir);
+    fprintf(out, "training %s (%s, %d params, %d rank%s x %d threads) into %s\n", cfg->name,
+            cfg->env.name, tr->pol.nparam, nrank, nrank > 1 ? "s" : "", mrl_pool_size(tr->pool),
+            rundir);
     if (resume) fprintf(out, "resuming at iteration %d\n", tr->iteration);
   }
-  int code = MRL_EXIT_OK;
   double time_logging = 0;  // of the previous row
   while (tr->iteration < cfg->outer.iterations) {
     mrlProgress row;
-    if (mrl_trainer_iterate(tr, &row, err, errlen)) {
+    if (mrl_trainer_iterate(tr, &row, err, errlen)) {  // the same outcome on every rank
       code = MRL_EXIT_RUNTIME;
       break;
     }
@@ -468,20 +551,27 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
       row.metatest = 1;
       row.seconds = mrl_now() - tr->start_time;
     }
-    double t_log = mrl_now();
-    row.phase_seconds[MRL_PHASE_LOG] = time_logging;
-    if (mrl_log_write(log, &row, err, errlen)) {
+    // a signal may reach the ranks at different iterations: stop together
+    int stop = mrl_dist_max(interrupted);
+    int save = last || stop || tr->iteration % cfg->log.checkpoint_every == 0;
+    // ranks must agree on phi before it is saved (and every few iterations)
+    if (nrank > 1 && (save || tr->iteration % MRL_DIST_CHECK_EVERY == 0) &&
+        mrl_dist_check_same(tr->phi, tr->pol.nparam, tr->iteration, err, errlen)) {
       code = MRL_EXIT_RUNTIME;
       break;
     }
-    if (last || interrupted || tr->iteration % cfg->log.checkpoint_every == 0) {
-      if (save_checkpoints(rundir, tr, err, errlen)) {
+    double t_log = mrl_now();
+    row.phase_seconds[MRL_PHASE_LOG] = time_logging;
+    if (root) {
+      if (mrl_log_write(log, &row, err, errlen)) {
         code = MRL_EXIT_RUNTIME;
-        break;
+      } else if (save && save_checkpoints(rundir, tr, err, errlen)) {
+        code = MRL_EXIT_RUNTIME;
       }
     }
+    if ((code = mrl_dist_agree(code, err, errlen))) break;
     time_logging = mrl_now() - t_log;
-    if (interrupted) {
+    if (stop) {
       mrl_error(err, errlen, "interrupted at iteration %d; checkpoint saved in %s/checkpoints",
                 tr->iteration, rundir);
       code = MRL_EXIT_INTERRUPTED;
@@ -490,11 +580,13 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGUSR1, &old_usr1, NULL);
   char close_err[MRL_ERRLEN];
-  if (mrl_log_close(log, close_err, sizeof(close_err)) && code == MRL_EXIT_OK) {
+  if (log && mrl_log_close(log, close_err, sizeof(close_err)) && code == MRL_EXIT_OK) {
     snprintf(err, errlen, "%s", close_err);
     code = MRL_EXIT_RUNTIME;
   }
+  code = mrl_dist_agree(code, err, errlen);
   mrl_trainer_free(tr);
   return code;
 }

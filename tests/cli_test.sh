@@ -109,7 +109,7 @@ if run 2 train "$missing" "log.dir=$work/logs"; then
   fi
 fi
 
-# view (delivered later): exit 2 with one line
+# view without a run directory: exit 2 with one line
 if run 2 view; then
   if [[ $(lines "$err") -ne 1 ]]; then
     fail "view: expected one line on stderr, got $(lines "$err")"
