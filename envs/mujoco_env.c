@@ -16,7 +16,9 @@
 // orientation, the other joint positions and the clipped velocities; never
 // the root's position along the floor and never a task parameter.
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -161,6 +163,17 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
               cfg->env.model, METARL_SOURCE_DIR);
     return NULL;
   }
+  // found but unreadable (permissions, a folder): say so, not MuJoCo's
+  // "XML_ERROR_FILE_NOT_FOUND" compile error
+  FILE* f = fopen(path, "rb");
+  if (!f || fgetc(f) == EOF) {
+    int e = !f ? errno : ferror(f) ? errno : 0;
+    if (f) fclose(f);
+    mrl_error(err, errlen, "env.model: cannot read MJCF file '%s': %s", path,
+              e ? strerror(e) : "empty file");
+    return NULL;
+  }
+  fclose(f);
   mjModel* m = mj_loadXML(path, NULL, xmlerr, sizeof xmlerr);
   if (!m) {
     for (char* p = xmlerr; *p; p++) {

@@ -150,12 +150,14 @@ void mrl_gae(mrlBatch* b, double gamma, double lambda, int normalize) {
   }
 }
 
-void mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* b) {
+int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* b) {
   mrl_returns(b, cfg->rl.gamma);
+  int rc = 0;
   if (cfg->rl.baseline == MRL_BASELINE_LINEAR) {
-    mrl_baseline_fit_predict(bl, b);
+    rc = mrl_baseline_fit_predict(bl, b);
   } else {
     memset(b->baseline, 0, sizeof(double) * b->nenv * b->horizon);
   }
   mrl_gae(b, cfg->rl.gamma, cfg->rl.gae_lambda, cfg->rl.normalize_advantages);
+  return rc;
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,7 +166,7 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
     n += r;
     if (r == 0) break;
   }
-  int read_error = ferror(f);
+  int read_error = ferror(f) ? (errno ? errno : EIO) : 0;  // EISDIR for a folder
   fclose(f);
   int rc = -1;
   const unsigned char* p = buf;
@@ -174,7 +175,7 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
   uint64_t stored_sum = 0;
   if (n >= 16) memcpy(&stored_sum, end - 8, 8);
   if (read_error) {
-    mrl_error(err, errlen, "cannot read checkpoint '%s': read error", path);
+    mrl_error(err, errlen, "cannot read checkpoint '%s': %s", path, strerror(read_error));
   } else if (n < 8 || memcmp(buf, CKPT_MAGIC, 8)) {
     mrl_error(err, errlen, "'%s' is not a metarl checkpoint (bad magic)", path);
   } else if (n < 16 || fnv1a(buf, n - 8) != stored_sum) {
@@ -219,6 +220,22 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
       if ((moments != 0 && moments != nparam) ||
           (size_t)(end - p) != 2 * sizeof(double) * moments + 8) {
         rc = mrl_error(err, errlen, "checkpoint '%s': malformed optimizer state", path);
+      }
+    }
+    // a checksum only proves the bytes are those written: the values must
+    // still be ones that save_state writes (found by fuzz/fuzz_checkpoint)
+    if (rc == 0 && (it < 0 || it > INT_MAX || steps < 0 || t < 0)) {
+      rc = mrl_error(err, errlen,
+                     "checkpoint '%s' is corrupted: iteration %lld, env steps %lld, optimizer "
+                     "steps %lld (none may be negative, the iteration at most %d)",
+                     path, (long long)it, (long long)steps, (long long)t, INT_MAX);
+    }
+    for (uint32_t i = 0; i < 2 * moments && rc == 0; i++) {
+      double x;
+      memcpy(&x, p + sizeof(double) * i, sizeof(double));
+      if (!isfinite(x) || (i >= moments && x < 0)) {
+        rc = mrl_error(err, errlen, "checkpoint '%s' is corrupted: Adam moment %s[%u] is %g", path,
+                       i < moments ? "m" : "v", i % moments, x);
       }
     }
     if (rc == 0 && opt) {

@@ -1155,6 +1155,12 @@ int mrl_config_override(mrlConfig* cfg, const char* assignment, char* err, size_
   memcpy(&tmp, cfg, sizeof tmp);
   int rc = set_key(&ec, k, &doc, root, &tmp);
   yaml_document_delete(&doc);
+  // an empty name means "the config file's stem", which only loading can
+  // give: kept, the resolved config.yaml would load back under another name
+  // (found by fuzz/fuzz_config)
+  if (!rc && k->offset == offsetof(mrlConfig, name) && !tmp.name[0]) {
+    rc = fail(&ec, NULL, "name: must not be empty (leave it out to use the config file's stem)");
+  }
   if (!rc) memcpy(cfg, &tmp, sizeof tmp);
   return rc;
 }

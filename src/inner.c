@@ -201,7 +201,7 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
     // the batch is not used after, so the parameters stay the same
     if (s == k && !query_advantages && !combo && !ln->stats) break;
     int fitted = !ln->batch->supervised;
-    if (fitted) mrl_advantages(cfg, ln->baseline, ln->batch);
+    if (fitted && mrl_advantages(cfg, ln->baseline, ln->batch)) ln->baseline_failures++;
     double t2 = mrl_now();
     ln->phase_seconds[MRL_PHASE_ADVANTAGE] += t2 - t1;
     if (ln->stats) mrl_batch_stats(pol, ln->theta, ln->batch, cfg->rl.gamma, fitted, &ln->stats[s]);

@@ -37,6 +37,9 @@ const char* const mrl_progress_columns[] = {
     "Time/Logging",
     "Time",
     "Ranks",  // MPI ranks that computed the row (a resumed run may change it)
+    "Numerics/SkippedTasks",
+    "Numerics/BaselineFailures",
+    "Numerics/SkippedUpdate",
 };
 const int mrl_progress_ncolumns =
     (int)(sizeof(mrl_progress_columns) / sizeof(mrl_progress_columns[0]));
@@ -71,6 +74,9 @@ void mrl_progress_values(const mrlProgress* row, double* values) {
   *v++ = row->phase_seconds[MRL_PHASE_LOG];
   *v++ = row->seconds;
   *v++ = row->ranks > 0 ? row->ranks : 1;
+  *v++ = row->skipped_tasks;
+  *v++ = row->baseline_failures;
+  *v++ = row->skipped_update;
   MRL_ASSERT(v - values == mrl_progress_ncolumns);
 }
 

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,8 +144,8 @@ static int parse_long(const char* flag, const char* s, long lo, long hi, long* o
   long v = s ? strtol(s, &end, 10) : 0;
   if (!s || !*s || *end || errno || v < lo || v > hi) {
     if (mrl_dist_rank() == 0)
-      fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi,
-              s ? s : "");
+      fprintf(stderr, "metarl: %s needs an integer in [%ld, %ld]%s%s%s\n", flag, lo, hi,
+              s ? ", got '" : " after it", s ? s : "", s ? "'" : "");
     return -1;
   }
   *out = v;
@@ -156,7 +157,8 @@ static int parse_double(const char* flag, const char* s, double* out) {
   double v = s ? strtod(s, &end) : 0;
   if (!s || !*s || *end || !(v > 0) || v > 1e6) {
     if (mrl_dist_rank() == 0)
-      fprintf(stderr, "metarl: %s needs a positive number, got '%s'\n", flag, s ? s : "");
+      fprintf(stderr, "metarl: %s needs a positive number%s%s%s\n", flag,
+              s ? ", got '" : " after it", s ? s : "", s ? "'" : "");
     return -1;
   }
   *out = v;
@@ -261,6 +263,10 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
     } else if (argv[i][0] == '-') {
       return usage_error("train: unknown flag '%s'", argv[i]);
     } else if (!strchr(argv[i], '=')) {
+      if (config_path && strchr(argv[i], '.') && !strchr(argv[i], '/') &&
+          !strstr(argv[i], ".yaml")) {  // "inner.lr" alone: an override without its value
+        return usage_error("train: '%s' is not an override: write key=value", argv[i]);
+      }
       if (config_path) return usage_error("train: more than one config file ('%s')", argv[i]);
       config_path = argv[i];
     }
@@ -627,6 +633,9 @@ static int cmd_help(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   mrl_install_mujoco_handlers();
+  // a file-size limit (ulimit -f) makes write() fail with EFBIG, reported
+  // like a full disk, instead of killing the run before it can say so
+  signal(SIGXFSZ, SIG_IGN);
 
   if (argc < 2) {
     usage(stderr);

@@ -446,8 +446,10 @@ int mrl_baseline_fit_predict(mrlBaseline* bl, mrlBatch* batch);
 // advantages of valid rows to mean 0 and standard deviation 1.
 void mrl_gae(mrlBatch* batch, double gamma, double lambda, int normalize);
 
-// Everything above in order, as the config says.
-void mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
+// Everything above in order, as the config says. Returns 0, or -1 if the
+// baseline fit failed (non-finite returns or features): the advantages then
+// use a zero baseline.
+int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
 
 // Policy-gradient surrogate L = -(1/nvalid) sum A log pi(a|s) of a batch:
 // returns L and writes dL/dparams into grad (nparam, overwritten).
@@ -527,6 +529,7 @@ typedef struct {
   double* mb_aux;                    // (2, nenv T) minibatch advantages, then old log-probs
   double* scratch;                   // (3, nparam) MAML's Hessian-vector products
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
+  long baseline_failures;            // baseline fits that failed, accumulated
   // logging (set by the caller; never read by the update, so never perturbs it)
   mrlBatchStats* stats;  // (k + 1) or NULL: statistics of each sampled batch
 } mrlLearner;
@@ -749,6 +752,10 @@ typedef struct {
   double metatest_post_sem;  // standard error of metatest_post over tasks
   double time_metatest;      // seconds
   int ranks;                 // MPI ranks of the job (1 without MPI)
+  // numerical events: no NaN or Inf ever reaches phi
+  int skipped_tasks;      // Numerics/SkippedTasks: tasks left out (non-finite result or return)
+  int baseline_failures;  // Numerics/BaselineFailures: failed fits (zero baseline used instead)
+  int skipped_update;     // Numerics/SkippedUpdate: 1 if phi was left as it was
 } mrlProgress;
 
 typedef struct mrlTrainer_ mrlTrainer;
@@ -759,14 +766,21 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen);
 void mrl_trainer_free(mrlTrainer* tr);
 
 // Run one meta-iteration; fills row. Deterministic in (seed, iteration)
-// whatever the thread count. Fails, leaving phi untouched, if the update is
-// not finite.
+// whatever the thread count. A task whose update direction or returns are not
+// finite is left out of the mean (row->skipped_tasks); if no task is left, or
+// the outer step would make phi non-finite, phi and the outer optimizer stay
+// as they were (row->skipped_update). Fails after MRL_MAX_SKIPPED_UPDATES
+// skipped updates in a row: the run has diverged.
 int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errlen);
+#define MRL_MAX_SKIPPED_UPDATES 10
 
 // The meta-parameters phi (nparam) and the policy description.
 double* mrl_trainer_params(mrlTrainer* tr);
 const mrlPolicy* mrl_trainer_policy(const mrlTrainer* tr);
 int mrl_trainer_iteration(const mrlTrainer* tr);  // iterations done
+// The task family the workers' envs come from (its functions are called
+// through this table at every step).
+mrlFamily* mrl_trainer_family(mrlTrainer* tr);
 
 // The outer optimizer (sgd or adam state; trpo keeps none), the total env
 // steps so far, and restoring a checkpoint's state into a fresh trainer.

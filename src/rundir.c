@@ -73,6 +73,31 @@ static int write_meta(const char* path, const mrlConfig* cfg, int argc, char** a
   return fclose(f);
 }
 
+// The files of a new run directory: checkpoints/, config.yaml, meta.json.
+static int fill_rundir(const mrlConfig* cfg, const char* path, int argc, char** argv, char* err,
+                       size_t errlen) {
+  char file[4096];
+  snprintf(file, sizeof(file), "%s/checkpoints", path);
+  if (mkdir(file, 0755)) {
+    return mrl_error(err, errlen, "cannot create '%s': %s", file, strerror(errno));
+  }
+  snprintf(file, sizeof(file), "%s/config.yaml", path);
+  FILE* f = fopen(file, "w");
+  int failed = !f;
+  if (f) {
+    int wrote = mrl_config_write(cfg, f) == 0;  // close even after a failed write
+    failed = (fclose(f) != 0) || !wrote;
+  }
+  if (failed) {
+    return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
+  }
+  snprintf(file, sizeof(file), "%s/meta.json", path);
+  if (write_meta(file, cfg, argc, argv)) {
+    return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
+  }
+  return 0;
+}
+
 int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** argv, char* path,
                       size_t pathlen, char* err, size_t errlen) {
   if (out) {
@@ -108,21 +133,19 @@ int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** ar
       }
     }
   }
-  char file[4096];
-  snprintf(file, sizeof(file), "%s/checkpoints", path);
-  if (mkdir(file, 0755)) {
-    return mrl_error(err, errlen, "cannot create '%s': %s", file, strerror(errno));
-  }
-  snprintf(file, sizeof(file), "%s/config.yaml", path);
-  FILE* f = fopen(file, "w");
-  int failed = !f;
-  if (f) failed = (mrl_config_write(cfg, f) != 0) | (fclose(f) != 0);
-  if (failed) {
-    return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
-  }
-  snprintf(file, sizeof(file), "%s/meta.json", path);
-  if (write_meta(file, cfg, argc, argv)) {
-    return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
+  if (fill_rundir(cfg, path, argc, argv, err, errlen)) {
+    // a run directory is whole or absent: a full disk leaves no half-written
+    // config.yaml that `--resume` would trip over later
+    char file[4096];
+    const char* const parts[] = {"meta.json", "config.yaml"};
+    for (int i = 0; i < 2; i++) {
+      snprintf(file, sizeof(file), "%s/%s", path, parts[i]);
+      unlink(file);
+    }
+    snprintf(file, sizeof(file), "%s/checkpoints", path);
+    rmdir(file);
+    rmdir(path);
+    return -1;
   }
   return 0;
 }

@@ -15,6 +15,7 @@
 // per-task slots are gathered to every rank in task order, and every rank
 // runs the same reduction and update; only rank 0 writes the run directory.
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -44,6 +45,13 @@ struct mrlTrainer_ {
   int task_begin, task_end;   // this rank's tasks of the meta-batch
   double* fisher_obs;         // (meta_batch, maxrows, nobs) trpo under MPI: sets to gather
   int* fisher_rows;           // (meta_batch) their row counts
+  // numerics: a task whose result is not finite is left out of the mean; a
+  // step that would make phi non-finite is undone from these copies
+  int* task_ok;               // (meta_batch) 1 if the task's result and returns are finite
+  long* task_bl_failures;     // (meta_batch) failed baseline fits of the task
+  mrlFisherData** fisher_ok;  // (meta_batch) trpo: the fisher data of the finite tasks
+  double* backup;             // (3, nparam) phi, Adam's m and v before the outer step
+  int skipped_in_a_row;       // updates skipped since the last one taken
   int iteration;              // iterations done
   long total_steps;
   double start_time;
@@ -84,6 +92,7 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   }
   if (trpo) {
     tr->fisher = mrl_alloc(sizeof(mrlFisherData*) * m);
+    tr->fisher_ok = mrl_alloc(sizeof(mrlFisherData*) * m);
     for (int j = 0; j < m; j++) {
       tr->fisher[j] = mrl_fisher_make(&tr->pol, cfg->inner.episodes * fam->horizon);
     }
@@ -99,6 +108,9 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
     tr->fisher_obs = mrl_alloc(sizeof(double) * m * tr->fisher[0]->maxrows * fam->nobs);
     tr->fisher_rows = mrl_alloc(sizeof(int) * m);
   }
+  tr->task_ok = mrl_alloc(sizeof(int) * m);
+  tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
+  tr->backup = mrl_alloc(sizeof(double) * 3 * n);
   tr->start_time = mrl_now();
   return tr;
 }
@@ -113,7 +125,11 @@ void mrl_trainer_free(mrlTrainer* tr) {
   if (tr->fisher) {
     for (int j = 0; j < tr->cfg.outer.meta_batch; j++) mrl_fisher_free(tr->fisher[j]);
     free(tr->fisher);
+    free(tr->fisher_ok);
   }
+  free(tr->task_ok);
+  free(tr->task_bl_failures);
+  free(tr->backup);
   mrl_optim_free(&tr->outer);
   mrl_family_free(tr->fam);
   free(tr->phi);
@@ -134,6 +150,10 @@ double* mrl_trainer_params(mrlTrainer* tr) {
 
 const mrlPolicy* mrl_trainer_policy(const mrlTrainer* tr) {
   return &tr->pol;
+}
+
+mrlFamily* mrl_trainer_family(mrlTrainer* tr) {
+  return tr->fam;
 }
 
 int mrl_trainer_iteration(const mrlTrainer* tr) {
@@ -178,6 +198,7 @@ static void task_job(void* ctx, int worker, int job) {
   int need_query = cfg->outer.algo != MRL_OUTER_REPTILE;
   mrlBatchStats* stats = tr->task_stats + (size_t)job * nret;
   ln->stats = stats;
+  long bl_failures = ln->baseline_failures;
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
   ln->stats = NULL;
@@ -207,6 +228,13 @@ static void task_job(void* ctx, int worker, int job) {
     mrl_fisher_add(tr->fisher[job], ln->saved[0]);
   }
   ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
+  tr->task_bl_failures[job] = ln->baseline_failures - bl_failures;
+  // a non-finite reward, gradient or inner step shows in the result or the
+  // returns: such a task is left out of the mean, never added to phi
+  int ok = 1;
+  for (int i = 0; i < n && ok; i++) ok = isfinite(result[i]);
+  for (int s = 0; s <= k && ok; s++) ok = isfinite(returns[s]);
+  tr->task_ok[job] = ok;
   if (k < cfg->inner.steps) {  // joint: no adaptation, "after" equals "before"
     for (int s = k + 1; s < nret; s++) {
       returns[s] = returns[k];
@@ -222,7 +250,8 @@ static void rank_task_job(void* ctx, int worker, int job) {
 }
 
 // Every rank gets every task's slots, in task order: the update direction,
-// returns, env steps, batch statistics and, for trpo, the Fisher sets.
+// returns, env steps, batch statistics, numerical events and, for trpo, the
+// Fisher sets.
 static void gather_slots(mrlTrainer* tr) {
   if (mrl_dist_size() == 1) return;
   const mrlConfig* cfg = &tr->cfg;
@@ -231,6 +260,8 @@ static void gather_slots(mrlTrainer* tr) {
   mrl_dist_gather_tasks(tr->returns, sizeof(double) * nret, m);
   mrl_dist_gather_tasks(tr->task_steps, sizeof(long), m);
   mrl_dist_gather_tasks(tr->task_stats, sizeof(mrlBatchStats) * nret, m);
+  mrl_dist_gather_tasks(tr->task_ok, sizeof(int), m);
+  mrl_dist_gather_tasks(tr->task_bl_failures, sizeof(long), m);
   if (tr->fisher) {
     size_t block = (size_t)tr->fisher[0]->maxrows * tr->fam->nobs;
     for (int j = tr->task_begin; j < tr->task_end; j++) {
@@ -281,33 +312,65 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   double t0 = mrl_now();
   gather_slots(tr);
 
-  // reduce in task order: the same additions in the same order for any threads
+  // reduce the finite tasks in task order: the same additions in the same
+  // order for any threads
   memset(tr->mean_result, 0, sizeof(double) * n);
   long steps = 0;
+  int nok = 0, bl_failures = 0;
   for (int j = 0; j < m; j++) {
+    steps += tr->task_steps[j];
+    bl_failures += (int)tr->task_bl_failures[j];
+    if (!tr->task_ok[j]) continue;
     const double* r = tr->results + (size_t)j * n;
     for (int i = 0; i < n; i++) tr->mean_result[i] += r[i];
-    steps += tr->task_steps[j];
+    if (tr->fisher) tr->fisher_ok[nok] = tr->fisher[j];
+    nok++;
   }
-  for (int i = 0; i < n; i++) {
-    tr->mean_result[i] /= m;
-    if (!isfinite(tr->mean_result[i])) {
-      return mrl_error(err, errlen,
-                       "iteration %d: non-finite update (the inner or outer step diverged); "
-                       "phi is left as it was: lower inner.lr or outer.lr",
-                       tr->iteration);
+  int finite = nok > 0;
+  for (int i = 0; i < n && finite; i++) {
+    tr->mean_result[i] /= nok;
+    finite = isfinite(tr->mean_result[i]);  // a sum of finite results can overflow
+  }
+  double step = 0;
+  if (finite) {
+    // undo copies: an overflowing step must leave phi and the optimizer as they were
+    double* keep_m = tr->backup + n;
+    double* keep_v = tr->backup + 2 * (size_t)n;
+    long keep_t = tr->outer.t;
+    memcpy(tr->backup, tr->phi, sizeof(double) * n);
+    if (tr->outer.m) {
+      memcpy(keep_m, tr->outer.m, sizeof(double) * n);
+      memcpy(keep_v, tr->outer.v, sizeof(double) * n);
+    }
+    if (!uses_outer_optim(cfg)) {
+      step = reptile_eps(cfg, tr->iteration);
+      for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
+    } else if (tr->fisher) {
+      double kl;  // step: the multiple of F^-1 g taken (0: rejected by the line search)
+      step = mrl_trpo_step(cfg, tr->fisher_ok, nok, tr->works, tr->pool, tr->phi, tr->mean_result,
+                           &kl);
+    } else {
+      step = cfg->outer.lr;
+      mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
+    }
+    for (int i = 0; i < n && finite; i++) finite = isfinite(tr->phi[i]);
+    if (!finite) {
+      memcpy(tr->phi, tr->backup, sizeof(double) * n);
+      if (tr->outer.m) {
+        memcpy(tr->outer.m, keep_m, sizeof(double) * n);
+        memcpy(tr->outer.v, keep_v, sizeof(double) * n);
+      }
+      tr->outer.t = keep_t;
+      step = 0;
     }
   }
-  double step;
-  if (!uses_outer_optim(cfg)) {
-    step = reptile_eps(cfg, tr->iteration);
-    for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
-  } else if (tr->fisher) {
-    double kl;  // step: the multiple of F^-1 g taken (0: rejected by the line search)
-    step = mrl_trpo_step(cfg, tr->fisher, m, tr->works, tr->pool, tr->phi, tr->mean_result, &kl);
-  } else {
-    step = cfg->outer.lr;
-    mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
+  tr->skipped_in_a_row = finite ? 0 : tr->skipped_in_a_row + 1;
+  if (tr->skipped_in_a_row >= MRL_MAX_SKIPPED_UPDATES) {
+    return mrl_error(err, errlen,
+                     "iteration %d: %d updates in a row were not finite (the inner or outer "
+                     "step diverged: %d of %d tasks left); phi is left as it was: lower "
+                     "inner.lr or outer.lr",
+                     tr->iteration, tr->skipped_in_a_row, nok, m);
   }
 
   tr->total_steps += steps;
@@ -326,6 +389,9 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   mrl_return_stats_pool(tr->task_stats + nret - 1, m, nret, &row->post);
   row->metatest = 0;
   row->ranks = mrl_dist_size();
+  row->skipped_tasks = m - nok;
+  row->baseline_failures = bl_failures;
+  row->skipped_update = !finite;
   row->seconds = mrl_now() - tr->start_time;
   tr->iteration++;
   return 0;
@@ -379,6 +445,22 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
   return 0;
 }
 
+// Resume: remove the temporary checkpoints (NAME.ckpt.tmp.PID) of a run that
+// was killed while saving; the checkpoints they were to replace are whole.
+static void remove_stale_temporaries(const char* rundir) {
+  char dir[MRL_STRLEN * 4], path[MRL_STRLEN * 4 + 256];
+  snprintf(dir, sizeof(dir), "%s/checkpoints", rundir);
+  DIR* d = opendir(dir);
+  if (!d) return;
+  for (struct dirent* e; (e = readdir(d));) {
+    if (strstr(e->d_name, ".ckpt.tmp.")) {
+      snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  }
+  closedir(d);
+}
+
 // Rank 0's trainer state to every rank: a resumed checkpoint is read by
 // rank 0 alone, and a fresh phi is the same on every rank anyway.
 static void share_state(mrlTrainer* tr) {
@@ -406,7 +488,16 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
   if (root) {
     snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
     resume = access(path, F_OK) == 0;
-    if (resume && mrl_trainer_restore(tr, path, err, errlen)) code = MRL_EXIT_USAGE;
+    if (resume && mrl_trainer_restore(tr, path, err, errlen)) {
+      // the numbered checkpoints are the way out of a damaged latest.ckpt
+      size_t len = strlen(err);
+      snprintf(err + len, errlen > len ? errlen - len : 0,
+               "; to resume from an earlier checkpoint, copy one of %s/checkpoints/iter_*.ckpt "
+               "over latest.ckpt",
+               rundir);
+      code = MRL_EXIT_USAGE;
+    }
+    if (!code && resume) remove_stale_temporaries(rundir);
     snprintf(path, sizeof(path), "%s/progress.csv", rundir);
     if (!code && resume && truncate_progress(path, tr->iteration, err, errlen)) {
       code = MRL_EXIT_RUNTIME;

@@ -928,8 +928,14 @@ Test(config, override_sets_scalars_lists_and_strings) {
   cr_assert_str_eq(c.name, "my run");
   override_ok(&c, "log.dir='/tmp/a=b c'");  // split at the first '=' only
   cr_assert_str_eq(c.log.dir, "/tmp/a=b c");
-  override_ok(&c, "name=");
-  cr_assert_str_eq(c.name, "");
+  // empty means the file's stem, which an override has not: the resolved
+  // config.yaml would load back under another name
+  expect_override_error("name=",
+                        "override 'name=': name: must not be empty (leave it out to use "
+                        "the config file's stem)");
+  expect_override_error("name=#x",
+                        "override 'name=#x': name: must not be empty (leave it out to "
+                        "use the config file's stem)");
 
   // an override equals the same value set in a file
   mrlConfig f;

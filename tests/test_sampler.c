@@ -9,16 +9,47 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metarl.h"
 
+static atomic_long allocations;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MRL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MRL_ASAN 1
+#endif
+#endif
+
+#ifdef MRL_ASAN
+// AddressSanitizer owns malloc (a wrapper of glibc's would hand it blocks it
+// never made): count through its allocation hook instead.
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
+                                              void (*free_hook)(const volatile void*));
+
+static void count_allocation(const volatile void* p, size_t n) {
+  (void)p;
+  (void)n;
+  atomic_fetch_add(&allocations, 1);
+}
+
+static void ignore_free(const volatile void* p) {
+  (void)p;
+}
+
+__attribute__((constructor)) static void install_hook(void) {
+  // (both hooks must be given, or none is installed)
+  if (!__sanitizer_install_malloc_and_free_hooks(count_allocation, ignore_free)) abort();
+}
+#else
 // Every allocation of the process goes through these (the executable's
 // definitions take precedence over libc's for MuJoCo and OpenBLAS too).
 extern void* __libc_malloc(size_t);
 extern void* __libc_calloc(size_t, size_t);
 extern void* __libc_realloc(void*, size_t);
-static atomic_long allocations;
 
 void* malloc(size_t n) {
   atomic_fetch_add(&allocations, 1);
@@ -34,6 +65,7 @@ void* realloc(void* p, size_t n) {
   atomic_fetch_add(&allocations, 1);
   return __libc_realloc(p, n);
 }
+#endif
 
 typedef struct {
   mrlConfig cfg;
