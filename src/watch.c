@@ -120,7 +120,9 @@ void mrl_watch_free(mrlWatch* w) {
 
 int mrl_watch_parse_task(mrlWatch* w, const char* spec, char* err, size_t errlen) {
   char buf[1024];
-  snprintf(buf, sizeof(buf), "%s", spec);
+  if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
+    return mrl_error(err, errlen, "--task: the spec is longer than %zu bytes", sizeof(buf) - 1);
+  }
   double* scratch = mrl_alloc(sizeof(double) * w->fam->ntask);
   int rc = 0;
   for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
