@@ -139,21 +139,6 @@ static int load_latest(const char* rundir, const mrlPolicy* pol, double* params,
   return mrl_checkpoint_load(path, pol, params, iteration, err, errlen);
 }
 
-static void json_string(FILE* f, const char* s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') {
-      fprintf(f, "\\%c", c);
-    } else if (c < 0x20) {
-      fprintf(f, "\\u%04x", c);
-    } else {
-      fputc(c, f);
-    }
-  }
-  fputc('"', f);
-}
-
 typedef struct {
   const mrlConfig* cfg;
   const mrlFamily* fam;
@@ -185,7 +170,7 @@ static int write_adaptation_csv(FILE* f, const Results* r) {
 
 static int write_summary_json(FILE* f, const Results* r) {
   fprintf(f, "{\n  \"env\": ");
-  json_string(f, r->cfg->env.name);
+  mrl_json_string(f, r->cfg->env.name);
   fprintf(f,
           ",\n  \"tasks\": %d,\n  \"steps\": %d,\n  \"episodes\": %d,\n  \"inner_lr\": %.17g,\n"
           "  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n  \"bootstrap_resamples\": %d,\n"
@@ -196,11 +181,11 @@ static int write_summary_json(FILE* f, const Results* r) {
   for (int c = 0; c < r->ninit; c++) {
     const Init* in = &r->inits[c];
     fprintf(f, "%s\n    {\"name\": ", c ? "," : "");
-    json_string(f, in->name);
+    mrl_json_string(f, in->name);
     fprintf(f, ", \"algo\": ");
-    json_string(f, in->algo);
+    mrl_json_string(f, in->algo);
     fprintf(f, ", \"run\": ");
-    json_string(f, in->source);
+    mrl_json_string(f, in->source);
     fprintf(f, ", \"iteration\": %d,\n     \"steps\": [", in->iteration);
     for (int s = 0; s < r->nstep; s++) {
       const mrlSummary* m = &in->summary[s];

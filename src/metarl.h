@@ -969,6 +969,10 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
 
 //-------------------------------- run directories ---------------------------
 
+// Write s to f as a JSON string literal: quotes, backslash escapes, control
+// characters as \u00XX (for meta.json and eval/summary.json).
+void mrl_json_string(FILE* f, const char* s);
+
 // Create a fresh run directory: out if given (must not exist), else
 // <cfg->log.dir>/<cfg->name>-<YYYYmmdd-HHMMSS>[-N]. Writes config.yaml,
 // meta.json (argv is the command line) and checkpoints/. path gets the

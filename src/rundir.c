@@ -33,7 +33,7 @@ static int make_parents(const char* dir, char* err, size_t errlen) {
   return 0;
 }
 
-static void json_string(FILE* f, const char* s) {
+void mrl_json_string(FILE* f, const char* s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -57,18 +57,18 @@ static int write_meta(const char* path, const mrlConfig* cfg, int argc, char** a
   time_t t = time(NULL);
   strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
   fprintf(f, "{\n  \"metarl_version\": ");
-  json_string(f, MRL_VERSION);
+  mrl_json_string(f, MRL_VERSION);
   fprintf(f, ",\n  \"git_commit\": ");
-  json_string(f, MRL_GIT_COMMIT);
+  mrl_json_string(f, MRL_GIT_COMMIT);
   fprintf(f, ",\n  \"command_line\": [");
   for (int i = 0; i < argc; i++) {
     if (i) fprintf(f, ", ");
-    json_string(f, argv[i]);
+    mrl_json_string(f, argv[i]);
   }
   fprintf(f, "],\n  \"seed\": %llu,\n  \"host\": ", (unsigned long long)cfg->seed);
-  json_string(f, host);
+  mrl_json_string(f, host);
   fprintf(f, ",\n  \"start_time\": ");
-  json_string(f, start);
+  mrl_json_string(f, start);
   fprintf(f, "\n}\n");
   return fclose(f);
 }
