@@ -24,17 +24,26 @@ double mrl_now(void) {
 }
 
 
+// Shared start of the losses: zero grad, forward every row of the batch;
+// returns the number of valid rows (0: nothing to learn from, no forward).
+static long loss_begin(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
+                       const mrlBatch* b, double* grad) {
+  int rows = b->nenv * b->horizon;
+  long valid = 0;
+  for (int r = 0; r < rows; r++) valid += b->valid[r] > 0;
+  memset(grad, 0, sizeof(double) * pol->nparam);
+  if (valid) mrl_policy_forward(pol, params, work, b->obs, rows);
+  return valid;
+}
+
 // L = -(1/M) sum_r A_r log pi(a_r | s_r) over the M valid rows. Per row,
 // dlogpi/dmean = (a - mean) / std^2 and dlogpi/dlogstd = z^2 - 1 with
 // z = (a - mean) / std. Invalid rows carry A = 0 and add nothing.
 double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const mrlBatch* b, double* grad) {
   int rows = b->nenv * b->horizon, nact = b->nact;
-  long valid = 0;
-  for (int r = 0; r < rows; r++) valid += b->valid[r] > 0;
-  memset(grad, 0, sizeof(double) * pol->nparam);
+  long valid = loss_begin(pol, params, work, b, grad);
   if (valid == 0) return 0;
-  mrl_policy_forward(pol, params, work, b->obs, rows);
   const double* logstd = params + pol->logstd_off;
   double* glogstd = grad + pol->logstd_off;
   double inv_var[64];
@@ -67,11 +76,8 @@ double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWor
 double mrl_mse_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                          const mrlBatch* b, double* grad) {
   int rows = b->nenv * b->horizon, nact = b->nact;
-  long valid = 0;
-  for (int r = 0; r < rows; r++) valid += b->valid[r] > 0;
-  memset(grad, 0, sizeof(double) * pol->nparam);
+  long valid = loss_begin(pol, params, work, b, grad);
   if (valid == 0) return 0;
-  mrl_policy_forward(pol, params, work, b->obs, rows);
   double loss = 0, scale = 1.0 / valid;
   for (int r = 0; r < rows; r++) {
     const double* y = b->act + (size_t)r * nact;

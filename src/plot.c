@@ -278,16 +278,28 @@ static void strip_eol(char* s) {
   while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
 }
 
+// Read the CSV file at path and split its header into head (nh columns);
+// save is left for strtok_r to walk the rows. Returns the text to free, or
+// NULL with a message.
+static char* read_table(const char* path, char** save, char** head, int* nh, char* err,
+                        size_t errlen) {
+  char* text = read_text(path, err, errlen);
+  if (!text) return NULL;
+  char* line = strtok_r(text, "\n", save);
+  *nh = line ? split_csv(line, head, MAX_COLS) : 0;
+  if (*nh) strip_eol(head[*nh - 1]);
+  return text;
+}
+
 static int read_progress(const char* rundir, Curve* c, char* err, size_t errlen) {
   char path[4096];
   snprintf(path, sizeof(path), "%s/progress.csv", rundir);
-  char* text = read_text(path, err, errlen);
-  if (!text) return -1;
   char* save = NULL;
-  char* line = strtok_r(text, "\n", &save);
   char* head[MAX_COLS];
-  int nh = line ? split_csv(line, head, MAX_COLS) : 0;
-  if (nh) strip_eol(head[nh - 1]);
+  int nh;
+  char* text = read_table(path, &save, head, &nh, err, errlen);
+  if (!text) return -1;
+  char* line;
   // the names of metarl 0.1.0 are read too
   int cs = find_col(head, nh, "TotalEnvSteps", NULL);
   int cpre = find_col(head, nh, "PreAdapt/AverageReturn", "AverageReturnPre");
@@ -440,13 +452,12 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
                       size_t errlen) {
   char path[4096];
   snprintf(path, sizeof(path), "%s/eval/adaptation.csv", rundir);
-  char* text = read_text(path, err, errlen);
-  if (!text) return -1;
   char* save = NULL;
-  char* line = strtok_r(text, "\n", &save);
   char* head[MAX_COLS];
-  int nh = line ? split_csv(line, head, MAX_COLS) : 0;
-  if (nh) strip_eol(head[nh - 1]);
+  int nh;
+  char* text = read_table(path, &save, head, &nh, err, errlen);
+  if (!text) return -1;
+  char* line;
   int cstep = find_col(head, nh, "step", NULL), cret = find_col(head, nh, "return", NULL);
   if (nh < 5 || strcmp(head[0], "init") || strcmp(head[1], "task") || cstep != nh - 3 ||
       cret != nh - 2) {
