@@ -89,7 +89,8 @@ static const Command commands[] = {
      "per run (held-out meta-test returns as points); for each run evaluated by `metarl eval`:\n"
      "adaptation.*: return against adaptation step per initialization with 95% bands, and\n"
      "tasks.*: each held-out task's return after the last step against task parameter NAME\n"
-     "(default: the only one, or the norm of several). With several runs, the eval figures\n"
+     "or, for a stem such as mass, the geometric mean of the mass_* multipliers (default: the\n"
+     "parameter that varies; the norm of goal_x, goal_y). With several runs, the eval figures\n"
      "are named adaptation-RUN.* and tasks-RUN.*. Prints the files written.\n",
      cmd_plot},
     {"bench", "bench [NAME|CONFIG.yaml] [key=value ...] [--seconds S] [--threads N] [--json FILE]",

@@ -465,12 +465,19 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
     return mrl_error(err, errlen, "'%s' is not a metarl adaptation table: run `metarl eval %s`",
                      path, rundir);
   }
-  int p0 = 2, np = cstep - 2, only = -1;
+  int p0 = 2, np = cstep - 2, only = -1, ngeo = 0;
+  int use[MAX_COLS] = {0};
   if (param) {
+    // an exact column, else a stem (mass: mass_torso, mass_thigh, ...) whose
+    // multipliers are summarized by their geometric mean
+    size_t plen = strlen(param);
     for (int i = 0; i < np; i++) {
       if (!strcmp(head[p0 + i], param)) only = i;
     }
-    if (only < 0) {
+    for (int i = 0; i < np && only < 0; i++) {
+      if (!strncmp(head[p0 + i], param, plen) && head[p0 + i][plen] == '_') use[i] = 1, ngeo++;
+    }
+    if (only < 0 && ngeo == 0) {
       char names[512] = "";
       for (int i = 0; i < np; i++) {
         snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
@@ -485,8 +492,7 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
   }
   // without --param: the parameters that vary over the tasks; one alone, or a
   // group of one stem (goal_x, goal_y: their norm), else the first of them
-  int use[MAX_COLS] = {0};
-  if (only < 0) {
+  if (only < 0 && !ngeo) {
     int nvary = vary_columns(save, nh, p0, np, use);
     int first = -1, same_stem = 1;
     for (int i = 0; i < np; i++) {
@@ -504,6 +510,9 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
   }
   if (only >= 0) {
     snprintf(e->xlabel, sizeof(e->xlabel), "task parameter %s", head[p0 + only]);
+  } else if (ngeo) {
+    snprintf(e->xlabel, sizeof(e->xlabel), "geometric mean of the %d %s_* multipliers", ngeo,
+             param);
   } else {
     char names[200] = "";
     for (int i = 0, k = 0; i < np; i++) {
@@ -540,12 +549,18 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
     double x = 0;
     for (int i = 0; i < np; i++) {
       double v = parse_num(f[p0 + i]);
+      if (ngeo && use[i] && !(v > 0)) {
+        mrl_error(err, errlen, "%s:%d: --param %s: %s is %g; a stem summarizes positive "
+                  "multipliers by their geometric mean", path, lineno, param, head[p0 + i], v);
+        free(text);  // after the message: head[] points into it
+        return -1;
+      }
       if (only < 0 && use[i])
-        x += v * v;
+        x += ngeo ? log(v) : v * v;
       else if (i == only)
         x = v;
     }
-    if (only < 0) x = sqrt(x);
+    if (only < 0) x = ngeo ? exp(x / ngeo) : sqrt(x);
     if (e->npoint == cap) {
       cap *= 2;
       e->x = realloc(e->x, sizeof(double) * cap);

@@ -160,6 +160,31 @@ Test(plot, several_runs_and_a_chosen_parameter, .init = setup, .fini = teardown)
   cr_assert_not_null(strstr(err, "goal_x, goal_y"), "%s", err);
 }
 
+// A stem names a group of multipliers (mass: mass_torso, mass_leg): the x axis
+// is their geometric mean; a stem over values that are not all positive is refused.
+Test(plot, a_stem_plots_the_geometric_mean_of_its_multipliers, .init = setup, .fini = teardown) {
+  char run[256], out[300], path[4200], err[MRL_ERRLEN];
+  make_run("pn", 1, run, sizeof(run));
+  snprintf(out, sizeof(out), "%s/figures", tmpdir);
+  const char* runs[] = {run};
+  cr_assert_eq(mrl_plot_runs(runs, 1, out, "goal", NULL, err, sizeof(err)), MRL_EXIT_USAGE);
+  cr_assert_not_null(strstr(err, "goal_x is 0"), "%s", err);
+  snprintf(path, sizeof(path), "%s/eval/adaptation.csv", run);
+  FILE* f = fopen(path, "w");
+  fprintf(f, "init,task,mass_torso,mass_leg,step,return,episodes\n");
+  const char* inits[2] = {"pn", "random"};
+  for (int c = 0; c < 2; c++) {
+    for (int j = 0; j < 3; j++) {
+      for (int s = 0; s < 3; s++) fprintf(f, "%s,%d,%g,4,%d,%g,20\n", inits[c], j, 1.0 + j, s, -j * 1.0);
+    }
+  }
+  fclose(f);
+  cr_assert_eq(mrl_plot_runs(runs, 1, out, "mass", NULL, err, sizeof(err)), 0, "%s", err);
+  snprintf(path, sizeof(path), "%s/tasks.svg", out);
+  check_svg(path);
+  cr_assert_eq(mrl_plot_runs(runs, 1, out, "mass_leg", NULL, err, sizeof(err)), 0, "%s", err);
+}
+
 Test(plot, bad_input_exits_2_and_draws_nothing, .init = setup, .fini = teardown) {
   char run[256], out[300], path[512], err[MRL_ERRLEN];
   make_run("pn", 1, run, sizeof(run));
