@@ -86,7 +86,8 @@ static const Command commands[] = {
     {"plot", "plot RUN_DIR [RUN_DIR ...] [--out DIR] [--param NAME]",
      "Draw PNG and SVG figures with PLplot into DIR (default: FIRST_RUN_DIR/plots):\n"
      "learning.*: average return before and after adaptation against env steps, one color\n"
-     "per run (held-out meta-test returns as points); for each run evaluated by `metarl eval`:\n"
+     "per run (held-out meta-test returns as points), learning-time.*: the same against\n"
+     "wall-clock minutes; for each run evaluated by `metarl eval`:\n"
      "adaptation.*: return against adaptation step per initialization with 95% bands, and\n"
      "tasks.*: each held-out task's return after the last step against task parameter NAME\n"
      "or, for a stem such as mass, the geometric mean of the mass_* multipliers (default: the\n"

@@ -243,6 +243,7 @@ typedef struct {
   double* pre;    // (n) PreAdapt/AverageReturn
   double* post;   // (n) PostAdapt/AverageReturn
   double* test;   // (n) MetaTest/PostAdapt/AverageReturn (NaN where absent)
+  double* secs;   // (n) Time, wall-clock seconds since the run began (NaN where absent)
 } Curve;
 
 typedef struct {
@@ -305,6 +306,7 @@ static int read_progress(const char* rundir, Curve* c, char* err, size_t errlen)
   int cpre = find_col(head, nh, "PreAdapt/AverageReturn", "AverageReturnPre");
   int cpost = find_col(head, nh, "PostAdapt/AverageReturn", "AverageReturnPost");
   int ctest = find_col(head, nh, "MetaTest/PostAdapt/AverageReturn", NULL);
+  int ctime = find_col(head, nh, "Time", NULL);
   if (cs < 0 || cpre < 0 || cpost < 0) {
     free(text);
     return mrl_error(err, errlen,
@@ -317,6 +319,7 @@ static int read_progress(const char* rundir, Curve* c, char* err, size_t errlen)
   c->pre = mrl_alloc(sizeof(double) * cap);
   c->post = mrl_alloc(sizeof(double) * cap);
   c->test = mrl_alloc(sizeof(double) * cap);
+  c->secs = mrl_alloc(sizeof(double) * cap);
   int lineno = 1;
   while ((line = strtok_r(NULL, "\n", &save))) {
     lineno++;
@@ -338,12 +341,14 @@ static int read_progress(const char* rundir, Curve* c, char* err, size_t errlen)
       c->pre = realloc(c->pre, sizeof(double) * cap);
       c->post = realloc(c->post, sizeof(double) * cap);
       c->test = realloc(c->test, sizeof(double) * cap);
-      MRL_ASSERT(c->steps && c->pre && c->post && c->test);
+      c->secs = realloc(c->secs, sizeof(double) * cap);
+      MRL_ASSERT(c->steps && c->pre && c->post && c->test && c->secs);
     }
     c->steps[c->n] = s;
     c->pre[c->n] = a;
     c->post[c->n] = b;
     c->test[c->n] = ctest >= 0 ? parse_num(f[ctest]) : NAN;
+    c->secs[c->n] = ctime >= 0 ? parse_num(f[ctime]) : NAN;
     c->n++;
   }
   free(text);
@@ -356,6 +361,7 @@ static void curve_free(Curve* c) {
   free(c->pre);
   free(c->post);
   free(c->test);
+  free(c->secs);
 }
 
 static int read_summary(const char* rundir, EvalData* e, char* err, size_t errlen) {
@@ -662,11 +668,18 @@ static void legend(int n, const char* const* text, const int* opt, const int* co
            symbols);
 }
 
-static void draw_learning(const char* dev, const char* file, const Curve* runs, int nrun) {
+// The x of row i of a learning curve: millions of env steps, or minutes of
+// wall-clock time (by_time).
+static double curve_x(const Curve* c, int i, int by_time) {
+  return by_time ? c->secs[i] / 60 : c->steps[i] / 1e6;
+}
+
+static void draw_learning(const char* dev, const char* file, const Curve* runs, int nrun,
+                          int by_time) {
   double xmin = 0, xmax = 0, ymin = INFINITY, ymax = -INFINITY;
   for (int r = 0; r < nrun; r++) {
     for (int i = 0; i < runs[r].n; i++) {
-      if (runs[r].steps[i] / 1e6 > xmax) xmax = runs[r].steps[i] / 1e6;
+      if (curve_x(&runs[r], i, by_time) > xmax) xmax = curve_x(&runs[r], i, by_time);
     }
     extend(&ymin, &ymax, runs[r].pre, runs[r].n);
     extend(&ymin, &ymax, runs[r].post, runs[r].n);
@@ -676,7 +689,8 @@ static void draw_learning(const char* dev, const char* file, const Curve* runs, 
   if (!(xmax > 0)) xmax = 1;
   page_begin(dev, file);
   xmax *= 1.02;  // the last meta-test marker stays inside
-  axes(xmin, xmax, ymin, ymax, 0, "env steps (millions)", "average return",
+  axes(xmin, xmax, ymin, ymax, 0, by_time ? "wall-clock minutes" : "env steps (millions)",
+       "average return",
        "Learning curves (lines: training tasks; circles: held-out tasks)");
   char labels[3 * MAX_RUNS][MRL_STRLEN + 48];
   const char* text[3 * MAX_RUNS];
@@ -689,7 +703,7 @@ static void draw_learning(const char* dev, const char* file, const Curve* runs, 
     double* ty = mrl_alloc(sizeof(double) * c->n);
     int nt = 0;
     for (int i = 0; i < c->n; i++) {
-      x[i] = c->steps[i] / 1e6;
+      x[i] = curve_x(c, i, by_time);
       if (!isnan(c->test[i])) {
         tx[nt] = x[i];
         ty[nt++] = c->test[i];
@@ -847,7 +861,7 @@ static void draw_tasks(const char* dev, const char* file, const EvalData* e, con
 
 // One figure: which drawing, and its data.
 typedef struct {
-  enum { FIG_LEARNING, FIG_ADAPTATION, FIG_TASKS } kind;
+  enum { FIG_LEARNING, FIG_LEARNING_TIME, FIG_ADAPTATION, FIG_TASKS } kind;
   const Curve* curves;  // FIG_LEARNING: (nrun)
   int nrun;
   const EvalData* eval;  // the others
@@ -861,8 +875,8 @@ static void emit(FILE* out, const char* outdir, const char* stem, const Figure* 
   for (int f = 0; f < 2; f++) {
     char file[4096];
     snprintf(file, sizeof(file), "%s/%s.%s", outdir, stem, ext[f]);
-    if (fig->kind == FIG_LEARNING) {
-      draw_learning(dev[f], file, fig->curves, fig->nrun);
+    if (fig->kind == FIG_LEARNING || fig->kind == FIG_LEARNING_TIME) {
+      draw_learning(dev[f], file, fig->curves, fig->nrun, fig->kind == FIG_LEARNING_TIME);
     } else if (fig->kind == FIG_ADAPTATION) {
       draw_adaptation(dev[f], file, fig->eval, fig->run);
     } else {
@@ -936,6 +950,13 @@ int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, cons
   if (code == MRL_EXIT_OK) {
     Figure learning = {FIG_LEARNING, curves, nrun, NULL, NULL};
     emit(out, outdir, "learning", &learning);
+    // against wall-clock time too, when every row of every run has its Time
+    int timed = 1;
+    for (int r = 0; r < nrun; r++) {
+      for (int i = 0; i < curves[r].n; i++) timed &= isfinite(curves[r].secs[i]);
+    }
+    Figure learning_time = {FIG_LEARNING_TIME, curves, nrun, NULL, NULL};
+    if (timed) emit(out, outdir, "learning-time", &learning_time);
     for (int r = 0; r < nrun; r++) {
       if (!has_eval[r]) continue;
       char stem[MRL_STRLEN + 32];  // run names are cut to fit

@@ -231,10 +231,10 @@ if run 0 plot "$work/runA" --out "$work/plots"; then
   n=$(ls "$work/plots" | wc -l)
   if [[ -s "$err" ]]; then
     fail "plot: output on stderr"
-  elif [[ $n -ne 6 ]] || [[ $(lines "$out") -ne 6 ]]; then
-    fail "plot: expected 6 files written and listed, got $n"
+  elif [[ $n -ne 8 ]] || [[ $(lines "$out") -ne 8 ]]; then
+    fail "plot: expected 8 files written and listed, got $n"
   else
-    ok "plot writes and lists learning, adaptation and task figures in PNG and SVG"
+    ok "plot writes and lists learning (steps, time), adaptation and task figures in PNG and SVG"
   fi
 fi
 if run 2 plot "$work/no-such-run"; then

@@ -2,7 +2,8 @@
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
 // test_plot.c: `metarl plot` on run directories written here by hand: every
-// figure is produced in PNG (of the stated pixel size, read from its IHDR
+// figure (learning curves against env steps and wall-clock time, adaptation,
+// per-task returns) is produced in PNG (of the stated pixel size, read from its IHDR
 // chunk) and SVG; bad input exits 2 and draws nothing.
 
 #include <criterion/criterion.h>
@@ -128,8 +129,8 @@ Test(plot, every_figure_in_png_and_svg, .init = setup, .fini = teardown) {
   FILE* list = fmemopen(listing, sizeof(listing), "w");
   cr_assert_eq(mrl_plot_runs(runs, 1, out, NULL, list, err, sizeof(err)), 0, "%s", err);
   fclose(list);
-  const char* stems[] = {"learning", "adaptation", "tasks"};
-  for (int i = 0; i < 3; i++) {
+  const char* stems[] = {"learning", "learning-time", "adaptation", "tasks"};
+  for (int i = 0; i < 4; i++) {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s.png", out, stems[i]);
     check_png(path);
@@ -137,7 +138,7 @@ Test(plot, every_figure_in_png_and_svg, .init = setup, .fini = teardown) {
     snprintf(path, sizeof(path), "%s/%s.svg", out, stems[i]);
     check_svg(path);
   }
-  cr_assert_eq(count_entries(out), 6);
+  cr_assert_eq(count_entries(out), 8);
 }
 
 Test(plot, several_runs_and_a_chosen_parameter, .init = setup, .fini = teardown) {
@@ -154,7 +155,7 @@ Test(plot, several_runs_and_a_chosen_parameter, .init = setup, .fini = teardown)
   check_png(path);
   snprintf(path, sizeof(path), "%s/tasks-a.svg", out);
   check_svg(path);
-  cr_assert_eq(count_entries(out), 6);
+  cr_assert_eq(count_entries(out), 8);
   // an unknown parameter names the known ones
   cr_assert_eq(mrl_plot_runs(runs, 2, out, "slope", NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "goal_x, goal_y"), "%s", err);
