@@ -299,7 +299,8 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       }
     }
     int a = rc->outer.algo;
-    snprintf(in->algo, sizeof(in->algo), "%s", a >= 0 && a < (int)(sizeof(kAlgo) / sizeof(kAlgo[0])) ? kAlgo[a] : "?");
+    snprintf(in->algo, sizeof(in->algo), "%s",
+             a >= 0 && a < (int)(sizeof(kAlgo) / sizeof(kAlgo[0])) ? kAlgo[a] : "?");
     if (load_latest(dir, &pol, in->params, &in->iteration, err, errlen)) {
       code = MRL_EXIT_USAGE;
       break;

@@ -556,8 +556,10 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
     for (int i = 0; i < np; i++) {
       double v = parse_num(f[p0 + i]);
       if (ngeo && use[i] && !(v > 0)) {
-        mrl_error(err, errlen, "%s:%d: --param %s: %s is %g; a stem summarizes positive "
-                  "multipliers by their geometric mean", path, lineno, param, head[p0 + i], v);
+        mrl_error(err, errlen,
+                  "%s:%d: --param %s: %s is %g; a stem summarizes positive "
+                  "multipliers by their geometric mean",
+                  path, lineno, param, head[p0 + i], v);
         free(text);  // after the message: head[] points into it
         return -1;
       }
@@ -690,8 +692,7 @@ static void draw_learning(const char* dev, const char* file, const Curve* runs, 
   page_begin(dev, file);
   xmax *= 1.02;  // the last meta-test marker stays inside
   axes(xmin, xmax, ymin, ymax, 0, by_time ? "wall-clock minutes" : "env steps (millions)",
-       "average return",
-       "Learning curves (lines: training tasks; circles: held-out tasks)");
+       "average return", "Learning curves (lines: training tasks; circles: held-out tasks)");
   char labels[3 * MAX_RUNS][MRL_STRLEN + 48];
   const char* text[3 * MAX_RUNS];
   int opt[3 * MAX_RUNS], colors[3 * MAX_RUNS], styles[3 * MAX_RUNS], nleg = 0;

@@ -176,7 +176,8 @@ Test(plot, a_stem_plots_the_geometric_mean_of_its_multipliers, .init = setup, .f
   const char* inits[2] = {"pn", "random"};
   for (int c = 0; c < 2; c++) {
     for (int j = 0; j < 3; j++) {
-      for (int s = 0; s < 3; s++) fprintf(f, "%s,%d,%g,4,%d,%g,20\n", inits[c], j, 1.0 + j, s, -j * 1.0);
+      for (int s = 0; s < 3; s++)
+        fprintf(f, "%s,%d,%g,4,%d,%g,20\n", inits[c], j, 1.0 + j, s, -j * 1.0);
     }
   }
   fclose(f);
