@@ -83,6 +83,11 @@ static const char* const kInnerStep[] = {"vpg", "ppo", NULL};
 static const char* const kOptim[] = {"sgd", "adam", NULL};
 static const char* const kOuterOptim[] = {"sgd", "adam", "trpo", NULL};
 static const char* const kOuterAlgo[] = {"reptile", "fomaml", "joint", "maml", "combo", NULL};
+
+const char* mrl_outer_algo_name(mrlOuterAlgo algo) {
+  int n = (int)(sizeof(kOuterAlgo) / sizeof(kOuterAlgo[0])) - 1;
+  return (int)algo >= 0 && (int)algo < n ? kOuterAlgo[algo] : "?";
+}
 static const char* const kCombo[] = {"last", "sum", "mean", "first", NULL};
 static const char* const kBaseline[] = {"linear", "zero", NULL};
 static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};

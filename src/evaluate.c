@@ -252,8 +252,6 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   }
 
   // every initialization is checked before anything runs or is written
-  // indexed by mrlOuterAlgo
-  static const char* const kAlgo[] = {"reptile", "fomaml", "joint", "maml", "combo"};
   for (int c = 0; c < ninit - 1 && code == MRL_EXIT_OK; c++) {
     const char* dir = c == 0 ? rundir : opt->compare[c - 1];
     Init* in = &inits[c];
@@ -298,9 +296,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
         break;
       }
     }
-    int a = rc->outer.algo;
-    snprintf(in->algo, sizeof(in->algo), "%s",
-             a >= 0 && a < (int)(sizeof(kAlgo) / sizeof(kAlgo[0])) ? kAlgo[a] : "?");
+    snprintf(in->algo, sizeof(in->algo), "%s", mrl_outer_algo_name(rc->outer.algo));
     if (load_latest(dir, &pol, in->params, &in->iteration, err, errlen)) {
       code = MRL_EXIT_USAGE;
       break;

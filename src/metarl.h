@@ -225,6 +225,10 @@ int mrl_config_locate(const char* path, const char* key, char* where, size_t n);
 // Print the key reference (key, type, default, description) to f.
 void mrl_config_print_reference(FILE* f);
 
+// The config name of an outer algorithm ("reptile", "maml", ...), as
+// outer.algo spells it; "?" for a value outside the enum.
+const char* mrl_outer_algo_name(mrlOuterAlgo algo);
+
 //------------------------------ random streams ------------------------------
 
 // Counter-based random streams: every number is a pure function of

@@ -452,8 +452,10 @@ static int vary_columns(const char* rest, int nh, int p0, int np, int* use) {
   return nvary;
 }
 
-// Per-task points at the last step of each init, x the chosen task parameter
-// (NULL: the only one, or the Euclidean norm of several).
+// Per-task points at the last step of each init, x the chosen task parameter:
+// a column, or a stem (mass) for the geometric mean of its multipliers
+// (mass_torso, mass_leg, ...); NULL: the one that varies, or the Euclidean norm
+// of a group of one stem (goal_x, goal_y).
 static int read_tasks(const char* rundir, const char* param, EvalData* e, char* err,
                       size_t errlen) {
   char path[4096];

@@ -1129,3 +1129,21 @@ Test(config, check_validates_values_set_in_code) {
   snprintf(u.env.name, sizeof u.env.name, "point_nav");
   cr_assert_eq(mrl_config_check(&u, err, sizeof err), 0, "%s", err);
 }
+
+// Every outer algorithm's name is the one outer.algo accepts for it, so eval
+// and the logs name a run the way its config does.
+Test(config, outer_algo_names_round_trip) {
+  const mrlOuterAlgo all[] = {MRL_OUTER_REPTILE, MRL_OUTER_FOMAML, MRL_OUTER_JOINT, MRL_OUTER_MAML,
+                              MRL_OUTER_COMBO};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+    mrlConfig cfg;
+    mrl_config_default(&cfg);
+    char assignment[64], err[MRL_ERRLEN];
+    snprintf(assignment, sizeof(assignment), "outer.algo=%s", mrl_outer_algo_name(all[i]));
+    cr_assert_eq(mrl_config_override(&cfg, assignment, err, sizeof(err)), 0, "%s: %s", assignment,
+                 err);
+    cr_assert_eq(cfg.outer.algo, all[i], "%s", assignment);
+  }
+  cr_assert_str_eq(mrl_outer_algo_name(MRL_OUTER_MAML), "maml");
+  cr_assert_str_eq(mrl_outer_algo_name((mrlOuterAlgo)99), "?");
+}
