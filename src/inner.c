@@ -144,14 +144,25 @@ void mrl_learner_keep(mrlLearner* ln, int nsaved, int grad_sum) {
   if (grad_sum) ln->grad_sum = mrl_alloc(sizeof(double) * n);
 }
 
+void mrl_learner_lend(mrlLearner* ln, int nsaved, mrlBatch** saved, double* thetas) {
+  MRL_ASSERT(ln->lent || ln->nsaved == 0);
+  ln->lent = 1;
+  ln->nsaved = nsaved;
+  ln->saved = saved;
+  ln->thetas = thetas;
+  if (!ln->scratch) ln->scratch = mrl_alloc(sizeof(double) * 3 * ln->pol->nparam);
+}
+
 void mrl_learner_free(mrlLearner* ln) {
   if (!ln) return;
   ln->fam->env_free(ln->env);
   mrl_policy_work_free(ln->work);
   mrl_batch_free(ln->own_batch);
-  for (int s = 0; s < ln->nsaved; s++) mrl_batch_free(ln->saved[s]);
-  free(ln->saved);
-  free(ln->thetas);
+  if (!ln->lent) {
+    for (int s = 0; s < ln->nsaved; s++) mrl_batch_free(ln->saved[s]);
+    free(ln->saved);
+    free(ln->thetas);
+  }
   free(ln->scratch);
   free(ln->grad_sum);
   free(ln->old_logp);

@@ -20,27 +20,33 @@
 
 #include "metarl.h"
 
+void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
+                             const double* theta, const mrlBatch* b, double* v, double* scratch) {
+  int n = pol->nparam;
+  double* probe = scratch;
+  double* gplus = scratch + n;
+  double* gminus = scratch + 2 * n;
+  double norm = 0;
+  for (int i = 0; i < n; i++) norm += v[i] * v[i];
+  norm = sqrt(norm);
+  if (norm == 0) return;  // (I - lr H) 0 = 0
+  // the probe moves theta by hvp_step in norm whatever |v| is
+  double h = cfg->outer.hvp_step / norm;
+  for (int i = 0; i < n; i++) probe[i] = theta[i] + h * v[i];
+  mrl_loss_grad(pol, probe, work, b, gplus);
+  for (int i = 0; i < n; i++) probe[i] = theta[i] - h * v[i];
+  mrl_loss_grad(pol, probe, work, b, gminus);
+  double c = cfg->inner.lr / (2 * h);
+  for (int i = 0; i < n; i++) v[i] -= c * (gplus[i] - gminus[i]);
+}
+
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g) {
   const mrlPolicy* pol = ln->pol;
   int n = pol->nparam;
   MRL_ASSERT(ln->nsaved > k && ln->scratch);
-  double* probe = ln->scratch;
-  double* gplus = ln->scratch + n;
-  double* gminus = ln->scratch + 2 * n;
   mrl_loss_grad(pol, ln->thetas + (size_t)k * n, ln->work, ln->saved[k], g);
   for (int s = k - 1; s >= 0; s--) {
-    const double* theta = ln->thetas + (size_t)s * n;
-    double norm = 0;
-    for (int i = 0; i < n; i++) norm += g[i] * g[i];
-    norm = sqrt(norm);
-    if (norm == 0) return;  // (I - lr H) 0 = 0 all the way down
-    // the probe moves theta by hvp_step in norm whatever |g| is
-    double h = cfg->outer.hvp_step / norm;
-    for (int i = 0; i < n; i++) probe[i] = theta[i] + h * g[i];
-    mrl_loss_grad(pol, probe, ln->work, ln->saved[s], gplus);
-    for (int i = 0; i < n; i++) probe[i] = theta[i] - h * g[i];
-    mrl_loss_grad(pol, probe, ln->work, ln->saved[s], gminus);
-    double c = cfg->inner.lr / (2 * h);
-    for (int i = 0; i < n; i++) g[i] -= c * (gplus[i] - gminus[i]);
+    mrl_inner_step_jacobian(cfg, pol, ln->work, ln->thetas + (size_t)s * n, ln->saved[s], g,
+                            ln->scratch);
   }
 }

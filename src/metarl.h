@@ -524,6 +524,7 @@ typedef struct {
   mrlBatch* own_batch;  // the batch used when a step has no saved slot
   mrlBatch** saved;     // (nsaved) batches
   double* thetas;       // (nsaved, nparam) parameters each batch was sampled with
+  int lent;             // saved and thetas belong to the caller (mrl_learner_lend)
   double* grad_sum;     // (nparam) combo: weighted sum of the inner gradients
   // PPO scratch, over the valid rows of a batch
   double* old_logp;                  // (nenv T) log pi_old(a|s) per row
@@ -542,9 +543,16 @@ mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const m
                              int nenv);
 
 // Make the learner keep every batch and theta of up to nsaved - 1 inner steps
-// (MAML, TRPO's Fisher data) and, if grad_sum, the combo sum of the inner
-// gradients. Call once after mrl_learner_make.
+// (MAML) and, if grad_sum, the combo sum of the inner gradients. Call once
+// after mrl_learner_make.
 void mrl_learner_keep(mrlLearner* ln, int nsaved, int grad_sum);
+// Keep the next adaptation's batches and thetas in caller-owned slots instead:
+// saved (nsaved) batches made for this learner's nenv and horizon, thetas
+// (nsaved, nparam); the learner never frees them. For the TRPO outer step,
+// which needs every task's batches after all tasks are adapted. Call before
+// each mrl_inner_adapt whose batches are to be kept; the learner must not
+// have been given owned slots by mrl_learner_keep.
+void mrl_learner_lend(mrlLearner* ln, int nsaved, mrlBatch** saved, double* thetas);
 void mrl_learner_free(mrlLearner* ln);
 
 // Adapt from phi to `task` with k inner steps: each samples the learner's
@@ -584,6 +592,13 @@ double mrl_combo_weight(mrlComboMode mode, int s, int k);
 // (h = outer.hvp_step). Writes g (nparam). Memory O(nparam); cost 2k + 1
 // gradients.
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
+
+// v <- (I - lr H) v, the Jacobian of one inner SGD step theta - lr grad L(theta)
+// applied to v: H the Hessian of the loss of batch b at theta, by a central
+// difference of two gradients at theta +- h v/|v| (h = outer.hvp_step).
+// scratch: (3, nparam).
+void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
+                             const double* theta, const mrlBatch* b, double* v, double* scratch);
 
 //----------------------------------- threads --------------------------------
 
@@ -683,41 +698,63 @@ mrlFault mrl_dist_fault(int iteration);
 
 //------------------------------------ trpo ----------------------------------
 
-// Fisher information of the Gaussian policy at phi on a set of observations,
-// for the TRPO outer step. Fv = (1/M) sum_rows J^T diag(1/std^2) J v + 2 v_logstd,
-// J the Jacobian of the mean (J v by central differences of forward passes).
+// One task's part of the TRPO outer step (trpo.c): the policy whose change is
+// bounded is theta_k(phi'), reached from a candidate phi' by k inner SGD steps
+// on the task's stored batches (k = 0: phi' itself), judged on the valid rows
+// of the query batch batches[k] by importance weights against theta_k(phi).
 typedef struct {
   const mrlPolicy* pol;
-  int maxrows, rows;  // capacity, rows stored
-  double* obs;        // (maxrows, nobs) observations visited by phi
-  double* mean_old;   // (maxrows, nact) policy mean at phi
-  double* scratch;    // (maxrows, nact)
-} mrlFisherData;
+  int k;                     // inner steps between phi' and the bounded policy
+  double lr;                 // their step size (inner.lr)
+  mrlBatch* const* batches;  // (k + 1) borrowed: batch s sampled by theta_s
+  const double* thetas;      // (k + 1, nparam) borrowed: theta_s at phi
+  int supervised;            // the query batch holds labels: the surrogate is the MSE
+  int maxrows, rows;         // capacity, valid rows of the query batch stored
+  double* obs;               // (maxrows, nobs) their observations
+  double* act;               // (maxrows, nact) actions (labels when supervised)
+  double* adv;               // (maxrows) advantages
+  double* mean_old;          // (maxrows, nact) policy mean at theta_k
+  double* logp_old;          // (maxrows) log pi_theta_k(a|s)
+  double* scratch;           // (maxrows, nact)
+  double* vecs;              // (6, nparam) scratch
+} mrlTrustSet;
 
-mrlFisherData* mrl_fisher_make(const mrlPolicy* pol, int maxrows);
-void mrl_fisher_free(mrlFisherData* fd);
-// Append the valid observations of batch (at most maxrows in all).
-void mrl_fisher_add(mrlFisherData* fd, const mrlBatch* batch);
-// Sums over the stored rows (not means), so that sets can be reduced in order:
-// out += sum_rows J^T diag(1/std^2) J v (the log-std part excluded). probe
-// (nparam) is scratch.
-void mrl_fisher_mean_product(const mrlFisherData* fd, const double* phi, mrlPolicyWork* work,
-                             const double* v, double* out, double* probe);
-// Sum over the stored rows of KL(pi_phi || pi_new), exact, from a forward pass
-// at pnew (mean_old must be set by mrl_fisher_set_old).
-double mrl_fisher_kl_sum(const mrlFisherData* fd, const double* phi, const double* pnew,
-                         mrlPolicyWork* work);
-// Store the means at phi of every row (before a step).
-void mrl_fisher_set_old(mrlFisherData* fd, const double* phi, mrlPolicyWork* work);
+mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows);
+void mrl_trust_free(mrlTrustSet* ts);
+// Set ts up for one task after its adaptation: k inner steps, batches and
+// thetas as the learner kept them (both must stay untouched until the outer
+// step is done); copies the query batch's valid rows (at most maxrows) and
+// computes their means and log-probabilities at theta_k. work is scratch.
+void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* const* batches,
+                    const double* thetas, mrlPolicyWork* work);
+// out = J^T F J v: the Hessian at phi of the task's mean KL in the direction v
+// (F the Fisher matrix of theta_k on the stored rows, their mean; J the
+// Jacobian of the k inner steps, by maml.c's Hessian-vector products).
+void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* work, const double* v,
+                       double* out);
+// The task's importance-weighted surrogate -(1/M) sum ratio A (the MSE when
+// supervised) and mean KL(pi_old || pi_new) of theta_k(p), exact.
+void mrl_trust_eval(mrlTrustSet* ts, mrlPolicyWork* work, const double* p, double* surrogate,
+                    double* kl);
 
-// The TRPO step on phi along the loss gradient g, over nset observation sets
-// (one per task, reduced in order): x = CG(F + damping I, g) with cg_iters
-// iterations, full step -sqrt(2 max_kl / x^T F x) x, shrunk by 0.8 up to 15
-// times until the mean KL is <= max_kl. Rejected (phi unchanged, returns 0)
-// if none fits; else returns the step fraction taken and updates phi.
-// kl gets the mean KL of the step taken. work (one per pool worker) is scratch.
-double mrl_trpo_step(const mrlConfig* cfg, mrlFisherData** sets, int nset, mrlPolicyWork** work,
-                     mrlPool* pool, double* phi, const double* g, double* kl);
+// What a TRPO step did: the mean KL of the step taken, the surrogate before
+// and after it (after = before when rejected), the backtracks tried.
+typedef struct {
+  double kl, surrogate_before, surrogate_after;
+  int backtracks;
+} mrlTrpoStats;
+
+// The TRPO step on phi along the mean loss gradient g of the tasks with
+// ok[j] (ntask in all; this rank holds sets[begin..end-1], the others come by
+// MPI gathers in task order): x = CG(mean J^T F J + damping I, g) with
+// cg_iters iterations, full step -sqrt(2 max_kl / x^T F x) x, shrunk by 0.8
+// up to 15 times until the mean KL is <= max_kl and, if check_surrogate, the
+// mean surrogate is below its value at phi. Rejected (phi unchanged, returns
+// 0) if none fits; else updates phi and returns the multiple of x taken.
+// work (one per pool worker) is scratch. The same bits for any threads/ranks.
+double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
+                     int ntask, int begin, int end, int check_surrogate, mrlPolicyWork** work,
+                     mrlPool* pool, double* phi, const double* g, mrlTrpoStats* stats);
 
 // Returns of a set of episodes, under garage's column names.
 typedef struct {

@@ -30,10 +30,14 @@ struct mrlTrainer_ {
   mrlConfig cfg;
   mrlFamily* fam;
   mrlPolicy pol;
-  double* phi;             // (nparam) meta-parameters
-  mrlOptim outer;          // sgd or adam state (trpo keeps none)
-  mrlFisherData** fisher;  // (meta_batch) trpo: the observations of each task's first batch
-  mrlPolicyWork** works;   // (nworker) views of the learners' scratch, for trpo
+  double* phi;     // (nparam) meta-parameters
+  mrlOptim outer;  // sgd or adam state (trpo keeps none)
+  // trpo: this rank's tasks keep their batches until the outer step
+  mrlTrustSet** trust;    // (meta_batch) trust sets, set for this rank's tasks
+  mrlBatch** task_saved;  // (tasks of this rank, nsaved) batches of each inner step
+  double* task_thetas;    // (tasks of this rank, nsaved, nparam) theta_s of each
+  int nsaved;             // batches kept per task
+  mrlPolicyWork** works;  // (nworker) views of the learners' scratch, for trpo
   mrlPool* pool;
   mrlLearner** learners;      // (nworker)
   double* task_params;        // (meta_batch, ntask)
@@ -43,16 +47,13 @@ struct mrlTrainer_ {
   mrlBatchStats* task_stats;  // (meta_batch, steps + 1) per-task batch statistics
   double* mean_result;        // (nparam)
   int task_begin, task_end;   // this rank's tasks of the meta-batch
-  double* fisher_obs;         // (meta_batch, maxrows, nobs) trpo under MPI: sets to gather
-  int* fisher_rows;           // (meta_batch) their row counts
   // numerics: a task whose result is not finite is left out of the mean; a
   // step that would make phi non-finite is undone from these copies
-  int* task_ok;               // (meta_batch) 1 if the task's result and returns are finite
-  long* task_bl_failures;     // (meta_batch) failed baseline fits of the task
-  mrlFisherData** fisher_ok;  // (meta_batch) trpo: the fisher data of the finite tasks
-  double* backup;             // (3, nparam) phi, Adam's m and v before the outer step
-  int skipped_in_a_row;       // updates skipped since the last one taken
-  int iteration;              // iterations done
+  int* task_ok;            // (meta_batch) 1 if the task's result and returns are finite
+  long* task_bl_failures;  // (meta_batch) failed baseline fits of the task
+  double* backup;          // (3, nparam) phi, Adam's m and v before the outer step
+  int skipped_in_a_row;    // updates skipped since the last one taken
+  int iteration;           // iterations done
   long total_steps;
   double start_time;
 };
@@ -81,20 +82,28 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   tr->pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(tr->pool);
   tr->learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
-  // maml needs every batch and theta_s; trpo the first batch (at phi)
+  mrl_dist_range(m, mrl_dist_rank(), mrl_dist_size(), &tr->task_begin, &tr->task_end);
+  // maml needs every batch and theta_s; trpo keeps them per task until the
+  // outer step (maml: all k + 1; the others: the first batch, at phi)
   int trpo = cfg->outer.optim == MRL_OPT_TRPO && uses_outer_optim(cfg);
-  int nsaved = cfg->outer.algo == MRL_OUTER_MAML ? cfg->inner.steps + 1 : trpo ? 1 : 0;
+  int maml = cfg->outer.algo == MRL_OUTER_MAML;
+  int nsaved = maml ? cfg->inner.steps + 1 : trpo ? 1 : 0;
   tr->works = mrl_alloc(sizeof(mrlPolicyWork*) * nworker);
   for (int w = 0; w < nworker; w++) {
     tr->learners[w] = mrl_learner_make(cfg, fam, &tr->pol, cfg->inner.episodes);
-    mrl_learner_keep(tr->learners[w], nsaved, cfg->outer.algo == MRL_OUTER_COMBO);
+    mrl_learner_keep(tr->learners[w], trpo ? 0 : nsaved, cfg->outer.algo == MRL_OUTER_COMBO);
     tr->works[w] = tr->learners[w]->work;
   }
   if (trpo) {
-    tr->fisher = mrl_alloc(sizeof(mrlFisherData*) * m);
-    tr->fisher_ok = mrl_alloc(sizeof(mrlFisherData*) * m);
-    for (int j = 0; j < m; j++) {
-      tr->fisher[j] = mrl_fisher_make(&tr->pol, cfg->inner.episodes * fam->horizon);
+    int local = tr->task_end - tr->task_begin, rows = cfg->inner.episodes * fam->horizon;
+    tr->nsaved = nsaved;
+    tr->trust = mrl_alloc(sizeof(mrlTrustSet*) * m);
+    tr->task_saved = mrl_alloc(sizeof(mrlBatch*) * local * nsaved);
+    tr->task_thetas = mrl_alloc(sizeof(double) * (size_t)local * nsaved * n);
+    for (int j = tr->task_begin; j < tr->task_end; j++)
+      tr->trust[j] = mrl_trust_make(&tr->pol, rows);
+    for (int i = 0; i < local * nsaved; i++) {
+      tr->task_saved[i] = mrl_batch_make(cfg->inner.episodes, fam->horizon, fam->nobs, fam->nact);
     }
   }
   tr->task_params = mrl_alloc(sizeof(double) * m * fam->ntask);
@@ -103,11 +112,6 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   tr->task_steps = mrl_alloc(sizeof(long) * m);
   tr->task_stats = mrl_alloc(sizeof(mrlBatchStats) * m * (cfg->inner.steps + 1));
   tr->mean_result = mrl_alloc(sizeof(double) * n);
-  mrl_dist_range(m, mrl_dist_rank(), mrl_dist_size(), &tr->task_begin, &tr->task_end);
-  if (trpo && mrl_dist_size() > 1) {
-    tr->fisher_obs = mrl_alloc(sizeof(double) * m * tr->fisher[0]->maxrows * fam->nobs);
-    tr->fisher_rows = mrl_alloc(sizeof(int) * m);
-  }
   tr->task_ok = mrl_alloc(sizeof(int) * m);
   tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
   tr->backup = mrl_alloc(sizeof(double) * 3 * n);
@@ -122,10 +126,13 @@ void mrl_trainer_free(mrlTrainer* tr) {
   for (int w = 0; w < nworker; w++) mrl_learner_free(tr->learners[w]);
   free(tr->learners);
   free(tr->works);
-  if (tr->fisher) {
-    for (int j = 0; j < tr->cfg.outer.meta_batch; j++) mrl_fisher_free(tr->fisher[j]);
-    free(tr->fisher);
-    free(tr->fisher_ok);
+  if (tr->trust) {
+    for (int j = tr->task_begin; j < tr->task_end; j++) mrl_trust_free(tr->trust[j]);
+    int nbatch = (tr->task_end - tr->task_begin) * tr->nsaved;
+    for (int i = 0; i < nbatch; i++) mrl_batch_free(tr->task_saved[i]);
+    free(tr->trust);
+    free(tr->task_saved);
+    free(tr->task_thetas);
   }
   free(tr->task_ok);
   free(tr->task_bl_failures);
@@ -139,8 +146,6 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->task_steps);
   free(tr->task_stats);
   free(tr->mean_result);
-  free(tr->fisher_obs);
-  free(tr->fisher_rows);
   free(tr);
 }
 
@@ -199,6 +204,10 @@ static void task_job(void* ctx, int worker, int job) {
   mrlBatchStats* stats = tr->task_stats + (size_t)job * nret;
   ln->stats = stats;
   long bl_failures = ln->baseline_failures;
+  if (tr->trust) {  // this task's own slots, kept until the outer step
+    size_t local = (size_t)(job - tr->task_begin) * tr->nsaved;
+    mrl_learner_lend(ln, tr->nsaved, tr->task_saved + local, tr->task_thetas + local * n);
+  }
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
   ln->stats = NULL;
@@ -223,9 +232,9 @@ static void task_job(void* ctx, int worker, int job) {
     memcpy(result, ln->grad_sum, sizeof(double) * n);
     break;
   }
-  if (tr->fisher) {
-    tr->fisher[job]->rows = 0;
-    mrl_fisher_add(tr->fisher[job], ln->saved[0]);
+  if (tr->trust) {  // maml bounds theta_k(phi'); the others phi' on the first batch
+    int k_trust = cfg->outer.algo == MRL_OUTER_MAML ? k : 0;
+    mrl_trust_load(tr->trust[job], cfg, k_trust, ln->saved, ln->thetas, ln->work);
   }
   ln->phase_seconds[MRL_PHASE_OUTER] += mrl_now() - t0;
   tr->task_bl_failures[job] = ln->baseline_failures - bl_failures;
@@ -250,8 +259,8 @@ static void rank_task_job(void* ctx, int worker, int job) {
 }
 
 // Every rank gets every task's slots, in task order: the update direction,
-// returns, env steps, batch statistics, numerical events and, for trpo, the
-// Fisher sets.
+// returns, env steps, batch statistics and numerical events (trpo gathers
+// its own per-task slots).
 static void gather_slots(mrlTrainer* tr) {
   if (mrl_dist_size() == 1) return;
   const mrlConfig* cfg = &tr->cfg;
@@ -262,22 +271,6 @@ static void gather_slots(mrlTrainer* tr) {
   mrl_dist_gather_tasks(tr->task_stats, sizeof(mrlBatchStats) * nret, m);
   mrl_dist_gather_tasks(tr->task_ok, sizeof(int), m);
   mrl_dist_gather_tasks(tr->task_bl_failures, sizeof(long), m);
-  if (tr->fisher) {
-    size_t block = (size_t)tr->fisher[0]->maxrows * tr->fam->nobs;
-    for (int j = tr->task_begin; j < tr->task_end; j++) {
-      tr->fisher_rows[j] = tr->fisher[j]->rows;
-      memcpy(tr->fisher_obs + j * block, tr->fisher[j]->obs,
-             sizeof(double) * tr->fisher[j]->rows * tr->fam->nobs);
-    }
-    mrl_dist_gather_tasks(tr->fisher_rows, sizeof(int), m);
-    mrl_dist_gather_tasks(tr->fisher_obs, sizeof(double) * block, m);
-    for (int j = 0; j < m; j++) {
-      if (j >= tr->task_begin && j < tr->task_end) continue;
-      tr->fisher[j]->rows = tr->fisher_rows[j];
-      memcpy(tr->fisher[j]->obs, tr->fisher_obs + j * block,
-             sizeof(double) * tr->fisher_rows[j] * tr->fam->nobs);
-    }
-  }
 }
 
 static void mean_std(const double* x, int n, int stride, double* mean, double* std) {
@@ -323,7 +316,6 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     if (!tr->task_ok[j]) continue;
     const double* r = tr->results + (size_t)j * n;
     for (int i = 0; i < n; i++) tr->mean_result[i] += r[i];
-    if (tr->fisher) tr->fisher_ok[nok] = tr->fisher[j];
     nok++;
   }
   int finite = nok > 0;
@@ -345,10 +337,13 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     if (!uses_outer_optim(cfg)) {
       step = reptile_eps(cfg, tr->iteration);
       for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
-    } else if (tr->fisher) {
-      double kl;  // step: the multiple of F^-1 g taken (0: rejected by the line search)
-      step = mrl_trpo_step(cfg, tr->fisher_ok, nok, tr->works, tr->pool, tr->phi, tr->mean_result,
-                           &kl);
+    } else if (tr->trust) {
+      // step: the multiple of F^-1 g taken (0: rejected by the line search);
+      // maml and joint have the surrogate of phi' to check, fomaml and combo not
+      int check = cfg->outer.algo == MRL_OUTER_MAML || cfg->outer.algo == MRL_OUTER_JOINT;
+      mrlTrpoStats st;
+      step = mrl_trpo_step(cfg, &tr->pol, tr->trust, tr->task_ok, m, tr->task_begin, tr->task_end,
+                           check, tr->works, tr->pool, tr->phi, tr->mean_result, &st);
     } else {
       step = cfg->outer.lr;
       mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);

@@ -1,159 +1,274 @@
 // Copyright 2026 The metarl Authors.
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
-// trpo.c: the TRPO outer step (Schulman et al. 2015, as MAML-TRPO uses it).
-// The Fisher matrix of the Gaussian policy at phi is never formed: conjugate
-// gradient needs only products F v. For a Gaussian with state-independent
-// log-std, F = mean over rows of J^T diag(1/std^2) J (the mean's part, J the
-// Jacobian of the mean in the parameters) plus 2 I on the log-std. J v is a
-// central difference of two forward passes (the network is smooth, so the
-// error is O(h^2)); J^T u is one backward pass.
+// trpo.c: the TRPO outer step (Schulman et al. 2015) as MAML-TRPO uses it.
+// Each task of the meta-batch contributes a trust set: the policy whose
+// change is bounded and whose surrogate must improve is theta_k(phi'), the
+// result of the inner loop's k SGD steps from a candidate phi' on the task's
+// own stored batches (k = 0: phi' itself). Nothing is sampled again: the
+// query batch, sampled by theta_k(phi), is reused with importance weights,
+//   surrogate(phi') = -(1/M) sum_rows pi_theta_k(phi')(a|s) / pi_old(a|s) A,
+//   KL(phi')        =  (1/M) sum_rows KL(pi_old(.|s) || pi_theta_k(phi')(.|s)),
+// and both are averaged over the tasks. Their gradient and Hessian at phi are
+// the MAML meta-gradient and J^T F J, J = prod_s (I - lr H_s) the Jacobian of
+// the inner steps (maml.c's products) and F the Fisher matrix at theta_k.
 //
-// The rows are the observations each task's first batch visited at phi (one
-// set per task, reduced in task order for determinism). For fomaml, maml and
-// combo this bounds the KL of the initialization phi itself; MAML-TRPO bounds
-// the KL of the adapted policies instead, which needs the Hessian through the
-// inner step; metarl takes the simpler bound (documented in the README).
-// The line search shrinks the step until the exact mean KL is within
-// outer.max_kl; it does not re-evaluate the loss, since for the meta-learners
-// that would need new episodes after adaptation.
+// F is never formed: conjugate gradient needs only products F u. For a
+// Gaussian with state-independent log-std, F = mean over rows of
+// Jm^T diag(1/std^2) Jm (Jm the Jacobian of the mean in the parameters) plus
+// 2 I on the log-std. Jm u is a central difference of two forward passes (the
+// network is smooth, so the error is O(h^2)); Jm^T w is one backward pass.
+//
+// The line search backtracks from the step that meets the KL bound on the
+// quadratic model until the exact KL is within outer.max_kl and, when asked,
+// the surrogate is below its value at phi (MAML-TRPO's rule); the first-order
+// updates (fomaml, combo) have no surrogate for phi' and use k = 0 on their
+// first batch, bounding the change of phi itself.
+//
+// Under MPI every rank computes its own tasks' slots (products, surrogates,
+// KLs); the slots are gathered in task order and every rank reduces them the
+// same way, so the step is the same bits for any rank and thread count.
 
 #include <math.h>
 #include <string.h>
 
 #include "metarl.h"
 
-#define JV_STEP 1e-6  // norm of the parameter probe of J v
+#define JV_STEP 1e-6  // norm of the parameter probe of Jm u
 #define BACKTRACK 0.8
 #define MAX_BACKTRACKS 15
+#define LOG_SQRT_2PI 0.9189385332046727
 
-mrlFisherData* mrl_fisher_make(const mrlPolicy* pol, int maxrows) {
-  mrlFisherData* fd = mrl_alloc(sizeof(mrlFisherData));
+mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows) {
+  mrlTrustSet* ts = mrl_alloc(sizeof(mrlTrustSet));
   int nobs = pol->sizes[0], nact = pol->sizes[pol->nlayer];
-  fd->pol = pol;
-  fd->maxrows = maxrows;
-  fd->obs = mrl_alloc(sizeof(double) * (size_t)maxrows * nobs);
-  fd->mean_old = mrl_alloc(sizeof(double) * (size_t)maxrows * nact);
-  fd->scratch = mrl_alloc(sizeof(double) * (size_t)maxrows * nact);
-  return fd;
+  ts->pol = pol;
+  ts->maxrows = maxrows;
+  ts->obs = mrl_alloc(sizeof(double) * (size_t)maxrows * nobs);
+  ts->act = mrl_alloc(sizeof(double) * (size_t)maxrows * nact);
+  ts->adv = mrl_alloc(sizeof(double) * maxrows);
+  ts->mean_old = mrl_alloc(sizeof(double) * (size_t)maxrows * nact);
+  ts->logp_old = mrl_alloc(sizeof(double) * maxrows);
+  ts->scratch = mrl_alloc(sizeof(double) * (size_t)maxrows * nact);
+  ts->vecs = mrl_alloc(sizeof(double) * 6 * pol->nparam);
+  return ts;
 }
 
-void mrl_fisher_free(mrlFisherData* fd) {
-  if (!fd) return;
-  free(fd->obs);
-  free(fd->mean_old);
-  free(fd->scratch);
-  free(fd);
+void mrl_trust_free(mrlTrustSet* ts) {
+  if (!ts) return;
+  free(ts->obs);
+  free(ts->act);
+  free(ts->adv);
+  free(ts->mean_old);
+  free(ts->logp_old);
+  free(ts->scratch);
+  free(ts->vecs);
+  free(ts);
 }
 
-void mrl_fisher_add(mrlFisherData* fd, const mrlBatch* b) {
-  int rows = b->nenv * b->horizon, nobs = b->nobs;
-  for (int r = 0; r < rows && fd->rows < fd->maxrows; r++) {
-    if (b->valid[r] <= 0) continue;
-    memcpy(fd->obs + (size_t)fd->rows * nobs, b->obs + (size_t)r * nobs, sizeof(double) * nobs);
-    fd->rows++;
+// Sum over the action dimensions of log N(a; mean, exp(logstd)^2).
+static double log_prob(const double* a, const double* mean, const double* logstd, int nact) {
+  double lp = 0;
+  for (int j = 0; j < nact; j++) {
+    double z = (a[j] - mean[j]) * exp(-logstd[j]);
+    lp += -0.5 * z * z - logstd[j] - LOG_SQRT_2PI;
+  }
+  return lp;
+}
+
+void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* const* batches,
+                    const double* thetas, mrlPolicyWork* work) {
+  const mrlPolicy* pol = ts->pol;
+  int n = pol->nparam, nobs = pol->sizes[0], nact = pol->sizes[pol->nlayer];
+  const mrlBatch* q = batches[k];
+  ts->k = k;
+  ts->lr = cfg->inner.lr;
+  ts->batches = batches;
+  ts->thetas = thetas;
+  ts->supervised = q->supervised;
+  ts->rows = 0;
+  int rows = q->nenv * q->horizon;
+  for (int r = 0; r < rows && ts->rows < ts->maxrows; r++) {
+    if (q->valid[r] <= 0) continue;
+    int i = ts->rows++;
+    memcpy(ts->obs + (size_t)i * nobs, q->obs + (size_t)r * nobs, sizeof(double) * nobs);
+    memcpy(ts->act + (size_t)i * nact, q->act + (size_t)r * nact, sizeof(double) * nact);
+    ts->adv[i] = q->adv[r];
+  }
+  if (ts->rows == 0) return;
+  const double* theta_k = thetas + (size_t)k * n;
+  mrl_policy_forward(pol, theta_k, work, ts->obs, ts->rows);
+  memcpy(ts->mean_old, work->mean, sizeof(double) * ts->rows * nact);
+  for (int i = 0; i < ts->rows; i++) {
+    ts->logp_old[i] = log_prob(ts->act + (size_t)i * nact, ts->mean_old + (size_t)i * nact,
+                               theta_k + pol->logstd_off, nact);
   }
 }
 
-void mrl_fisher_set_old(mrlFisherData* fd, const double* phi, mrlPolicyWork* work) {
-  if (fd->rows == 0) return;
-  int nact = fd->pol->sizes[fd->pol->nlayer];
-  mrl_policy_forward(fd->pol, phi, work, fd->obs, fd->rows);
-  memcpy(fd->mean_old, work->mean, sizeof(double) * fd->rows * nact);
+// theta = theta_k(p): the k inner SGD steps from p on the stored batches.
+static void adapt_from(const mrlTrustSet* ts, mrlPolicyWork* work, const double* p, double* theta,
+                       double* grad) {
+  int n = ts->pol->nparam;
+  memcpy(theta, p, sizeof(double) * n);
+  for (int s = 0; s < ts->k; s++) {
+    mrl_loss_grad(ts->pol, theta, work, ts->batches[s], grad);
+    for (int i = 0; i < n; i++) theta[i] -= ts->lr * grad[i];
+  }
 }
 
-void mrl_fisher_mean_product(const mrlFisherData* fd, const double* phi, mrlPolicyWork* work,
-                             const double* v, double* out, double* probe) {
-  const mrlPolicy* pol = fd->pol;
-  int n = pol->nparam, nact = pol->sizes[pol->nlayer], rows = fd->rows;
-  if (rows == 0) return;
+// w = F u at theta (the mean over the stored rows), u kept.
+static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* theta,
+                           const double* u, double* w, double* probe) {
+  const mrlPolicy* pol = ts->pol;
+  int n = pol->nparam, nact = pol->sizes[pol->nlayer], rows = ts->rows;
+  memset(w, 0, sizeof(double) * n);
+  for (int i = pol->logstd_off; i < n; i++) w[i] = 2 * u[i];
   double norm = 0;
-  for (int i = 0; i < pol->logstd_off; i++) norm += v[i] * v[i];
+  for (int i = 0; i < pol->logstd_off; i++) norm += u[i] * u[i];
   norm = sqrt(norm);
   if (norm == 0) return;
   double h = JV_STEP / norm;
-  for (int i = 0; i < n; i++) probe[i] = phi[i] + h * v[i];
-  mrl_policy_forward(pol, probe, work, fd->obs, rows);
-  memcpy(fd->scratch, work->mean, sizeof(double) * rows * nact);
-  for (int i = 0; i < n; i++) probe[i] = phi[i] - h * v[i];
-  mrl_policy_forward(pol, probe, work, fd->obs, rows);
+  for (int i = 0; i < n; i++) probe[i] = theta[i] + h * u[i];
+  mrl_policy_forward(pol, probe, work, ts->obs, rows);
+  memcpy(ts->scratch, work->mean, sizeof(double) * rows * nact);
+  for (int i = 0; i < n; i++) probe[i] = theta[i] - h * u[i];
+  mrl_policy_forward(pol, probe, work, ts->obs, rows);
   double inv_var[64];
   MRL_ASSERT(nact <= 64);
-  for (int j = 0; j < nact; j++) inv_var[j] = exp(-2 * phi[pol->logstd_off + j]);
-  // u = diag(1/std^2) J v, into scratch; then J^T u through a forward at phi
+  for (int j = 0; j < nact; j++) inv_var[j] = exp(-2 * theta[pol->logstd_off + j]);
+  // diag(1/std^2) Jm u / rows into scratch, then Jm^T of it by a backward at theta
   for (int r = 0; r < rows; r++) {
     for (int j = 0; j < nact; j++) {
       size_t q = (size_t)r * nact + j;
-      fd->scratch[q] = (fd->scratch[q] - work->mean[q]) / (2 * h) * inv_var[j];
+      ts->scratch[q] = (ts->scratch[q] - work->mean[q]) / (2 * h) * inv_var[j] / rows;
     }
   }
-  mrl_policy_forward(pol, phi, work, fd->obs, rows);
-  mrl_policy_backward(pol, phi, work, fd->scratch, out);
+  double* mean_part = probe;
+  memset(mean_part, 0, sizeof(double) * n);
+  mrl_policy_forward(pol, theta, work, ts->obs, rows);
+  mrl_policy_backward(pol, theta, work, ts->scratch, mean_part);
+  for (int i = 0; i < pol->logstd_off; i++) w[i] = mean_part[i];
 }
 
-double mrl_fisher_kl_sum(const mrlFisherData* fd, const double* phi, const double* pnew,
-                         mrlPolicyWork* work) {
-  const mrlPolicy* pol = fd->pol;
-  int nact = pol->sizes[pol->nlayer], rows = fd->rows;
-  if (rows == 0) return 0;
-  mrl_policy_forward(pol, pnew, work, fd->obs, rows);
-  double kl = 0;
-  for (int j = 0; j < nact; j++) {
-    double lo = phi[pol->logstd_off + j], ln = pnew[pol->logstd_off + j];
-    double var_old = exp(2 * lo), inv_var_new = exp(-2 * ln);
-    double per_row = ln - lo + 0.5 * var_old * inv_var_new - 0.5;
-    double sq = 0;
-    for (int r = 0; r < rows; r++) {
-      double d = fd->mean_old[(size_t)r * nact + j] - work->mean[(size_t)r * nact + j];
-      sq += d * d;
-    }
-    kl += rows * per_row + 0.5 * inv_var_new * sq;
+void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* work, const double* v,
+                       double* out) {
+  const mrlPolicy* pol = ts->pol;
+  int n = pol->nparam;
+  memset(out, 0, sizeof(double) * n);
+  if (ts->rows == 0) return;
+  double* u = ts->vecs;
+  double* hvp_scratch = ts->vecs + n;  // 3 n
+  double* probe = ts->vecs + 4 * n;
+  // u = J v, the inner steps applied in order; out = F u; out = J^T out in reverse
+  memcpy(u, v, sizeof(double) * n);
+  for (int s = 0; s < ts->k; s++) {
+    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->batches[s], u,
+                            hvp_scratch);
   }
-  return kl;
+  fisher_product(ts, work, ts->thetas + (size_t)ts->k * n, u, out, probe);
+  for (int s = ts->k - 1; s >= 0; s--) {
+    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->batches[s], out,
+                            hvp_scratch);
+  }
+}
+
+void mrl_trust_eval(mrlTrustSet* ts, mrlPolicyWork* work, const double* p, double* surrogate,
+                    double* kl) {
+  const mrlPolicy* pol = ts->pol;
+  int n = pol->nparam, nact = pol->sizes[pol->nlayer], rows = ts->rows;
+  *surrogate = *kl = 0;
+  if (rows == 0) return;
+  double* theta = ts->vecs;
+  adapt_from(ts, work, p, theta, ts->vecs + n);
+  mrl_policy_forward(pol, theta, work, ts->obs, rows);
+  const double* logstd_old = ts->thetas + (size_t)ts->k * n + pol->logstd_off;
+  const double* logstd = theta + pol->logstd_off;
+  // KL between diagonal Gaussians: the log-std part is the same on every row
+  double kl_std = 0, inv_var[64];
+  for (int j = 0; j < nact; j++) {
+    inv_var[j] = exp(-2 * logstd[j]);
+    kl_std += logstd[j] - logstd_old[j] + 0.5 * exp(2 * logstd_old[j]) * inv_var[j] - 0.5;
+  }
+  double surr = 0, sq = 0;
+  for (int r = 0; r < rows; r++) {
+    const double* mean = work->mean + (size_t)r * nact;
+    const double* mean_old = ts->mean_old + (size_t)r * nact;
+    const double* a = ts->act + (size_t)r * nact;
+    for (int j = 0; j < nact; j++) {
+      double d = mean_old[j] - mean[j];
+      sq += 0.5 * inv_var[j] * d * d;
+    }
+    if (ts->supervised) {  // the loss itself: the MSE to the labels
+      for (int j = 0; j < nact; j++) surr += (mean[j] - a[j]) * (mean[j] - a[j]);
+    } else {
+      surr -= exp(log_prob(a, mean, logstd, nact) - ts->logp_old[r]) * ts->adv[r];
+    }
+  }
+  *surrogate = surr / rows;
+  *kl = kl_std + sq / rows;
+}
+
+//------------------------------- the step -----------------------------------
+
+typedef struct {
+  const mrlConfig* cfg;
+  mrlTrustSet** sets;    // indexed by task; this rank's tasks set
+  mrlPolicyWork** work;  // per worker
+  int begin, nparam;
+  const double* v;  // product: the direction; eval: the candidate phi'
+  double* out;      // (ntask, nparam) per-task products
+  double* evals;    // (ntask, 2) per-task surrogate and KL
+} TrpoJob;
+
+static void product_job(void* ctx, int worker, int job) {
+  TrpoJob* tj = ctx;
+  int j = tj->begin + job;
+  mrl_trust_product(tj->sets[j], tj->cfg, tj->work[worker], tj->v,
+                    tj->out + (size_t)j * tj->nparam);
+}
+
+static void eval_job(void* ctx, int worker, int job) {
+  TrpoJob* tj = ctx;
+  int j = tj->begin + job;
+  mrl_trust_eval(tj->sets[j], tj->work[worker], tj->v, &tj->evals[2 * j], &tj->evals[2 * j + 1]);
 }
 
 typedef struct {
-  mrlFisherData** sets;
-  mrlPolicyWork** work;  // per worker
-  const double* phi;
-  const double* v;  // product: the direction; kl: the new parameters
-  double* out;      // (nset, nparam) per-set products
-  double* probes;   // (nworker, nparam)
-  double* kl;       // (nset)
-  int nparam;
-} TrpoJob;
+  mrlPool* pool;
+  const int* ok;
+  int ntask, nok, end;
+} TrpoTasks;
 
-static void fvp_job(void* ctx, int worker, int job) {
-  TrpoJob* tj = ctx;
-  double* out = tj->out + (size_t)job * tj->nparam;
-  memset(out, 0, sizeof(double) * tj->nparam);
-  mrl_fisher_mean_product(tj->sets[job], tj->phi, tj->work[worker], tj->v, out,
-                          tj->probes + (size_t)worker * tj->nparam);
-}
-
-static void kl_job(void* ctx, int worker, int job) {
-  TrpoJob* tj = ctx;
-  tj->kl[job] = mrl_fisher_kl_sum(tj->sets[job], tj->phi, tj->v, tj->work[worker]);
-}
-
-static void set_old_job(void* ctx, int worker, int job) {
-  TrpoJob* tj = ctx;
-  mrl_fisher_set_old(tj->sets[job], tj->phi, tj->work[worker]);
-}
-
-// out = (F + damping I) v, sets reduced in order.
-static void fvp(TrpoJob* tj, mrlPool* pool, int nset, long rows, double damping, const double* v,
-                double* out, const mrlPolicy* pol) {
-  int n = pol->nparam;
+// out = (mean over the finite tasks of J^T F J) v + damping v, in task order.
+static void product(TrpoJob* tj, const TrpoTasks* tt, double damping, const double* v,
+                    double* out) {
+  int n = tj->nparam;
   tj->v = v;
-  mrl_pool_run(pool, nset, fvp_job, tj);
+  mrl_pool_run(tt->pool, tt->end - tj->begin, product_job, tj);
+  mrl_dist_gather_tasks(tj->out, sizeof(double) * n, tt->ntask);
   memset(out, 0, sizeof(double) * n);
-  for (int j = 0; j < nset; j++) {
+  for (int j = 0; j < tt->ntask; j++) {
+    if (!tt->ok[j]) continue;
     const double* o = tj->out + (size_t)j * n;
     for (int i = 0; i < n; i++) out[i] += o[i];
   }
-  for (int i = 0; i < n; i++) out[i] = out[i] / rows + damping * v[i];
-  for (int i = pol->logstd_off; i < n; i++) out[i] += 2 * v[i];
+  for (int i = 0; i < n; i++) out[i] = out[i] / tt->nok + damping * v[i];
+}
+
+// Mean over the finite tasks of the surrogate and the KL at candidate p.
+static void evaluate(TrpoJob* tj, const TrpoTasks* tt, const double* p, double* surrogate,
+                     double* kl) {
+  tj->v = p;
+  mrl_pool_run(tt->pool, tt->end - tj->begin, eval_job, tj);
+  mrl_dist_gather_tasks(tj->evals, sizeof(double) * 2, tt->ntask);
+  double s = 0, d = 0;
+  for (int j = 0; j < tt->ntask; j++) {
+    if (!tt->ok[j]) continue;
+    s += tj->evals[2 * j];
+    d += tj->evals[2 * j + 1];
+  }
+  *surrogate = s / tt->nok;
+  *kl = d / tt->nok;
 }
 
 static double dot(const double* a, const double* b, int n) {
@@ -162,28 +277,28 @@ static double dot(const double* a, const double* b, int n) {
   return s;
 }
 
-double mrl_trpo_step(const mrlConfig* cfg, mrlFisherData** sets, int nset, mrlPolicyWork** work,
-                     mrlPool* pool, double* phi, const double* g, double* kl_out) {
-  const mrlPolicy* pol = sets[0]->pol;
-  int n = pol->nparam, nworker = mrl_pool_size(pool);
-  long rows = 0;
-  for (int j = 0; j < nset; j++) rows += sets[j]->rows;
-  *kl_out = 0;
-  if (rows == 0) return 0;
-  TrpoJob tj = {sets, work, phi, NULL, NULL, NULL, NULL, n};
-  tj.out = mrl_alloc(sizeof(double) * (size_t)nset * n);
-  tj.probes = mrl_alloc(sizeof(double) * (size_t)nworker * n);
-  tj.kl = mrl_alloc(sizeof(double) * nset);
+double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
+                     int ntask, int begin, int end, int check_surrogate, mrlPolicyWork** work,
+                     mrlPool* pool, double* phi, const double* g, mrlTrpoStats* st) {
+  memset(st, 0, sizeof(*st));
+  int nok = 0;
+  for (int j = 0; j < ntask; j++) nok += ok[j] != 0;
+  // every rank goes on, tasks or none: the gathers below are collective
+  if (nok == 0) return 0;
+  int n = pol->nparam;
+  TrpoJob tj = {cfg, sets, work, begin, n, NULL, NULL, NULL};
+  TrpoTasks tt = {pool, ok, ntask, nok, end};
+  tj.out = mrl_alloc(sizeof(double) * (size_t)ntask * n);
+  tj.evals = mrl_alloc(sizeof(double) * 2 * ntask);
   double* x = mrl_alloc(sizeof(double) * 6 * n);
   double *r = x + n, *p = x + 2 * n, *Ap = x + 3 * n, *step = x + 4 * n, *pnew = x + 5 * n;
-  mrl_pool_run(pool, nset, set_old_job, &tj);
 
   // conjugate gradient on (F + damping I) x = g, from x = 0
   memcpy(r, g, sizeof(double) * n);
   memcpy(p, g, sizeof(double) * n);
   double rr = dot(r, r, n);
   for (int it = 0; it < cfg->outer.cg_iters && rr > 1e-20; it++) {
-    fvp(&tj, pool, nset, rows, cfg->outer.cg_damping, p, Ap, pol);
+    product(&tj, &tt, cfg->outer.cg_damping, p, Ap);
     double pAp = dot(p, Ap, n);
     if (!(pAp > 0)) break;
     double alpha = rr / pAp;
@@ -197,30 +312,32 @@ double mrl_trpo_step(const mrlConfig* cfg, mrlFisherData** sets, int nset, mrlPo
   }
 
   // largest step along -x with quadratic KL model 0.5 s^2 x^T F x = max_kl
-  fvp(&tj, pool, nset, rows, cfg->outer.cg_damping, x, Ap, pol);
+  product(&tj, &tt, cfg->outer.cg_damping, x, Ap);
   double xFx = dot(x, Ap, n), scale = 0;
   if (xFx > 0 && isfinite(xFx)) {
+    double kl0;
+    evaluate(&tj, &tt, phi, &st->surrogate_before, &kl0);
     double full = sqrt(2 * cfg->outer.max_kl / xFx);
     for (int i = 0; i < n; i++) step[i] = -full * x[i];
     double frac = 1;
     for (int b = 0; b <= MAX_BACKTRACKS; b++, frac *= BACKTRACK) {
       for (int i = 0; i < n; i++) pnew[i] = phi[i] + frac * step[i];
-      tj.v = pnew;
-      mrl_pool_run(pool, nset, kl_job, &tj);
-      double kl = 0;
-      for (int j = 0; j < nset; j++) kl += tj.kl[j];
-      kl /= rows;
-      if (isfinite(kl) && kl <= cfg->outer.max_kl) {
+      double surr, kl;
+      evaluate(&tj, &tt, pnew, &surr, &kl);
+      st->backtracks = b;
+      int improves = !check_surrogate || surr < st->surrogate_before;
+      if (isfinite(kl) && isfinite(surr) && kl <= cfg->outer.max_kl && improves) {
         memcpy(phi, pnew, sizeof(double) * n);
-        *kl_out = kl;
+        st->kl = kl;
+        st->surrogate_after = surr;
         scale = frac * full;
         break;
       }
     }
+    if (scale == 0) st->surrogate_after = st->surrogate_before;
   }
   free(tj.out);
-  free(tj.probes);
-  free(tj.kl);
+  free(tj.evals);
   free(x);
   return scale;
 }

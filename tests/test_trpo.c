@@ -1,10 +1,14 @@
 // Copyright 2026 The metarl Authors.
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
-// test_trpo.c: the TRPO step. Its mean KL, recomputed here independently in
-// closed form, stays within outer.max_kl for several bounds, comes close to
-// the bound (the step is not needlessly short), and the Fisher-vector
-// product is symmetric positive definite as a Fisher matrix must be.
+// test_trpo.c: the TRPO step and its trust sets. The mean KL of a step,
+// recomputed here independently in closed form, stays within outer.max_kl
+// and comes close to it (the step is not needlessly short); the product
+// J^T F J v is symmetric positive definite and is the Hessian of the mean KL
+// of the adapted policy theta_1(phi') (checked against a second difference of
+// the KL computed here by replaying the inner step); the slope of the
+// importance-weighted surrogate at phi is the MAML meta-gradient; and a
+// step that must improve the surrogate does, with the adapted KL in bounds.
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -14,23 +18,31 @@
 
 void openblas_set_num_threads(int num_threads);
 
+#define NTASK 3
+
 static mrlConfig cfg;
 static mrlFamily* fam;
 static mrlPolicy pol;
-static mrlLearner* ln[3];
-static mrlFisherData* sets[3];
+static mrlLearner* ln[NTASK];
+static mrlTrustSet* sets[NTASK];
+static int ok[NTASK] = {1, 1, 1};
 static double phi[4096], g[4096];
+static int k_inner;
 
-// Three tasks' first batches at phi, and the mean policy gradient on them.
-static void setup(void) {
+// NTASK tasks adapted from phi with k inner steps, their trust sets over
+// theta_k(phi'), and g, the mean of their meta-gradients (k = 0: the policy
+// gradient at phi).
+static void setup_k(int k) {
   openblas_set_num_threads(1);
   char err[MRL_ERRLEN];
+  k_inner = k;
   mrl_config_default(&cfg);
   cfg.policy.nhidden = 2;
   cfg.policy.hidden[0] = cfg.policy.hidden[1] = 16;
   cfg.policy.init_log_std = -1;
   cfg.env.horizon = 30;
   cfg.inner.episodes = 6;
+  cfg.inner.lr = 0.3;  // a large step, so that its Jacobian matters
   fam = mrl_family_make(&cfg, err, sizeof(err));
   cr_assert_not_null(fam, "%s", err);
   mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
@@ -38,71 +50,122 @@ static void setup(void) {
   mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
   mrl_policy_init(&pol, &rng, phi);
   memset(g, 0, sizeof(g));
-  for (int j = 0; j < 3; j++) {
+  for (int j = 0; j < NTASK; j++) {
     ln[j] = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
-    double task[2], ret[1];
+    mrl_learner_keep(ln[j], k + 1, 0);
+    double task[2], ret[4];
     mrl_task_sample(fam, &cfg, 0, 0, j, task);
-    mrl_inner_adapt(&cfg, ln[j], task, phi, 0, 1, 0, j, 1, ret);
-    mrl_pg_loss_grad(&pol, phi, ln[j]->work, ln[j]->batch, ln[j]->grad);
-    for (int i = 0; i < pol.nparam; i++) g[i] += ln[j]->grad[i] / 3;
-    sets[j] = mrl_fisher_make(&pol, cfg.inner.episodes * cfg.env.horizon);
-    mrl_fisher_add(sets[j], ln[j]->batch);
+    mrl_inner_adapt(&cfg, ln[j], task, phi, k, 1, 0, j, 1, ret);
+    mrl_maml_meta_grad(&cfg, ln[j], k, ln[j]->grad);
+    for (int i = 0; i < pol.nparam; i++) g[i] += ln[j]->grad[i] / NTASK;
+    sets[j] = mrl_trust_make(&pol, cfg.inner.episodes * cfg.env.horizon);
+    mrl_trust_load(sets[j], &cfg, k, ln[j]->saved, ln[j]->thetas, ln[j]->work);
+    cr_assert(sets[j]->rows > 0);
   }
 }
 
+static void setup0(void) {
+  setup_k(0);
+}
+
+static void setup1(void) {
+  setup_k(1);
+}
+
 static void teardown(void) {
-  for (int j = 0; j < 3; j++) {
+  for (int j = 0; j < NTASK; j++) {
     mrl_learner_free(ln[j]);
-    mrl_fisher_free(sets[j]);
+    mrl_trust_free(sets[j]);
   }
   mrl_family_free(fam);
 }
 
-// Mean over every stored row of KL(pi_a || pi_b), from the closed form.
-static double mean_kl(const double* a, const double* b) {
-  int nact = 2;
-  double sum = 0;
-  long rows = 0;
-  double ma[4096], mb[4096];
-  for (int j = 0; j < 3; j++) {
-    mrlFisherData* fd = sets[j];
-    mrl_policy_forward(&pol, a, ln[j]->work, fd->obs, fd->rows);
-    memcpy(ma, ln[j]->work->mean, sizeof(double) * fd->rows * nact);
-    mrl_policy_forward(&pol, b, ln[j]->work, fd->obs, fd->rows);
-    memcpy(mb, ln[j]->work->mean, sizeof(double) * fd->rows * nact);
-    for (int r = 0; r < fd->rows; r++) {
-      for (int k = 0; k < nact; k++) {
-        double sa = exp(a[pol.logstd_off + k]), sb = exp(b[pol.logstd_off + k]);
-        double d = ma[r * nact + k] - mb[r * nact + k];
-        sum += log(sb / sa) + (sa * sa + d * d) / (2 * sb * sb) - 0.5;
-      }
-    }
-    rows += fd->rows;
+// theta_k(p) for task j, by replaying its inner steps.
+static void replay(int j, const double* p, double* theta) {
+  static double grad[4096];
+  memcpy(theta, p, sizeof(double) * pol.nparam);
+  for (int s = 0; s < k_inner; s++) {
+    mrl_loss_grad(&pol, theta, ln[j]->work, ln[j]->saved[s], grad);
+    for (int i = 0; i < pol.nparam; i++) theta[i] -= cfg.inner.lr * grad[i];
   }
-  return sum / rows;
 }
 
-TestSuite(trpo, .init = setup, .fini = teardown);
+// Mean over the tasks of the mean over the query batch's valid rows of
+// KL(pi_theta_k(a) || pi_theta_k(b)), from the closed form.
+static double mean_kl(const double* a, const double* b) {
+  int nact = fam->nact;
+  static double ta[4096], tb[4096], ma[8192], mb[8192];
+  double total = 0;
+  for (int j = 0; j < NTASK; j++) {
+    replay(j, a, ta);
+    replay(j, b, tb);
+    const mrlBatch* q = ln[j]->saved[k_inner];
+    int rows = q->nenv * q->horizon;
+    mrl_policy_forward(&pol, ta, ln[j]->work, q->obs, rows);
+    memcpy(ma, ln[j]->work->mean, sizeof(double) * rows * nact);
+    mrl_policy_forward(&pol, tb, ln[j]->work, q->obs, rows);
+    memcpy(mb, ln[j]->work->mean, sizeof(double) * rows * nact);
+    double sum = 0;
+    long valid = 0;
+    for (int r = 0; r < rows; r++) {
+      if (q->valid[r] <= 0) continue;
+      valid++;
+      for (int d = 0; d < nact; d++) {
+        double sa = exp(ta[pol.logstd_off + d]), sb = exp(tb[pol.logstd_off + d]);
+        double diff = ma[r * nact + d] - mb[r * nact + d];
+        sum += log(sb / sa) + (sa * sa + diff * diff) / (2 * sb * sb) - 0.5;
+      }
+    }
+    total += sum / valid;
+  }
+  return total / NTASK;
+}
 
-Test(trpo, step_respects_kl_bound) {
+static double mean_surrogate(const double* p) {
+  double total = 0, s, kl;
+  for (int j = 0; j < NTASK; j++) {
+    mrl_trust_eval(sets[j], ln[j]->work, p, &s, &kl);
+    total += s;
+  }
+  return total / NTASK;
+}
+
+static void random_direction(uint64_t seed, double* v) {
+  mrlRng rng;
+  mrl_rng_init(&rng, seed, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < pol.nparam; i++) v[i] = mrl_rng_normal(&rng);
+}
+
+// The step over the three sets, its KL recomputed here, for several bounds.
+static void check_step(int check_surrogate) {
   mrlPool* pool = mrl_pool_make(2);
   mrlPolicyWork* work[2] = {ln[0]->work, ln[1]->work};
   static double p[4096];
   const double bounds[] = {1e-4, 1e-2, 5e-2};
+  double surr0 = mean_surrogate(phi);
   for (int b = 0; b < 3; b++) {
     cfg.outer.max_kl = bounds[b];
     memcpy(p, phi, sizeof(double) * pol.nparam);
-    double kl_reported;
-    double scale = mrl_trpo_step(&cfg, sets, 3, work, pool, p, g, &kl_reported);
+    mrlTrpoStats st;
+    double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NTASK, 0, NTASK, check_surrogate, work, pool,
+                                 p, g, &st);
     double kl = mean_kl(phi, p);
-    cr_log_info("max_kl %g: step scale %g, KL %.6g (reported %.6g)", bounds[b], scale, kl,
-                kl_reported);
+    cr_log_info(
+        "k %d max_kl %g: scale %g, KL %.6g (reported %.6g), surrogate %.6g -> %.6g, "
+        "%d backtracks",
+        k_inner, bounds[b], scale, kl, st.kl, st.surrogate_before, st.surrogate_after,
+        st.backtracks);
     cr_assert(scale > 0, "the step was rejected");
-    cr_assert(kl <= bounds[b] * (1 + 1e-9), "KL %g above the bound %g", kl, bounds[b]);
-    cr_assert(kl >= 0.3 * bounds[b], "KL %g: the step is far shorter than the bound %g", kl,
-              bounds[b]);
-    cr_assert(fabs(kl - kl_reported) <= 1e-9 * bounds[b], "reported KL %g, actual %g", kl_reported,
-              kl);
+    cr_assert(kl <= bounds[b] * (1 + 1e-6), "KL %g above the bound %g", kl, bounds[b]);
+    // a surrogate that must improve may stop the step short of the bound
+    cr_assert(check_surrogate || kl >= 0.3 * bounds[b],
+              "KL %g: the step is far shorter than the bound %g", kl, bounds[b]);
+    cr_assert(fabs(kl - st.kl) <= 1e-6 * bounds[b], "reported KL %g, actual %g", st.kl, kl);
+    cr_assert(fabs(st.surrogate_before - surr0) <= 1e-12 * fabs(surr0));
+    if (check_surrogate) {
+      cr_assert(mean_surrogate(p) < surr0, "the surrogate did not improve");
+      cr_assert(st.surrogate_after < st.surrogate_before);
+    }
     // a descent direction: the linearized loss goes down
     double lin = 0;
     for (int i = 0; i < pol.nparam; i++) lin += g[i] * (p[i] - phi[i]);
@@ -111,25 +174,95 @@ Test(trpo, step_respects_kl_bound) {
   mrl_pool_free(pool);
 }
 
-Test(trpo, fisher_product_symmetric_positive) {
+static void check_product_symmetric_positive(void) {
   int n = pol.nparam;
-  static double u[4096], v[4096], fu[4096], fv[4096], probe[4096];
-  mrlRng rng;
-  mrl_rng_init(&rng, 7, MRL_RNG_EVAL, 0, 0, 0);
-  for (int i = 0; i < n; i++) {
-    u[i] = mrl_rng_normal(&rng);
-    v[i] = mrl_rng_normal(&rng);
-  }
-  memset(fu, 0, sizeof(fu));
-  memset(fv, 0, sizeof(fv));
-  mrl_fisher_mean_product(sets[0], phi, ln[0]->work, u, fu, probe);
-  mrl_fisher_mean_product(sets[0], phi, ln[0]->work, v, fv, probe);
+  static double u[4096], v[4096], fu[4096], fv[4096];
+  random_direction(7, u);
+  random_direction(8, v);
+  mrl_trust_product(sets[0], &cfg, ln[0]->work, u, fu);
+  mrl_trust_product(sets[0], &cfg, ln[0]->work, v, fv);
   double vfu = 0, ufv = 0, ufu = 0;
   for (int i = 0; i < n; i++) {
     vfu += v[i] * fu[i];
     ufv += u[i] * fv[i];
     ufu += u[i] * fu[i];
   }
+  cr_log_info("k %d: u'Fu %g, u'Fv %g, v'Fu %g", k_inner, ufu, ufv, vfu);
   cr_assert(ufu > 0);
-  cr_assert(fabs(vfu - ufv) < 1e-6 * fabs(ufu), "u'Fv %g vs v'Fu %g", ufv, vfu);
+  cr_assert(fabs(vfu - ufv) < 1e-4 * fabs(ufu), "u'Fv %g vs v'Fu %g", ufv, vfu);
+}
+
+TestSuite(trpo, .init = setup0, .fini = teardown);
+
+Test(trpo, step_respects_kl_bound) {
+  check_step(0);
+}
+
+Test(trpo, product_symmetric_positive) {
+  check_product_symmetric_positive();
+}
+
+TestSuite(trpo_adapted, .init = setup1, .fini = teardown);
+
+Test(trpo_adapted, step_respects_kl_bound_and_improves) {
+  check_step(1);
+}
+
+Test(trpo_adapted, product_symmetric_positive) {
+  check_product_symmetric_positive();
+}
+
+// v' (J^T F J) v against 2 KL(phi + e v) / e^2 (KL and its gradient vanish at
+// phi, so the KL is quadratic to third order), with the KL recomputed here.
+Test(trpo_adapted, product_is_the_kl_hessian) {
+  int n = pol.nparam;
+  static double v[4096], hv[4096], hv_j[4096], p[4096];
+  for (int trial = 0; trial < 3; trial++) {
+    random_direction(20 + trial, v);
+    double norm = 0;
+    for (int i = 0; i < n; i++) norm += v[i] * v[i];
+    for (int i = 0; i < n; i++) v[i] /= sqrt(norm);
+    memset(hv, 0, sizeof(hv));
+    for (int j = 0; j < NTASK; j++) {
+      mrl_trust_product(sets[j], &cfg, ln[j]->work, v, hv_j);
+      for (int i = 0; i < n; i++) hv[i] += hv_j[i] / NTASK;
+    }
+    double vhv = 0;
+    for (int i = 0; i < n; i++) vhv += v[i] * hv[i];
+    double e = 1e-3;
+    for (int i = 0; i < n; i++) p[i] = phi[i] + e * v[i];
+    double fd = 2 * mean_kl(phi, p) / (e * e);
+    // the same without the inner step's Jacobian, so that the check has teeth
+    double vfv = 0;
+    for (int j = 0; j < NTASK; j++) {
+      mrlTrustSet plain = *sets[j];
+      plain.k = 0;
+      plain.thetas = sets[j]->thetas + n;  // theta_1 as the point, no inner step
+      mrl_trust_product(&plain, &cfg, ln[j]->work, v, hv_j);
+      for (int i = 0; i < n; i++) vfv += v[i] * hv_j[i] / NTASK;
+    }
+    cr_log_info("v'Hv %.6g, second difference %.6g, without J %.6g", vhv, fd, vfv);
+    cr_assert(fabs(vhv - fd) < 0.002 * fabs(fd), "v'Hv %g vs %g", vhv, fd);
+    // ten times the error of the product: the check can tell J from no J
+    cr_assert(fabs(vfv - fd) > 10 * fabs(vhv - fd), "J makes no difference: %g vs %g", vfv, fd);
+  }
+}
+
+// d/de surrogate(phi + e v) at 0 is g . v: the surrogate is the objective
+// whose gradient the MAML meta-gradient is.
+Test(trpo_adapted, surrogate_slope_is_the_meta_gradient) {
+  int n = pol.nparam;
+  static double v[4096], p[4096];
+  for (int trial = 0; trial < 3; trial++) {
+    random_direction(30 + trial, v);
+    double e = 1e-4, gv = 0;
+    for (int i = 0; i < n; i++) gv += g[i] * v[i];
+    for (int i = 0; i < n; i++) p[i] = phi[i] + e * v[i];
+    double plus = mean_surrogate(p);
+    for (int i = 0; i < n; i++) p[i] = phi[i] - e * v[i];
+    double minus = mean_surrogate(p);
+    double slope = (plus - minus) / (2 * e);
+    cr_log_info("g.v %.8g, slope %.8g", gv, slope);
+    cr_assert(fabs(slope - gv) < 1e-3 * fabs(gv) + 1e-9, "g.v %g vs slope %g", gv, slope);
+  }
 }
