@@ -216,6 +216,8 @@ static const keyInfo kKeys[] = {
            "combo: which inner gradients make the outer gradient"),
   DBL_KEY("outer.max_kl", outer.max_kl, 0.01, 0, 10, OPEN_LO, "trpo: KL bound of a step"),
   INT_KEY("outer.cg_iters", outer.cg_iters, 10, 1, 1000, "trpo: conjugate-gradient iterations"),
+  INT_KEY("outer.cg_subsample", outer.cg_subsample, 1, 1, 1000,
+          "trpo: every q-th row in the conjugate-gradient products (the line search uses all)"),
   DBL_KEY("outer.cg_damping", outer.cg_damping, 1e-5, 0, 10, 0,
           "trpo: damping added to the Fisher matrix"),
   DBL_KEY("outer.hvp_step", outer.hvp_step, 1e-5, 0, 1, OPEN_LO,

@@ -177,6 +177,7 @@ typedef struct {
     mrlComboMode combo;       // outer.combo:      last | sum | mean | first
     double max_kl;            // outer.max_kl:     trpo: bound on the mean KL of a step
     int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations
+    int cg_subsample;         // outer.cg_subsample: trpo: every q-th row in CG products
     double cg_damping;        // outer.cg_damping: trpo: F + damping I
     double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
   } outer;
@@ -709,17 +710,26 @@ typedef struct {
   mrlBatch* const* batches;  // (k + 1) borrowed: batch s sampled by theta_s
   const double* thetas;      // (k + 1, nparam) borrowed: theta_s at phi
   int supervised;            // the query batch holds labels: the surrogate is the MSE
-  int maxrows, rows;         // capacity, valid rows of the query batch stored
-  double* obs;               // (maxrows, nobs) their observations
-  double* act;               // (maxrows, nact) actions (labels when supervised)
-  double* adv;               // (maxrows) advantages
-  double* mean_old;          // (maxrows, nact) policy mean at theta_k
-  double* logp_old;          // (maxrows) log pi_theta_k(a|s)
-  double* scratch;           // (maxrows, nact)
-  double* vecs;              // (6, nparam) scratch
+  // the conjugate-gradient products see every cg_subsample-th valid row only
+  // (the curvature estimate; the line search uses every row)
+  int k_max;                    // inner steps at most (cg_batches made)
+  int cg_rows;                  // rows of cg_obs_used
+  const double* cg_obs_used;    // obs or cg_obs
+  mrlBatch* const* cg_support;  // batches or cg_batches
+  mrlBatch** cg_batches;        // (k_max) owned: thinned copies of the support batches
+  double* cg_obs;               // (maxrows, nobs) owned: every q-th row of obs
+  int maxrows, rows;            // capacity, valid rows of the query batch stored
+  double* obs;                  // (maxrows, nobs) their observations
+  double* act;                  // (maxrows, nact) actions (labels when supervised)
+  double* adv;                  // (maxrows) advantages
+  double* mean_old;             // (maxrows, nact) policy mean at theta_k
+  double* logp_old;             // (maxrows) log pi_theta_k(a|s)
+  double* scratch;              // (maxrows, nact)
+  double* vecs;                 // (6, nparam) scratch
 } mrlTrustSet;
 
-mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows);
+// maxrows: rows of one batch (episodes x horizon); k_max: inner steps at most.
+mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows, int k_max);
 void mrl_trust_free(mrlTrustSet* ts);
 // Set ts up for one task after its adaptation: k inner steps, batches and
 // thetas as the learner kept them (both must stay untouched until the outer

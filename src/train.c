@@ -101,7 +101,8 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
     tr->task_saved = mrl_alloc(sizeof(mrlBatch*) * local * nsaved);
     tr->task_thetas = mrl_alloc(sizeof(double) * (size_t)local * nsaved * n);
     for (int j = tr->task_begin; j < tr->task_end; j++)
-      tr->trust[j] = mrl_trust_make(&tr->pol, rows);
+      tr->trust[j] =
+          mrl_trust_make(&tr->pol, rows, cfg->outer.algo == MRL_OUTER_MAML ? cfg->inner.steps : 0);
     for (int i = 0; i < local * nsaved; i++) {
       tr->task_saved[i] = mrl_batch_make(cfg->inner.episodes, fam->horizon, fam->nobs, fam->nact);
     }

@@ -39,11 +39,12 @@
 #define MAX_BACKTRACKS 15
 #define LOG_SQRT_2PI 0.9189385332046727
 
-mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows) {
+mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows, int k_max) {
   mrlTrustSet* ts = mrl_alloc(sizeof(mrlTrustSet));
   int nobs = pol->sizes[0], nact = pol->sizes[pol->nlayer];
   ts->pol = pol;
   ts->maxrows = maxrows;
+  ts->k_max = k_max;
   ts->obs = mrl_alloc(sizeof(double) * (size_t)maxrows * nobs);
   ts->act = mrl_alloc(sizeof(double) * (size_t)maxrows * nact);
   ts->adv = mrl_alloc(sizeof(double) * maxrows);
@@ -56,6 +57,11 @@ mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows) {
 
 void mrl_trust_free(mrlTrustSet* ts) {
   if (!ts) return;
+  if (ts->cg_batches) {
+    for (int s = 0; s < ts->k_max; s++) mrl_batch_free(ts->cg_batches[s]);
+    free(ts->cg_batches);
+  }
+  free(ts->cg_obs);
   free(ts->obs);
   free(ts->act);
   free(ts->adv);
@@ -74,6 +80,42 @@ static double log_prob(const double* a, const double* mean, const double* logstd
     lp += -0.5 * z * z - logstd[j] - LOG_SQRT_2PI;
   }
   return lp;
+}
+
+// The rows the conjugate-gradient products see: every q-th valid row of the
+// query batch and of each support batch (q = 1: the batches themselves).
+static void thin(mrlTrustSet* ts, int q) {
+  int nobs = ts->pol->sizes[0], nact = ts->pol->sizes[ts->pol->nlayer];
+  ts->cg_rows = (ts->rows + q - 1) / q;
+  ts->cg_support = ts->batches;
+  ts->cg_obs_used = ts->obs;
+  if (q == 1) return;
+  if (!ts->cg_obs) {  // made on first use: q = 1 needs none of it
+    ts->cg_obs = mrl_alloc(sizeof(double) * (size_t)ts->maxrows * nobs);
+    ts->cg_batches = mrl_alloc(sizeof(mrlBatch*) * (ts->k_max > 0 ? ts->k_max : 1));
+    for (int s = 0; s < ts->k_max; s++)
+      ts->cg_batches[s] = mrl_batch_make(1, ts->maxrows, nobs, nact);
+  }
+  for (int i = 0; i < ts->cg_rows; i++) {
+    memcpy(ts->cg_obs + (size_t)i * nobs, ts->obs + (size_t)i * q * nobs, sizeof(double) * nobs);
+  }
+  ts->cg_obs_used = ts->cg_obs;
+  for (int s = 0; s < ts->k; s++) {
+    const mrlBatch* b = ts->batches[s];
+    mrlBatch* t = ts->cg_batches[s];
+    int rows = b->nenv * b->horizon, kept = 0;
+    for (int r = 0, valid = 0; r < rows; r++) {
+      if (b->valid[r] <= 0 || valid++ % q) continue;
+      memcpy(t->obs + (size_t)kept * nobs, b->obs + (size_t)r * nobs, sizeof(double) * nobs);
+      memcpy(t->act + (size_t)kept * nact, b->act + (size_t)r * nact, sizeof(double) * nact);
+      t->adv[kept] = b->adv[r];
+      t->valid[kept] = 1;
+      kept++;
+    }
+    t->horizon = kept;  // one row per kept step: the losses read nenv x horizon rows
+    t->supervised = b->supervised;
+  }
+  ts->cg_support = ts->cg_batches;
 }
 
 void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* const* batches,
@@ -95,6 +137,7 @@ void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* cons
     memcpy(ts->act + (size_t)i * nact, q->act + (size_t)r * nact, sizeof(double) * nact);
     ts->adv[i] = q->adv[r];
   }
+  thin(ts, cfg->outer.cg_subsample);
   if (ts->rows == 0) return;
   const double* theta_k = thetas + (size_t)k * n;
   mrl_policy_forward(pol, theta_k, work, ts->obs, ts->rows);
@@ -116,11 +159,12 @@ static void adapt_from(const mrlTrustSet* ts, mrlPolicyWork* work, const double*
   }
 }
 
-// w = F u at theta (the mean over the stored rows), u kept.
+// w = F u at theta (the mean over the rows of the products), u kept.
 static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* theta,
                            const double* u, double* w, double* probe) {
   const mrlPolicy* pol = ts->pol;
-  int n = pol->nparam, nact = pol->sizes[pol->nlayer], rows = ts->rows;
+  int n = pol->nparam, nact = pol->sizes[pol->nlayer], rows = ts->cg_rows;
+  const double* obs = ts->cg_obs_used;
   memset(w, 0, sizeof(double) * n);
   for (int i = pol->logstd_off; i < n; i++) w[i] = 2 * u[i];
   double norm = 0;
@@ -129,10 +173,10 @@ static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* t
   if (norm == 0) return;
   double h = JV_STEP / norm;
   for (int i = 0; i < n; i++) probe[i] = theta[i] + h * u[i];
-  mrl_policy_forward(pol, probe, work, ts->obs, rows);
+  mrl_policy_forward(pol, probe, work, obs, rows);
   memcpy(ts->scratch, work->mean, sizeof(double) * rows * nact);
   for (int i = 0; i < n; i++) probe[i] = theta[i] - h * u[i];
-  mrl_policy_forward(pol, probe, work, ts->obs, rows);
+  mrl_policy_forward(pol, probe, work, obs, rows);
   double inv_var[64];
   MRL_ASSERT(nact <= 64);
   for (int j = 0; j < nact; j++) inv_var[j] = exp(-2 * theta[pol->logstd_off + j]);
@@ -145,7 +189,7 @@ static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* t
   }
   double* mean_part = probe;
   memset(mean_part, 0, sizeof(double) * n);
-  mrl_policy_forward(pol, theta, work, ts->obs, rows);
+  mrl_policy_forward(pol, theta, work, obs, rows);
   mrl_policy_backward(pol, theta, work, ts->scratch, mean_part);
   for (int i = 0; i < pol->logstd_off; i++) w[i] = mean_part[i];
 }
@@ -162,12 +206,12 @@ void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* wor
   // u = J v, the inner steps applied in order; out = F u; out = J^T out in reverse
   memcpy(u, v, sizeof(double) * n);
   for (int s = 0; s < ts->k; s++) {
-    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->batches[s], u,
+    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->cg_support[s], u,
                             hvp_scratch);
   }
   fisher_product(ts, work, ts->thetas + (size_t)ts->k * n, u, out, probe);
   for (int s = ts->k - 1; s >= 0; s--) {
-    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->batches[s], out,
+    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->cg_support[s], out,
                             hvp_scratch);
   }
 }
