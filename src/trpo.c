@@ -166,7 +166,7 @@ static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* t
   int n = pol->nparam, nact = pol->sizes[pol->nlayer], rows = ts->cg_rows;
   const double* obs = ts->cg_obs_used;
   memset(w, 0, sizeof(double) * n);
-  for (int i = pol->logstd_off; i < n; i++) w[i] = 2 * u[i];
+  for (int j = 0; j < nact; j++) w[pol->logstd_off + j] = 2 * u[pol->logstd_off + j];
   double norm = 0;
   for (int i = 0; i < pol->logstd_off; i++) norm += u[i] * u[i];
   norm = sqrt(norm);
