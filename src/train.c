@@ -43,6 +43,7 @@ struct mrlTrainer_ {
   mrlBatchStats* task_stats;  // (meta_batch, steps + 1) per-task batch statistics
   double* mean_result;        // (nparam)
   int task_begin, task_end;   // this rank's tasks of the meta-batch
+  double* obs_stats;          // (meta_batch, MRL_OBS_STATS_LEN(nobs)) policy.obs_norm: per task
   double* fisher_obs;         // (meta_batch, maxrows, nobs) trpo under MPI: sets to gather
   int* fisher_rows;           // (meta_batch) their row counts
   // numerics: a task whose result is not finite is left out of the mean; a
@@ -108,6 +109,9 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
     tr->fisher_obs = mrl_alloc(sizeof(double) * m * tr->fisher[0]->maxrows * fam->nobs);
     tr->fisher_rows = mrl_alloc(sizeof(int) * m);
   }
+  if (tr->pol.obs_norm) {
+    tr->obs_stats = mrl_alloc(sizeof(double) * m * MRL_OBS_STATS_LEN(fam->nobs));
+  }
   tr->task_ok = mrl_alloc(sizeof(int) * m);
   tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
   tr->backup = mrl_alloc(sizeof(double) * 3 * n);
@@ -141,6 +145,7 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->mean_result);
   free(tr->fisher_obs);
   free(tr->fisher_rows);
+  free(tr->obs_stats);
   free(tr);
 }
 
@@ -198,10 +203,13 @@ static void task_job(void* ctx, int worker, int job) {
   int need_query = cfg->outer.algo != MRL_OUTER_REPTILE;
   mrlBatchStats* stats = tr->task_stats + (size_t)job * nret;
   ln->stats = stats;
+  ln->obs_stats =
+      tr->obs_stats ? tr->obs_stats + (size_t)job * MRL_OBS_STATS_LEN(tr->fam->nobs) : NULL;
   long bl_failures = ln->baseline_failures;
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
   ln->stats = NULL;
+  ln->obs_stats = NULL;
   double t0 = mrl_now();
   switch (cfg->outer.algo) {
   case MRL_OUTER_REPTILE:
@@ -262,6 +270,9 @@ static void gather_slots(mrlTrainer* tr) {
   mrl_dist_gather_tasks(tr->task_stats, sizeof(mrlBatchStats) * nret, m);
   mrl_dist_gather_tasks(tr->task_ok, sizeof(int), m);
   mrl_dist_gather_tasks(tr->task_bl_failures, sizeof(long), m);
+  if (tr->obs_stats) {
+    mrl_dist_gather_tasks(tr->obs_stats, sizeof(double) * MRL_OBS_STATS_LEN(tr->fam->nobs), m);
+  }
   if (tr->fisher) {
     size_t block = (size_t)tr->fisher[0]->maxrows * tr->fam->nobs;
     for (int j = tr->task_begin; j < tr->task_end; j++) {
@@ -371,6 +382,15 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
                      "step diverged: %d of %d tasks left); phi is left as it was: lower "
                      "inner.lr or outer.lr",
                      tr->iteration, tr->skipped_in_a_row, nok, m);
+  }
+
+  // policy.obs_norm: the observations of the finite tasks' first batches join
+  // the running statistics, in task order, after the update (which used the old ones)
+  for (int j = 0; j < m && tr->obs_stats; j++) {
+    if (tr->task_ok[j]) {
+      mrl_obs_norm_merge(&tr->pol, tr->phi,
+                         tr->obs_stats + (size_t)j * MRL_OBS_STATS_LEN(tr->fam->nobs));
+    }
   }
 
   tr->total_steps += steps;
