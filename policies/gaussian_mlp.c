@@ -4,7 +4,9 @@
 // gaussian_mlp.c: the Gaussian MLP policy. mean = MLP(obs) with a linear
 // output layer, std = exp(log_std) independent of the state. Forward and
 // backward work on a whole batch with OpenBLAS matrix products; the flat
-// parameter vector is passed in, so adapted parameters need no copy.
+// parameter vector is passed in, so adapted parameters need no copy. With
+// policy.obs_norm the input is first normalized by the running observation
+// statistics kept at the end of that vector.
 
 #include <math.h>
 #include <string.h>
@@ -32,6 +34,11 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   }
   pol->logstd_off = off;
   pol->nparam = off + nact;
+  pol->obs_norm = cfg->policy.obs_norm;
+  if (pol->obs_norm) {
+    pol->norm_off = pol->nparam;
+    pol->nparam += MRL_OBS_STATS_LEN(nobs);
+  }
 }
 
 // Glorot-uniform hidden weights; the output layer scaled by 0.01 so that the
@@ -47,6 +54,26 @@ void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params) {
   }
   int nact = pol->sizes[pol->nlayer];
   for (int i = 0; i < nact; i++) params[pol->logstd_off + i] = pol->init_log_std;
+  if (pol->obs_norm) {  // mean 0, variance 1, count 0: the identity until data is merged
+    int nobs = pol->sizes[0];
+    for (int k = 0; k < nobs; k++) params[pol->norm_off + nobs + k] = 1;
+  }
+}
+
+void mrl_obs_norm_merge(const mrlPolicy* pol, double* params, const double* stats) {
+  if (!pol->obs_norm || !(stats[0] > 0)) return;
+  int nobs = pol->sizes[0];
+  double* mean = params + pol->norm_off;
+  double* var = mean + nobs;
+  double* count = var + nobs;
+  double na = *count, nb = stats[0], n = na + nb;
+  for (int k = 0; k < nobs; k++) {
+    double delta = stats[1 + k] - mean[k];
+    double m2 = var[k] * na + stats[1 + nobs + k] + delta * delta * na * nb / n;
+    mean[k] += delta * nb / n;
+    var[k] = m2 / n;
+  }
+  *count = n;
 }
 
 mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
@@ -64,6 +91,7 @@ mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
   work->grad_act = mrl_alloc(sizeof(double) * 2 * maxbatch * widest);
   work->dmean = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[pol->nlayer]);
   work->mean = work->act + work->act_off[pol->nlayer];
+  if (pol->obs_norm) work->norm_input = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[0]);
   return work;
 }
 
@@ -72,6 +100,7 @@ void mrl_policy_work_free(mrlPolicyWork* work) {
   free(work->act);
   free(work->grad_act);
   free(work->dmean);
+  free(work->norm_input);
   free(work);
 }
 
@@ -79,6 +108,20 @@ void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWor
                         const double* obs, int batch) {
   MRL_ASSERT(batch > 0 && batch <= work->maxbatch);
   work->batch = batch;
+  if (pol->obs_norm) {  // the MLP's input is the normalized observation
+    int nobs = pol->sizes[0];
+    const double* mean = params + pol->norm_off;
+    const double* var = mean + nobs;
+    for (size_t r = 0; r < (size_t)batch; r++) {
+      const double* o = obs + r * nobs;
+      double* z = work->norm_input + r * nobs;
+      for (int k = 0; k < nobs; k++) {
+        double v = (o[k] - mean[k]) / sqrt(var[k] + 1e-8);
+        z[k] = v > 10 ? 10 : v < -10 ? -10 : v;
+      }
+    }
+    obs = work->norm_input;
+  }
   work->input = obs;
   const double* x = obs;
   for (int l = 0; l < pol->nlayer; l++) {

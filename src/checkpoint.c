@@ -202,8 +202,16 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
     }
     if (rc == 0 && (get_u32(&p, end, &nparam) || (int)nparam != pol->nparam ||
                     (size_t)(end - p) < 16 + sizeof(double) * nparam + 16 + 8)) {
-      rc = mrl_error(err, errlen, "checkpoint '%s' holds %u parameters; the policy has %d", path,
-                     nparam, pol->nparam);
+      // the observation statistics of policy.obs_norm are the only optional block
+      int stats = MRL_OBS_STATS_LEN(pol->sizes[0]);
+      int without = pol->obs_norm ? pol->nparam - stats : pol->nparam + stats;
+      const char* why = (int)nparam != without ? ""
+                        : pol->obs_norm ? " (it was saved without policy.obs_norm, which this "
+                                          "config turns on: set policy.obs_norm=false)"
+                                        : " (it was saved with policy.obs_norm, which this "
+                                          "config leaves off: set policy.obs_norm=true)";
+      rc = mrl_error(err, errlen, "checkpoint '%s' holds %u parameters; the policy has %d%s", path,
+                     nparam, pol->nparam, why);
     }
     uint32_t kind = 0, moments = 0;
     int64_t it = 0, steps = 0, t = 0;

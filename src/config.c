@@ -179,6 +179,8 @@ static const keyInfo kKeys[] = {
            "activation of the hidden layers"),
   DBL_KEY("policy.init_log_std", policy.init_log_std, 0.0, -10, 2, 0,
           "initial log standard deviation of the actions"),
+  BOOL_KEY("policy.obs_norm", policy.obs_norm, 0,
+           "normalize observations by their running mean and std (kept in the checkpoint)"),
 
   DBL_KEY("rl.gamma", rl.gamma, 0.99, 0, 1, 0, "discount"),
   DBL_KEY("rl.gae_lambda", rl.gae_lambda, 1.0, 0, 1, 0, "GAE lambda"),

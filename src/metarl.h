@@ -144,6 +144,7 @@ typedef struct {
     int hidden[MRL_MAXLAYERS];  // policy.hidden:       hidden layer sizes, e.g. [64, 64]
     mrlActivation activation;   // policy.activation:   tanh | relu
     double init_log_std;        // policy.init_log_std: initial log standard deviation
+    int obs_norm;               // policy.obs_norm:     running mean/std of the observations
   } policy;
 
   struct {
@@ -321,7 +322,12 @@ void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test, uint6
 
 // Gaussian MLP policy: mean = MLP(obs), state-independent log-std. All
 // parameters live in one flat vector, layer by layer: W (out, in) row-major,
-// then b (out); last the log-std (nact).
+// then b (out); then the log-std (nact). With policy.obs_norm the vector ends
+// with the observation statistics at norm_off: mean (nobs), variance (nobs),
+// count (1); the MLP sees clip((obs - mean) / sqrt(variance + 1e-8), +-10).
+// No gradient touches them (their entries stay 0): the trainer merges the
+// observations of each meta-iteration into them (mrl_obs_norm_merge), so
+// checkpoints, eval, view and record use the statistics trained with.
 typedef struct {
   int nlayer;                    // weight layers = hidden layers + 1
   int sizes[MRL_MAXLAYERS + 2];  // nobs, hidden..., nact
@@ -331,6 +337,8 @@ typedef struct {
   int boff[MRL_MAXLAYERS + 1];   // offset of b of each layer
   int logstd_off;                // offset of the log-std
   double init_log_std;
+  int obs_norm;  // 1: observation statistics at norm_off
+  int norm_off;  // offset of the observation statistics (obs_norm)
 } mrlPolicy;
 
 // Scratch of one worker: activations for a batch of up to maxbatch rows.
@@ -343,6 +351,7 @@ typedef struct {
   double* grad_act;                // 2 x (maxbatch, widest layer): ping-pong backprop buffers
   double* dmean;                   // (maxbatch, nact) scratch for dL/dmean
   double* mean;                    // (batch, nact) output of the last forward (a view into act)
+  double* norm_input;              // (maxbatch, nobs) normalized observations (obs_norm), or NULL
 } mrlPolicyWork;
 
 // Describe the policy of cfg for an env of nobs/nact.
@@ -364,6 +373,15 @@ void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWor
 // the caller's (it does not flow through the MLP).
 void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                          const double* dmean, double* grad);
+
+// Length of the per-batch observation statistics of mrl_obs_stats.
+#define MRL_OBS_STATS_LEN(nobs) (2 * (nobs) + 1)
+
+// Merge observation statistics (count, mean (nobs), sum of squared deviations
+// (nobs), as mrl_obs_stats writes them) into the running statistics of params
+// (Chan et al.'s pairwise update). A no-op without policy.obs_norm or with
+// count 0. Merging in a fixed order gives the same bits on every run.
+void mrl_obs_norm_merge(const mrlPolicy* pol, double* params, const double* stats);
 
 // Log-likelihood of the action act (nact) of row `row` of the last forward.
 double mrl_policy_logprob(const mrlPolicy* pol, const double* params, const mrlPolicyWork* work,
@@ -393,6 +411,11 @@ typedef struct {
 
 mrlBatch* mrl_batch_make(int nenv, int horizon, int nobs, int nact);
 void mrl_batch_free(mrlBatch* b);
+
+// Statistics of the observations of the valid rows of b, in row order:
+// stats (MRL_OBS_STATS_LEN(nobs)) = count, mean (nobs), sum of squared
+// deviations from the mean (nobs).
+void mrl_obs_stats(const mrlBatch* b, double* stats);
 
 // Run batch->nenv episodes of the task loaded in env with policy params in
 // lockstep. Reset and action noise come from streams keyed by
@@ -538,6 +561,9 @@ typedef struct {
   long baseline_failures;            // baseline fits that failed, accumulated
   // logging (set by the caller; never read by the update, so never perturbs it)
   mrlBatchStats* stats;  // (k + 1) or NULL: statistics of each sampled batch
+  // set by the trainer with policy.obs_norm (read by the update only through
+  // mrl_obs_norm_merge, after the meta-iteration)
+  double* obs_stats;  // (MRL_OBS_STATS_LEN(nobs)) or NULL: mrl_obs_stats of the first batch
 } mrlLearner;
 
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,

@@ -137,3 +137,29 @@ double mrl_batch_mean_return(const mrlBatch* b) {
   for (int i = 0; i < b->nenv; i++) sum += b->ep_return[i];
   return sum / b->nenv;
 }
+
+void mrl_obs_stats(const mrlBatch* b, double* stats) {
+  int n = b->nenv, nobs = b->nobs;
+  double* mean = stats + 1;
+  double* m2 = stats + 1 + nobs;
+  memset(stats, 0, sizeof(double) * MRL_OBS_STATS_LEN(nobs));
+  long count = 0;
+  for (int t = 0; t < b->horizon; t++) {
+    for (int i = 0; i < n; i++) {
+      if (t >= b->len[i]) continue;
+      const double* o = b->obs + ((size_t)t * n + i) * nobs;
+      for (int k = 0; k < nobs; k++) mean[k] += o[k];
+      count++;
+    }
+  }
+  if (count == 0) return;
+  for (int k = 0; k < nobs; k++) mean[k] /= count;
+  for (int t = 0; t < b->horizon; t++) {
+    for (int i = 0; i < n; i++) {
+      if (t >= b->len[i]) continue;
+      const double* o = b->obs + ((size_t)t * n + i) * nobs;
+      for (int k = 0; k < nobs; k++) m2[k] += (o[k] - mean[k]) * (o[k] - mean[k]);
+    }
+  }
+  stats[0] = (double)count;
+}

@@ -47,6 +47,7 @@ struct mrlTrainer_ {
   mrlBatchStats* task_stats;  // (meta_batch, steps + 1) per-task batch statistics
   double* mean_result;        // (nparam)
   int task_begin, task_end;   // this rank's tasks of the meta-batch
+  double* obs_stats;          // (meta_batch, MRL_OBS_STATS_LEN(nobs)) policy.obs_norm: per task
   // numerics: a task whose result is not finite is left out of the mean; a
   // step that would make phi non-finite is undone from these copies
   int* task_ok;            // (meta_batch) 1 if the task's result and returns are finite
@@ -113,6 +114,9 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   tr->task_steps = mrl_alloc(sizeof(long) * m);
   tr->task_stats = mrl_alloc(sizeof(mrlBatchStats) * m * (cfg->inner.steps + 1));
   tr->mean_result = mrl_alloc(sizeof(double) * n);
+  if (tr->pol.obs_norm) {
+    tr->obs_stats = mrl_alloc(sizeof(double) * m * MRL_OBS_STATS_LEN(fam->nobs));
+  }
   tr->task_ok = mrl_alloc(sizeof(int) * m);
   tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
   tr->backup = mrl_alloc(sizeof(double) * 3 * n);
@@ -147,6 +151,7 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->task_steps);
   free(tr->task_stats);
   free(tr->mean_result);
+  free(tr->obs_stats);
   free(tr);
 }
 
@@ -204,6 +209,8 @@ static void task_job(void* ctx, int worker, int job) {
   int need_query = cfg->outer.algo != MRL_OUTER_REPTILE;
   mrlBatchStats* stats = tr->task_stats + (size_t)job * nret;
   ln->stats = stats;
+  ln->obs_stats =
+      tr->obs_stats ? tr->obs_stats + (size_t)job * MRL_OBS_STATS_LEN(tr->fam->nobs) : NULL;
   long bl_failures = ln->baseline_failures;
   if (tr->trust) {  // this task's own slots, kept until the outer step
     size_t local = (size_t)(job - tr->task_begin) * tr->nsaved;
@@ -212,6 +219,7 @@ static void task_job(void* ctx, int worker, int job) {
   tr->task_steps[job] = mrl_inner_adapt(cfg, ln, task, tr->phi, k, cfg->seed, tr->iteration, job,
                                         need_query, returns);
   ln->stats = NULL;
+  ln->obs_stats = NULL;
   double t0 = mrl_now();
   switch (cfg->outer.algo) {
   case MRL_OUTER_REPTILE:
@@ -272,6 +280,9 @@ static void gather_slots(mrlTrainer* tr) {
   mrl_dist_gather_tasks(tr->task_stats, sizeof(mrlBatchStats) * nret, m);
   mrl_dist_gather_tasks(tr->task_ok, sizeof(int), m);
   mrl_dist_gather_tasks(tr->task_bl_failures, sizeof(long), m);
+  if (tr->obs_stats) {
+    mrl_dist_gather_tasks(tr->obs_stats, sizeof(double) * MRL_OBS_STATS_LEN(tr->fam->nobs), m);
+  }
 }
 
 static void mean_std(const double* x, int n, int stride, double* mean, double* std) {
@@ -367,6 +378,15 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
                      "step diverged: %d of %d tasks left); phi is left as it was: lower "
                      "inner.lr or outer.lr",
                      tr->iteration, tr->skipped_in_a_row, nok, m);
+  }
+
+  // policy.obs_norm: the observations of the finite tasks' first batches join
+  // the running statistics, in task order, after the update (which used the old ones)
+  for (int j = 0; j < m && tr->obs_stats; j++) {
+    if (tr->task_ok[j]) {
+      mrl_obs_norm_merge(&tr->pol, tr->phi,
+                         tr->obs_stats + (size_t)j * MRL_OBS_STATS_LEN(tr->fam->nobs));
+    }
   }
 
   tr->total_steps += steps;

@@ -211,3 +211,35 @@ Test(checkpoint, unwritable_folder) {
   cr_assert_eq(mrl_checkpoint_save(path, &pol, params, 1, err, sizeof(err)), -1);
   cr_assert_not_null(strstr(err, "cannot write checkpoint"), "%s", err);
 }
+
+// A checkpoint with or without the observation statistics of policy.obs_norm
+// loaded by the other kind of policy: refused, saying which key to set.
+Test(checkpoint, obs_norm_mismatch_is_refused_with_the_key_to_set) {
+  char path[512];
+  path_of(path, "a.ckpt");
+  save_ok(path);  // pol: no obs_norm
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 16;
+  cfg.policy.hidden[1] = 8;
+  cfg.policy.obs_norm = 1;
+  mrlPolicy normed;
+  mrl_policy_setup(&normed, &cfg, 3, 2);
+  load_fails(&normed, path, "saved without policy.obs_norm");
+  // and the other way round, with the statistics round-tripping bit-exactly
+  static double with[2048], back[2048];
+  mrlRng rng;
+  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&normed, &rng, with);
+  with[normed.norm_off] = 0.125;
+  with[normed.norm_off + 3] = 7.5;
+  with[normed.nparam - 1] = 4096;
+  char err[MRL_ERRLEN];
+  path_of(path, "b.ckpt");
+  cr_assert_eq(mrl_checkpoint_save(path, &normed, with, 3, err, sizeof(err)), 0, "%s", err);
+  int it = -1;
+  cr_assert_eq(mrl_checkpoint_load(path, &normed, back, &it, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(memcmp(with, back, sizeof(double) * normed.nparam), 0);
+  load_fails(&pol, path, "saved with policy.obs_norm");
+}

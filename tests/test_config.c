@@ -159,6 +159,7 @@ static void fill_unusual(mrlConfig* c) {
   for (int i = 0; i < MRL_MAXLAYERS; i++) c->policy.hidden[i] = i == 0 ? 1 : 4096 - i;
   c->policy.activation = MRL_ACT_RELU;
   c->policy.init_log_std = -10.0;
+  c->policy.obs_norm = 1;
   c->rl.gamma = nextafter(1.0, 0.0);
   c->rl.gae_lambda = 4.9406564584124654e-324;  // smallest subnormal
   c->rl.baseline = MRL_BASELINE_ZERO;
@@ -387,6 +388,7 @@ Test(config, every_key_round_trips_through_write_and_load) {
   DIFFERS(policy.hidden);
   DIFFERS(policy.activation);
   DIFFERS(policy.init_log_std);
+  DIFFERS(policy.obs_norm);
   DIFFERS(rl.gamma);
   DIFFERS(rl.gae_lambda);
   DIFFERS(rl.baseline);

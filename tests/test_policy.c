@@ -190,3 +190,158 @@ Test(policy, invalid_rows_are_ignored) {
   mrl_policy_work_free(work);
   mrl_batch_free(b);
 }
+
+//---------------------- observation normalization ----------------------
+
+static void setup_norm_policy(mrlPolicy* pol, int obs_norm) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 7;
+  cfg.policy.hidden[1] = 5;
+  cfg.policy.init_log_std = -0.3;
+  cfg.policy.obs_norm = obs_norm;
+  mrl_policy_setup(pol, &cfg, 3, 2);
+}
+
+Test(policy, obs_norm_layout_and_identity_init) {
+  mrlPolicy plain, pol;
+  setup_norm_policy(&plain, 0);
+  setup_norm_policy(&pol, 1);
+  cr_assert_eq(pol.norm_off, plain.nparam);
+  cr_assert_eq(pol.nparam, plain.nparam + 2 * 3 + 1);
+  cr_assert_eq(pol.logstd_off, plain.logstd_off);
+  double a[200], b[200];
+  mrlRng r1, r2;
+  mrl_rng_init(&r1, 5, MRL_RNG_INIT, 0, 0, 0);
+  mrl_rng_init(&r2, 5, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&plain, &r1, a);
+  mrl_policy_init(&pol, &r2, b);
+  // same MLP, then mean 0, variance 1, count 0
+  cr_assert_eq(memcmp(a, b, sizeof(double) * plain.nparam), 0);
+  for (int k = 0; k < 3; k++) {
+    cr_assert_eq(b[pol.norm_off + k], 0.0);
+    cr_assert_eq(b[pol.norm_off + 3 + k], 1.0);
+  }
+  cr_assert_eq(b[pol.norm_off + 6], 0.0);
+}
+
+// The normalizing policy is the plain policy on clip((o - mean) / std, +-10).
+Test(policy, obs_norm_forward_is_the_plain_policy_on_normalized_observations) {
+  mrlPolicy plain, pol;
+  setup_norm_policy(&plain, 0);
+  setup_norm_policy(&pol, 1);
+  double params[200], obs[6 * 3], z[6 * 3];
+  random_params(&pol, 41, params);
+  const double mean[3] = {1.25, -0.5, 3}, var[3] = {0.01, 4, 100};
+  for (int k = 0; k < 3; k++) {
+    params[pol.norm_off + k] = mean[k];
+    params[pol.norm_off + 3 + k] = var[k];
+  }
+  params[pol.norm_off + 6] = 1000;
+  mrlRng rng;
+  mrl_rng_init(&rng, 42, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < 18; i++) obs[i] = mean[i % 3] + 2 * sqrt(var[i % 3]) * mrl_rng_normal(&rng);
+  obs[3] = 1.25 + 5;  // 50 standard deviations: clipped to 10
+  for (int i = 0; i < 18; i++) {
+    double v = (obs[i] - mean[i % 3]) / sqrt(var[i % 3] + 1e-8);
+    z[i] = v > 10 ? 10 : v < -10 ? -10 : v;
+  }
+  cr_assert_eq(z[3], 10.0);
+  mrlPolicyWork* wn = mrl_policy_work_make(&pol, 6);
+  mrlPolicyWork* wp = mrl_policy_work_make(&plain, 6);
+  mrl_policy_forward(&pol, params, wn, obs, 6);
+  mrl_policy_forward(&plain, params, wp, z, 6);  // same MLP entries
+  for (int i = 0; i < 12; i++)
+    cr_assert(fabs(wn->mean[i] - wp->mean[i]) < 1e-12, "row entry %d", i);
+  // the observations themselves are left untouched
+  cr_assert_eq(obs[3], 1.25 + 5);
+  mrl_policy_work_free(wn);
+  mrl_policy_work_free(wp);
+}
+
+// Merging the statistics of two batches gives the mean and variance of all
+// their valid rows; invalid rows are ignored whatever they hold.
+Test(policy, obs_norm_merge_equals_statistics_of_all_valid_rows) {
+  mrlPolicy pol;
+  setup_norm_policy(&pol, 1);
+  double params[200];
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, params);
+  mrlBatch* a = random_batch(&pol);
+  mrlBatch* b = random_batch(&pol);
+  for (int i = 0; i < 20 * 3; i++) b->obs[i] = 5 + 3 * b->obs[i] * b->obs[i];
+  b->len[0] = 2;
+  a->obs[(4 * 4 + 3) * 3] = 1e9;  // episode 3 of a is over at t = 4
+  double sa[7], sb[7];
+  mrl_obs_stats(a, sa);
+  mrl_obs_stats(b, sb);
+  cr_assert_eq(sa[0], 18.0);
+  cr_assert_eq(sb[0], 15.0);
+  mrl_obs_norm_merge(&pol, params, sa);
+  mrl_obs_norm_merge(&pol, params, sb);
+  for (int k = 0; k < 3; k++) {
+    double sum = 0, sumsq = 0;
+    int n = 0;
+    const mrlBatch* both[2] = {a, b};
+    for (int s = 0; s < 2; s++) {
+      for (int t = 0; t < 5; t++) {
+        for (int i = 0; i < 4; i++) {
+          if (t >= both[s]->len[i]) continue;
+          double o = both[s]->obs[(t * 4 + i) * 3 + k];
+          sum += o;
+          sumsq += o * o;
+          n++;
+        }
+      }
+    }
+    double mean = sum / n, var = sumsq / n - mean * mean;
+    cr_assert(fabs(params[pol.norm_off + k] - mean) < 1e-12, "mean %d", k);
+    cr_assert(fabs(params[pol.norm_off + 3 + k] - var) < 1e-10, "variance %d", k);
+  }
+  cr_assert_eq(params[pol.norm_off + 6], 33.0);
+  // an empty batch changes nothing; a policy without obs_norm ignores merges
+  double before[200], empty[7] = {0};
+  memcpy(before, params, sizeof before);
+  mrl_obs_norm_merge(&pol, params, empty);
+  cr_assert_eq(memcmp(before, params, sizeof(double) * pol.nparam), 0);
+  mrlPolicy plain;
+  setup_norm_policy(&plain, 0);
+  mrl_obs_norm_merge(&plain, params, sa);
+  cr_assert_eq(memcmp(before, params, sizeof(double) * pol.nparam), 0);
+  mrl_batch_free(a);
+  mrl_batch_free(b);
+}
+
+// No gradient reaches the statistics; the MLP's gradient is the derivative of
+// the surrogate with the statistics held fixed.
+Test(policy, obs_norm_statistics_get_no_gradient) {
+  mrlPolicy pol;
+  setup_norm_policy(&pol, 1);
+  double params[200], grad[200];
+  random_params(&pol, 51, params);
+  for (int k = 0; k < 3; k++) {
+    params[pol.norm_off + k] = 0.3 * k;
+    params[pol.norm_off + 3 + k] = 0.5 + k;
+  }
+  params[pol.norm_off + 6] = 10;
+  mrlBatch* b = random_batch(&pol);
+  mrlPolicyWork* work = mrl_policy_work_make(&pol, 20);
+  for (int i = 0; i < pol.nparam; i++) grad[i] = 123;
+  mrl_pg_loss_grad(&pol, params, work, b, grad);
+  for (int i = pol.norm_off; i < pol.nparam; i++) cr_assert_eq(grad[i], 0.0, "param %d", i);
+  double h = 1e-6;
+  for (int i = 0; i < pol.norm_off; i++) {
+    double keep = params[i];
+    params[i] = keep + h;
+    double up = surrogate(&pol, params, work, b);
+    params[i] = keep - h;
+    double down = surrogate(&pol, params, work, b);
+    params[i] = keep;
+    double fd = (up - down) / (2 * h);
+    cr_assert(fabs(grad[i] - fd) <= 1e-6 * (fabs(fd) + 1e-3), "param %d: %g vs %g", i, grad[i], fd);
+  }
+  mrl_policy_work_free(work);
+  mrl_batch_free(b);
+}

@@ -103,3 +103,37 @@ Test(train, meta_learned_beats_random_on_held_out_tasks, .timeout = 300) {
             r_mean, r_ci);
   mrl_family_free(fam);
 }
+
+// policy.obs_norm: the statistics are merged every iteration (count grows by
+// the first batches' steps), and the result is the same bits for any threads.
+Test(train, obs_norm_statistics_are_trained_and_deterministic) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.policy.obs_norm = 1;
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, 2, 2);
+  static double a[4096], b[4096], c[4096];
+  mrlOuterAlgo algos[2] = {MRL_OUTER_JOINT, MRL_OUTER_REPTILE};
+  for (int k = 0; k < 2; k++) {
+    cfg.outer.algo = algos[k];
+    cfg.threads = 1;
+    train(&cfg, 3, a);
+    cfg.threads = 3;
+    train(&cfg, 3, b);
+    cr_assert_eq(memcmp(a, b, sizeof(double) * pol.nparam), 0, "1 and 3 threads differ");
+    // point_nav: 8 tasks x 10 episodes of at most its horizon per iteration, 3
+    // iterations (an episode that reaches the goal ends early)
+    double count = a[pol.norm_off + 4], most = 3.0 * 8 * 10 * cfg.env.horizon;
+    cr_assert(count > 0.5 * most && count <= most, "count %g of %g", count, most);
+    for (int o = 0; o < 2; o++) {
+      cr_assert(a[pol.norm_off + o] != 0.0);      // a mean was merged
+      cr_assert(a[pol.norm_off + 2 + o] != 1.0);  // and a variance
+      cr_assert(a[pol.norm_off + 2 + o] > 0.0);
+    }
+  }
+  // the statistics change what the policy does: without them, other bits
+  cfg.policy.obs_norm = 0;
+  cfg.threads = 1;
+  train(&cfg, 3, c);
+  cr_assert_neq(memcmp(a, c, sizeof(double) * (pol.norm_off)), 0);
+}
