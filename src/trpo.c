@@ -37,7 +37,6 @@
 #define JV_STEP 1e-6  // norm of the parameter probe of Jm u
 #define BACKTRACK 0.8
 #define MAX_BACKTRACKS 15
-#define LOG_SQRT_2PI 0.9189385332046727
 
 mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows, int k_max) {
   mrlTrustSet* ts = mrl_alloc(sizeof(mrlTrustSet));
@@ -70,16 +69,6 @@ void mrl_trust_free(mrlTrustSet* ts) {
   free(ts->scratch);
   free(ts->vecs);
   free(ts);
-}
-
-// Sum over the action dimensions of log N(a; mean, exp(logstd)^2).
-static double log_prob(const double* a, const double* mean, const double* logstd, int nact) {
-  double lp = 0;
-  for (int j = 0; j < nact; j++) {
-    double z = (a[j] - mean[j]) * exp(-logstd[j]);
-    lp += -0.5 * z * z - logstd[j] - LOG_SQRT_2PI;
-  }
-  return lp;
 }
 
 // The rows the conjugate-gradient products see: every q-th valid row of the
@@ -143,8 +132,7 @@ void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* cons
   mrl_policy_forward(pol, theta_k, work, ts->obs, ts->rows);
   memcpy(ts->mean_old, work->mean, sizeof(double) * ts->rows * nact);
   for (int i = 0; i < ts->rows; i++) {
-    ts->logp_old[i] = log_prob(ts->act + (size_t)i * nact, ts->mean_old + (size_t)i * nact,
-                               theta_k + pol->logstd_off, nact);
+    ts->logp_old[i] = mrl_policy_logprob(pol, theta_k, work, ts->act + (size_t)i * nact, i);
   }
 }
 
@@ -245,7 +233,7 @@ void mrl_trust_eval(mrlTrustSet* ts, mrlPolicyWork* work, const double* p, doubl
     if (ts->supervised) {  // the loss itself: the MSE to the labels
       for (int j = 0; j < nact; j++) surr += (mean[j] - a[j]) * (mean[j] - a[j]);
     } else {
-      surr -= exp(log_prob(a, mean, logstd, nact) - ts->logp_old[r]) * ts->adv[r];
+      surr -= exp(mrl_policy_logprob(pol, theta, work, a, r) - ts->logp_old[r]) * ts->adv[r];
     }
   }
   *surrogate = surr / rows;
