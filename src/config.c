@@ -188,6 +188,9 @@ static const keyInfo kKeys[] = {
            "value baseline of the advantages"),
   BOOL_KEY("rl.normalize_advantages", rl.normalize_advantages, 1,
            "scale advantages to mean 0, std 1 per batch"),
+  BOOL_KEY("rl.bootstrap_time_limit", rl.bootstrap_time_limit, 0,
+           "continue the returns of episodes cut by env.horizon with the baseline's value "
+           "(a time-free linear baseline) instead of ending them there"),
 
   ENUM_KEY("inner.step", inner.step, kInnerStep, MRL_INNER_VPG, "inner-loop learner"),
   ENUM_KEY("inner.optim", inner.optim, kOptim, MRL_OPT_SGD, "inner-loop optimizer"),
@@ -1279,6 +1282,11 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
       return mrl_error(err, errlen, "%s_low (%s) must be <= %s_high (%s)", ranges[r].name, a,
                        ranges[r].name, b);
     }
+  }
+  if (cfg->rl.bootstrap_time_limit && cfg->rl.baseline != MRL_BASELINE_LINEAR) {
+    return mrl_error(err, errlen,
+                     "rl.bootstrap_time_limit needs a value to bootstrap with: set "
+                     "rl.baseline=linear");
   }
   if (cfg->outer.algo == MRL_OUTER_REPTILE && cfg->inner.steps == 0) {
     return mrl_error(err, errlen,

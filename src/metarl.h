@@ -152,6 +152,7 @@ typedef struct {
     double gae_lambda;         // rl.gae_lambda:  GAE lambda
     mrlBaselineKind baseline;  // rl.baseline:    linear | zero
     int normalize_advantages;  // rl.normalize_advantages: bool
+    int bootstrap_time_limit;  // rl.bootstrap_time_limit: bool
   } rl;
 
   struct {
@@ -403,6 +404,8 @@ typedef struct {
   double* baseline;   // (T, nenv) value predictions
   double* adv;        // (T, nenv) advantages (0 on invalid rows)
   int* len;           // (nenv) episode lengths
+  int* truncated;     // (nenv) 1: the episode ran to the horizon without ending
+  double* v_final;    // (nenv) value of the state after a truncated episode's last step (else 0)
   double* ep_return;  // (nenv) undiscounted returns
   double* obs_final;  // (nenv, nobs) observation after the last step (scratch)
   mrlRng* noise;      // (nenv) action-noise streams (scratch)
@@ -447,21 +450,24 @@ void mrl_batch_stats(const mrlPolicy* pol, const double* params, const mrlBatch*
 
 //-------------------------------- advantages --------------------------------
 
-// Scratch for the linear feature baseline (features [o, o^2, t, t^2, t^3, 1]).
+// Scratch for the linear feature baseline (features [o, o^2, t, t^2, t^3, 1];
+// the time features are 0 when time_features is 0).
 typedef struct {
-  int nfeat;      // 2 nobs + 4
-  int maxrows;    // valid rows the scratch can hold
-  double* feat;   // (T nenv, nfeat)
-  double* gram;   // (nfeat, nfeat) Gram matrix, then its Cholesky factor
-  double* gram0;  // (nfeat, nfeat) F^T F before regularization
-  double* rhs;    // (nfeat)
-  double* coef;   // (nfeat)
+  int nfeat;          // 2 nobs + 4
+  int time_features;  // 1 (mrl_baseline_make's default): the value depends on t
+  int maxrows;        // valid rows the scratch can hold
+  double* feat;       // (T nenv, nfeat)
+  double* gram;       // (nfeat, nfeat) Gram matrix, then its Cholesky factor
+  double* gram0;      // (nfeat, nfeat) F^T F before regularization
+  double* rhs;        // (nfeat)
+  double* coef;       // (nfeat)
 } mrlBaseline;
 
 mrlBaseline* mrl_baseline_make(int nobs, int maxrows);
 void mrl_baseline_free(mrlBaseline* bl);
 
-// Discounted returns-to-go of every valid row into batch->ret.
+// Discounted returns-to-go of every valid row into batch->ret; a truncated
+// episode's return continues with batch->v_final after its last step.
 void mrl_returns(mrlBatch* batch, double gamma);
 
 // Fit the ridge-regression baseline on batch->ret and write its predictions to
@@ -469,8 +475,22 @@ void mrl_returns(mrlBatch* batch, double gamma);
 // Returns 0, or -1 if no finite fit exists (predictions are then 0).
 int mrl_baseline_fit_predict(mrlBaseline* bl, mrlBatch* batch);
 
+// Passes of mrl_baseline_fit_bootstrapped at most.
+#define MRL_BOOTSTRAP_PASSES 100
+
+// Returns bootstrapped at the time limit (rl.bootstrap_time_limit): the
+// baseline, without time features, and batch->v_final (its value of the state
+// after each truncated episode's last step) fitted together by repeating
+// {returns with v_final; fit; v_final = V(obs_final)} until v_final changes by
+// at most 1e-9 of its size (at most MRL_BOOTSTRAP_PASSES passes). Writes
+// batch->ret, batch->baseline and batch->v_final. Returns 0, or -1 if no
+// finite fit exists: then v_final and the baseline are 0 and ret the
+// truncated returns.
+int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* batch, double gamma);
+
 // GAE(gamma, lambda) from rewards and batch->baseline into batch->adv; the
-// value after the last step of an episode is 0. Optionally normalizes the
+// value after the last step of an episode is 0, or batch->v_final for a
+// truncated one. Optionally normalizes the
 // advantages of valid rows to mean 0 and standard deviation 1.
 void mrl_gae(mrlBatch* batch, double gamma, double lambda, int normalize);
 

@@ -25,6 +25,8 @@ mrlBatch* mrl_batch_make(int nenv, int horizon, int nobs, int nact) {
   b->baseline = mrl_alloc(sizeof(double) * rows);
   b->adv = mrl_alloc(sizeof(double) * rows);
   b->len = mrl_alloc(sizeof(int) * nenv);
+  b->truncated = mrl_alloc(sizeof(int) * nenv);
+  b->v_final = mrl_alloc(sizeof(double) * nenv);
   b->ep_return = mrl_alloc(sizeof(double) * nenv);
   b->obs_final = mrl_alloc(sizeof(double) * nenv * nobs);
   b->noise = mrl_alloc(sizeof(mrlRng) * nenv);
@@ -41,6 +43,8 @@ void mrl_batch_free(mrlBatch* b) {
   free(b->baseline);
   free(b->adv);
   free(b->len);
+  free(b->truncated);
+  free(b->v_final);
   free(b->ep_return);
   free(b->obs_final);
   free(b->noise);
@@ -61,6 +65,8 @@ static long sample_points(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* po
     fam->reset(env, i, &rng, b->obs + (size_t)i * nobs);
     fam->target(env, i, b->act + (size_t)i * nact);
     b->len[i] = 1;
+    b->truncated[i] = 0;
+    b->v_final[i] = 0;
     b->valid[i] = 1;
   }
   mrl_policy_forward(pol, params, work, b->obs, n);
@@ -94,6 +100,8 @@ long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const d
     mrl_rng_init(&b->noise[i], seed, MRL_RNG_ACTION, iteration, task_key, i);
     fam->reset(env, i, &reset_rng, b->obs + (size_t)i * nobs);
     b->len[i] = T;
+    b->truncated[i] = 1;
+    b->v_final[i] = 0;
     b->ep_return[i] = 0;
   }
 
@@ -125,6 +133,7 @@ long mrl_sample(const mrlFamily* fam, mrlEnv* env, const mrlPolicy* pol, const d
       steps++;
       if (done) {
         b->len[i] = t + 1;
+        b->truncated[i] = 0;
         alive--;
       }
     }

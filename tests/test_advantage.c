@@ -137,3 +137,89 @@ Test(advantage, baseline_clips_observations) {
   mrl_baseline_free(bl);
   mrl_batch_free(b);
 }
+
+// A batch in which every state looks the same and every step pays 1, all
+// episodes cut by the horizon: the bootstrapped value is the infinite-horizon
+// value 1 / (1 - gamma) = 10 (the fixed point of V = mean over rows of
+// (1 - g^k) / (1 - g) + g^k V, k the steps left), the returns of every row
+// equal it, and GAE's deltas 1 + g V - V vanish, also at the last step.
+// Without the bootstrap the returns fall to 1 at the horizon.
+Test(advantage, bootstrap_reaches_infinite_horizon_value) {
+  int nenv = 4, T = 50, nobs = 1;
+  mrlBatch* b = mrl_batch_make(nenv, T, nobs, 1);
+  mrlBaseline* bl = mrl_baseline_make(nobs, nenv * T);
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.rl.gamma = 0.9;
+  cfg.rl.gae_lambda = 1.0;
+  cfg.rl.normalize_advantages = 0;
+  cfg.rl.bootstrap_time_limit = 1;
+  for (int i = 0; i < nenv; i++) {
+    b->len[i] = T;
+    b->truncated[i] = 1;
+    b->obs_final[i] = 0.3;
+  }
+  for (int r = 0; r < nenv * T; r++) {
+    b->obs[r] = 0.3;
+    b->rew[r] = 1;
+    b->valid[r] = 1;
+  }
+  cr_assert_eq(mrl_advantages(&cfg, bl, b), 0);
+  for (int i = 0; i < nenv; i++) {
+    cr_assert(fabs(b->v_final[i] - 10) < 1e-3, "v_final %g", b->v_final[i]);
+  }
+  for (int r = 0; r < nenv * T; r++) {
+    cr_assert(fabs(b->ret[r] - 10) < 1e-3, "row %d: return %g", r, b->ret[r]);
+    cr_assert(fabs(b->baseline[r] - 10) < 1e-3, "row %d: baseline %g", r, b->baseline[r]);
+    cr_assert(fabs(b->adv[r]) < 1e-3, "row %d: advantage %g", r, b->adv[r]);
+  }
+  cr_assert_eq(bl->time_features, 1, "the time features are restored for the next fit");
+  cfg.rl.bootstrap_time_limit = 0;
+  cr_assert_eq(mrl_advantages(&cfg, bl, b), 0);
+  cr_assert_eq(b->v_final[0], 0);
+  cr_assert(fabs(b->ret[(T - 1) * nenv] - 1) < EPS, "%g", b->ret[(T - 1) * nenv]);
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}
+
+// Only truncated episodes are bootstrapped: one that failed early and one
+// that failed on the last step keep returns that end with their last reward.
+Test(advantage, bootstrap_spares_terminated_episodes) {
+  int nenv = 3, T = 6, nobs = 1;
+  mrlBatch* b = mrl_batch_make(nenv, T, nobs, 1);
+  mrlBaseline* bl = mrl_baseline_make(nobs, nenv * T);
+  mrlRng rng;
+  mrl_rng_init(&rng, 7, MRL_RNG_EVAL, 0, 0, 0);
+  int len[3] = {T, 3, T}, truncated[3] = {1, 0, 0};
+  for (int i = 0; i < nenv; i++) {
+    b->len[i] = len[i];
+    b->truncated[i] = truncated[i];
+    b->obs_final[i] = mrl_rng_normal(&rng);
+  }
+  for (int r = 0; r < nenv * T; r++) {
+    b->obs[r] = mrl_rng_normal(&rng);
+    b->rew[r] = 1 + mrl_rng_uniform(&rng);
+  }
+  double g = 0.95;
+  cr_assert_eq(mrl_baseline_fit_bootstrapped(bl, b, g), 0);
+  cr_assert(b->v_final[0] > 1, "the truncated episode gets a value, %g", b->v_final[0]);
+  cr_assert_eq(b->v_final[1], 0);
+  cr_assert_eq(b->v_final[2], 0);
+  size_t last0 = (size_t)(T - 1) * nenv, last1 = 2 * nenv + 1, last2 = last0 + 2;
+  cr_assert(fabs(b->ret[last0] - (b->rew[last0] + g * b->v_final[0])) < EPS);
+  cr_assert_eq(b->ret[last1], b->rew[last1]);
+  cr_assert_eq(b->ret[last2], b->rew[last2]);
+  mrl_gae(b, g, 1.0, 0);
+  cr_assert(fabs(b->adv[last0] - (b->rew[last0] + g * b->v_final[0] - b->baseline[last0])) < EPS);
+  cr_assert(fabs(b->adv[last2] - (b->rew[last2] - b->baseline[last2])) < EPS);
+  // a fixed point: refitting the time-free baseline on these returns gives
+  // back v_final (features of one observation: o, o^2, three 0s, 1)
+  mrl_returns(b, g);
+  bl->time_features = 0;
+  cr_assert_eq(mrl_baseline_fit_predict(bl, b), 0);
+  double o = b->obs_final[0];
+  double v = bl->coef[0] * o + bl->coef[1] * o * o + bl->coef[5];
+  cr_assert(fabs(v - b->v_final[0]) < 1e-6 * fabs(v), "%.12g vs %.12g", v, b->v_final[0]);
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}

@@ -1030,6 +1030,15 @@ Test(config, check_cross_key_errors_name_both_keys) {
   cr_assert_str_eq(err,
                    "outer.eps_start and outer.eps_end: must not both be 0 when "
                    "outer.algo is reptile (the meta-parameters would never move)");
+
+  mrl_config_default(&c);
+  c.rl.bootstrap_time_limit = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.rl.baseline = MRL_BASELINE_ZERO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_str_eq(err,
+                   "rl.bootstrap_time_limit needs a value to bootstrap with: set "
+                   "rl.baseline=linear");
 }
 
 // The algorithms that cannot run with some inner loops or optimizers say so.

@@ -76,11 +76,15 @@ typedef struct {
   double task[64];
 } Setup;
 
-static void setup_family(Setup* s, const char* config) {
+// Load config (NULL: the defaults) with an optional key=value override.
+static void setup_family_with(Setup* s, const char* config, const char* override) {
   char err[MRL_ERRLEN];
   mrl_config_default(&s->cfg);
   if (config) {
     cr_assert_eq(mrl_config_load(&s->cfg, config, err, sizeof err), 0, "%s", err);
+  }
+  if (override) {
+    cr_assert_eq(mrl_config_override(&s->cfg, override, err, sizeof err), 0, "%s", err);
   }
   s->fam = mrl_family_make(&s->cfg, err, sizeof err);
   cr_assert_not_null(s->fam, "%s", err);
@@ -92,6 +96,10 @@ static void setup_family(Setup* s, const char* config) {
   s->ln = mrl_learner_make(&s->cfg, s->fam, &s->pol, 6);
   mrl_task_sample(s->fam, &s->cfg, 0, 0, 0, s->task);
   s->fam->set_task(s->ln->env, s->task);
+}
+
+static void setup_family(Setup* s, const char* config) {
+  setup_family_with(s, config, NULL);
 }
 
 static void teardown_family(Setup* s) {
@@ -146,9 +154,30 @@ Test(sampler, lockstep_layout_and_masks) {
       if (valid) ret += b->rew[(size_t)t * b->nenv + i];
     }
     cr_assert_eq(ret, b->ep_return[i]);
+    // the walker's episodes end by a fall, never at the horizon, unless they
+    // ran all of it without one
+    if (b->len[i] < b->horizon) cr_assert_eq(b->truncated[i], 0, "episode %d", i);
+    cr_assert_eq(b->v_final[i], 0);
   }
   cr_assert_eq(total, steps);
   cr_assert(total < (long)b->nenv * b->horizon, "the random walker falls: episodes end early");
+  teardown_family(&s);
+}
+
+// Over a horizon of 3 steps no walker falls: every episode is cut by the
+// time limit, and its last observation lands in obs_final.
+Test(sampler, time_limit_marks_episodes_truncated) {
+  Setup s;
+  setup_family_with(&s, METARL_SOURCE_DIR "/configs/slope_walker.yaml", "env.horizon=3");
+  mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 1, 0, 0);
+  const mrlBatch* b = s.ln->batch;
+  for (int i = 0; i < b->nenv; i++) {
+    cr_assert_eq(b->len[i], 3);
+    cr_assert_eq(b->truncated[i], 1, "episode %d", i);
+    double norm = 0;
+    for (int k = 0; k < b->nobs; k++) norm += fabs(b->obs_final[(size_t)i * b->nobs + k]);
+    cr_assert(norm > 0, "episode %d: no final observation", i);
+  }
   teardown_family(&s);
 }
 
