@@ -8,6 +8,8 @@
 // same exploration-noise streams, so differences come from the parameters.
 // Under MPI each rank adapts a contiguous block of the tasks and the per-task
 // curves are gathered to every rank (dist.c); rank 0 writes and prints.
+// Episode lengths are recorded next to the returns: for tasks that end when
+// the robot falls, they say whether it stays up.
 
 #include <errno.h>
 #include <math.h>
@@ -33,8 +35,13 @@ static void eval_job(void* ctx, int worker, int job) {
   job += ej->first;
   double* task = mrl_alloc(sizeof(double) * ej->fam->ntask);
   mrl_task_sample(ej->fam, ej->cfg, 1, 0, job, task);
-  mrl_inner_adapt(ej->cfg, ej->learners[worker], task, ej->params, ej->nstep - 1, ej->seed, 0, job,
-                  0, ej->curve->returns + (size_t)job * ej->nstep);
+  // the learner is this worker's alone for the job: point it at task job's slots
+  mrlLearner* ln = ej->learners[worker];
+  size_t row = (size_t)job * ej->nstep;
+  ln->mean_length = ej->curve->mean_length ? ej->curve->mean_length + row : NULL;
+  ln->full_fraction = ej->curve->full_fraction ? ej->curve->full_fraction + row : NULL;
+  mrl_inner_adapt(ej->cfg, ln, task, ej->params, ej->nstep - 1, ej->seed, 0, job, 0,
+                  ej->curve->returns + row);
   free(task);
 }
 
@@ -52,6 +59,10 @@ void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy*
   curve->nstep = nstep;
   mrl_pool_run(pool, end - begin, eval_job, &ej);
   mrl_dist_gather_tasks(curve->returns, sizeof(double) * nstep, ntask);
+  if (curve->mean_length) mrl_dist_gather_tasks(curve->mean_length, sizeof(double) * nstep, ntask);
+  if (curve->full_fraction) {
+    mrl_dist_gather_tasks(curve->full_fraction, sizeof(double) * nstep, ntask);
+  }
   mrl_pool_free(pool);
   for (int w = 0; w < nworker; w++) mrl_learner_free(ej.learners[w]);
   free(ej.learners);
@@ -73,8 +84,7 @@ void mrl_curve_stats(const mrlAdaptCurve* curve, int step, double* mean, double*
 void mrl_eval_meta_test(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                         const double* params, int ntask, int nstep, int neps, uint64_t seed,
                         double* pre, double* post, double* post_sem) {
-  mrlAdaptCurve curve;
-  curve.returns = mrl_alloc(sizeof(double) * ntask * nstep);
+  mrlAdaptCurve curve = {.returns = mrl_alloc(sizeof(double) * ntask * nstep)};  // no lengths
   mrl_eval_adapt(cfg, fam, pol, params, ntask, nstep, neps, seed, &curve);
   double* x = mrl_alloc(sizeof(double) * ntask);
   for (int j = 0; j < ntask; j++) x[j] = curve.returns[(size_t)j * nstep];
@@ -99,6 +109,8 @@ typedef struct {
   double* params;         // (nparam)
   mrlAdaptCurve curve;    // (ntask, nstep)
   mrlSummary* summary;    // (nstep)
+  double* mean_length;    // (nstep) mean over tasks of curve.mean_length
+  double* full_fraction;  // (nstep) mean over tasks of curve.full_fraction
 } Init;
 
 // The last path component of a run directory, without trailing slashes.
@@ -151,7 +163,7 @@ static int write_adaptation_csv(FILE* f, const Results* r) {
   const mrlFamily* fam = r->fam;
   fprintf(f, "init,task");
   for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%s", fam->task_names[k]);
-  fprintf(f, ",step,return,episodes\n");
+  fprintf(f, ",step,return,episodes,mean_length,full_fraction\n");
   double* task = mrl_alloc(sizeof(double) * fam->ntask);
   for (int c = 0; c < r->ninit; c++) {
     for (int j = 0; j < r->ntask; j++) {
@@ -159,8 +171,10 @@ static int write_adaptation_csv(FILE* f, const Results* r) {
       for (int s = 0; s < r->nstep; s++) {
         fprintf(f, "%s,%d", r->inits[c].name, j);
         for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%.17g", task[k]);
-        fprintf(f, ",%d,%.17g,%d\n", s, r->inits[c].curve.returns[(size_t)j * r->nstep + s],
-                r->neps);
+        const mrlAdaptCurve* cv = &r->inits[c].curve;
+        size_t at = (size_t)j * r->nstep + s;
+        fprintf(f, ",%d,%.17g,%d,%.17g,%.17g\n", s, cv->returns[at], r->neps, cv->mean_length[at],
+                cv->full_fraction[at]);
       }
     }
   }
@@ -191,8 +205,10 @@ static int write_summary_json(FILE* f, const Results* r) {
       const mrlSummary* m = &in->summary[s];
       fprintf(f,
               "%s\n       {\"step\": %d, \"n\": %d, \"mean\": %.17g, \"stderr\": %.17g, "
-              "\"ci95_low\": %.17g, \"ci95_high\": %.17g, \"iqm\": %.17g}",
-              s ? "," : "", s, m->n, m->mean, m->sem, m->ci_low, m->ci_high, m->iqm);
+              "\"ci95_low\": %.17g, \"ci95_high\": %.17g, \"iqm\": %.17g,\n"
+              "        \"mean_length\": %.17g, \"full_fraction\": %.17g}",
+              s ? "," : "", s, m->n, m->mean, m->sem, m->ci_low, m->ci_high, m->iqm,
+              in->mean_length[s], in->full_fraction[s]);
     }
     fprintf(f, "]}");
   }
@@ -249,6 +265,10 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     inits[c].params = mrl_alloc(sizeof(double) * pol.nparam);
     inits[c].curve.returns = mrl_alloc(sizeof(double) * ntask * nstep);
     inits[c].summary = mrl_alloc(sizeof(mrlSummary) * nstep);
+    inits[c].curve.mean_length = mrl_alloc(sizeof(double) * ntask * nstep);
+    inits[c].curve.full_fraction = mrl_alloc(sizeof(double) * ntask * nstep);
+    inits[c].mean_length = mrl_alloc(sizeof(double) * nstep);
+    inits[c].full_fraction = mrl_alloc(sizeof(double) * nstep);
   }
 
   // every initialization is checked before anything runs or is written
@@ -323,9 +343,14 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     for (int c = 0; c < ninit; c++) {
       mrl_eval_adapt(&cfg, fam, &pol, inits[c].params, ntask, nstep, neps, opt->seed,
                      &inits[c].curve);
-      for (int s = 0; s < nstep; s++) {
-        for (int j = 0; j < ntask; j++) x[j] = inits[c].curve.returns[(size_t)j * nstep + s];
+      const mrlAdaptCurve* cv = &inits[c].curve;
+      for (int s = 0; s < nstep; s++) {  // over tasks in task order
+        for (int j = 0; j < ntask; j++) x[j] = cv->returns[(size_t)j * nstep + s];
         mrl_stats_summarize(x, ntask, opt->seed, &inits[c].summary[s]);
+        for (int j = 0; j < ntask; j++) x[j] = cv->mean_length[(size_t)j * nstep + s];
+        inits[c].mean_length[s] = mrl_stats_mean(x, ntask);
+        for (int j = 0; j < ntask; j++) x[j] = cv->full_fraction[(size_t)j * nstep + s];
+        inits[c].full_fraction[s] = mrl_stats_mean(x, ntask);
       }
     }
     free(x);
@@ -388,11 +413,37 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
             "(mean return over tasks [95%% bootstrap interval]; per task: %s; with standard "
             "errors and interquartile means: %s)\n",
             csv_path, json_path);
+    // a supervised family's "episode" is one point: its length says nothing
+    if (!fam->supervised) {
+      fprintf(out,
+              "\nmean episode length (fraction of full-horizon episodes), horizon %d env steps\n",
+              fam->horizon);
+      fprintf(out, "%-5s", "step");
+      for (int c = 0; c < ninit; c++) fprintf(out, "  %-26.26s", inits[c].name);
+      fprintf(out, "\n");
+      for (int s = 0; s < nstep; s++) {
+        fprintf(out, "%-5d", s);
+        for (int c = 0; c < ninit; c++) {
+          char cell[96];
+          snprintf(cell, sizeof(cell), "%.1f (%.2f)", inits[c].mean_length[s],
+                   inits[c].full_fraction[s]);
+          fprintf(out, "  %-26s", cell);
+        }
+        fprintf(out, "\n");
+      }
+      fprintf(out,
+              "(means over tasks; per task: the mean_length and full_fraction columns of "
+              "adaptation.csv)\n");
+    }
   }
   for (int c = 0; c < ninit; c++) {
     free(inits[c].params);
     free(inits[c].curve.returns);
     free(inits[c].summary);
+    free(inits[c].curve.mean_length);
+    free(inits[c].curve.full_fraction);
+    free(inits[c].mean_length);
+    free(inits[c].full_fraction);
   }
   free(inits);
   mrl_family_free(fam);

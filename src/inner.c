@@ -212,6 +212,12 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
     steps += mrl_sample(fam, ln->env, pol, ln->theta, ln->work, ln->batch, seed, iteration,
                         task_key * 4096 + key_step);
     returns[s] = mrl_batch_mean_return(ln->batch);
+    if (ln->mean_length || ln->full_fraction) {
+      double len, full;
+      mrl_batch_lengths(ln->batch, &len, &full);
+      if (ln->mean_length) ln->mean_length[s] = len;
+      if (ln->full_fraction) ln->full_fraction[s] = full;
+    }
     if (s == 0 && ln->obs_stats) mrl_obs_stats(ln->batch, ln->obs_stats);
     double t1 = mrl_now();
     ln->phase_seconds[MRL_PHASE_SAMPLE] += t1 - t0;

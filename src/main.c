@@ -51,10 +51,13 @@ static const Command commands[] = {
      "env family and policy shape) and a random initialization on N held-out tasks (the test\n"
      "split, fixed by task.test_seed) for 0..K inner steps of N episodes each, all with the\n"
      "run's inner-loop settings (--lr: the meta-test step size). Prints the mean return after\n"
-     "each step with a 95% bootstrap interval; writes RUN_DIR/eval/adaptation.csv (per task)\n"
-     "and RUN_DIR/eval/summary.json (mean, standard error, bootstrap interval, interquartile\n"
-     "mean per initialization and step), both or neither. Defaults come from the run's eval.*\n"
-     "keys. After --compare, further run directories are compared too.\n",
+     "each step with a 95% bootstrap interval and, unless the family is supervised, the mean\n"
+     "episode length with the fraction of episodes that ran the full horizon; writes\n"
+     "RUN_DIR/eval/adaptation.csv (per task: return, mean_length, full_fraction) and\n"
+     "RUN_DIR/eval/summary.json (mean, standard error, bootstrap interval, interquartile mean\n"
+     "of the return, mean_length and full_fraction per initialization and step), both or\n"
+     "neither. Defaults come from the run's eval.* keys. After --compare, further run\n"
+     "directories are compared too.\n",
      cmd_eval},
     {"view",
      "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"

@@ -448,6 +448,13 @@ typedef struct {
 void mrl_batch_stats(const mrlPolicy* pol, const double* params, const mrlBatch* b, double gamma,
                      int fitted, mrlBatchStats* s);
 
+// Episode lengths of batch b: *mean_length gets the mean of b->len over its
+// episodes (env steps; 1 for a supervised family's points) and *full_fraction
+// the fraction of episodes that ran the whole horizon (len == b->horizon,
+// whether or not the last step also ended the episode). Sums in episode
+// order: the same bits for the same batch.
+void mrl_batch_lengths(const mrlBatch* b, double* mean_length, double* full_fraction);
+
 //-------------------------------- advantages --------------------------------
 
 // Scratch for the linear feature baseline (features [o, o^2, t, t^2, t^3, 1];
@@ -580,7 +587,9 @@ typedef struct {
   double phase_seconds[MRL_NPHASE];  // wall time spent per phase, accumulated
   long baseline_failures;            // baseline fits that failed, accumulated
   // logging (set by the caller; never read by the update, so never perturbs it)
-  mrlBatchStats* stats;  // (k + 1) or NULL: statistics of each sampled batch
+  mrlBatchStats* stats;   // (k + 1) or NULL: statistics of each sampled batch
+  double* mean_length;    // (k + 1) or NULL: each sampled batch's mean episode length
+  double* full_fraction;  // (k + 1) or NULL: and its full-horizon fraction (mrl_batch_lengths)
   // set by the trainer with policy.obs_norm (read by the update only through
   // mrl_obs_norm_merge, after the meta-iteration)
   double* obs_stats;  // (MRL_OBS_STATS_LEN(nobs)) or NULL: mrl_obs_stats of the first batch
@@ -607,12 +616,13 @@ void mrl_learner_free(mrlLearner* ln);
 // with inner.optim). Then samples one more batch at the adapted theta (the
 // query batch), with advantages when query_advantages or ln->stats (which
 // then gets each batch's statistics). returns (k + 1) gets each batch's mean
-// return. Streams are keyed by (seed, iteration, task_key * 4096 + step); with
-// inner.resample false, steps 1..k-1 reuse step 0's key (a supervised family
-// then sees the same points: a fixed support set). When ln->nsaved > k, every
-// batch and theta_s stays in ln->saved and ln->thetas, and ln->grad_sum gets
-// sum_s w_s g_s for outer.combo (the query gradient included). Returns env
-// steps taken.
+// return; ln->mean_length and ln->full_fraction, when set, each batch's
+// mrl_batch_lengths. Streams are keyed by (seed, iteration, task_key * 4096 +
+// step); with inner.resample false, steps 1..k-1 reuse step 0's key (a
+// supervised family then sees the same points: a fixed support set). When
+// ln->nsaved > k, every batch and theta_s stays in ln->saved and ln->thetas,
+// and ln->grad_sum gets sum_s w_s g_s for outer.combo (the query gradient
+// included). Returns env steps taken.
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns);
@@ -896,15 +906,22 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
 
 //--------------------------------- evaluation -------------------------------
 
-// Adaptation of one initialization on the held-out split: returns[k] is the
-// mean over tasks of the mean episode return after k inner steps (k = 0..K).
+// Adaptation of one initialization on the held-out split: per task j and
+// step k (k = 0..K inner steps taken), the mean return of the batch sampled
+// after k steps and, when asked for, its episode lengths.
 typedef struct {
   int ntask, nstep;  // tasks, K + 1
   double* returns;   // (ntask, nstep) per-task mean return
+  // added after 0.1.0; NULL: not recorded
+  double* mean_length;    // (ntask, nstep) or NULL: mean episode length (env steps)
+  double* full_fraction;  // (ntask, nstep) or NULL: fraction of episodes with len == horizon
 } mrlAdaptCurve;
 
 // Adapt params on ntask test tasks for nstep-1 inner steps of neps episodes
-// each, using `threads` workers; curve must be sized (ntask, nstep).
+// each, using cfg->threads workers; curve->returns must be sized (ntask,
+// nstep), and so must curve->mean_length and curve->full_fraction unless NULL
+// (then they are left alone). Task j's values come from its own streams and
+// land in row j: the same bits for any thread or rank count.
 void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                     const double* params, int ntask, int nstep, int neps, uint64_t seed,
                     mrlAdaptCurve* curve);
@@ -929,9 +946,13 @@ typedef struct {
 // Evaluate the run in rundir: its latest checkpoint, each compare run's latest
 // checkpoint (same env family and policy shape, else exit 2) and a random
 // initialization, all adapted with rundir's inner-loop settings on the same
-// held-out tasks and noise streams. Writes rundir/eval/adaptation.csv and
-// rundir/eval/summary.json atomically (both or neither) and prints a table to
-// out. Returns an exit code; on exit 2 nothing is written.
+// held-out tasks and noise streams. Writes rundir/eval/adaptation.csv (per
+// init, task and step: return, episodes, mean_length, full_fraction) and
+// rundir/eval/summary.json (per init and step: the statistics of the returns
+// over tasks and the mean over tasks of mean_length and full_fraction)
+// atomically (both or neither) and prints to out the table of returns and,
+// unless the family is supervised, a table of episode lengths. Returns an exit
+// code; on exit 2 nothing is written.
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen);
 

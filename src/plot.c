@@ -466,9 +466,12 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
   char* text = read_table(path, &save, head, &nh, err, errlen);
   if (!text) return -1;
   char* line;
+  // init, task, the task parameters, step, return, episodes, then any later
+  // columns (mean_length, full_fraction; files written before them end at
+  // episodes)
   int cstep = find_col(head, nh, "step", NULL), cret = find_col(head, nh, "return", NULL);
-  if (nh < 5 || strcmp(head[0], "init") || strcmp(head[1], "task") || cstep != nh - 3 ||
-      cret != nh - 2) {
+  if (nh < 5 || strcmp(head[0], "init") || strcmp(head[1], "task") || cstep < 2 ||
+      cret != cstep + 1 || cstep + 2 >= nh || strcmp(head[cstep + 2], "episodes")) {
     free(text);
     return mrl_error(err, errlen, "'%s' is not a metarl adaptation table: run `metarl eval %s`",
                      path, rundir);

@@ -80,6 +80,16 @@ void mrl_stats_summarize(const double* x, int n, uint64_t seed, mrlSummary* s) {
 
 //------------------------------ batch statistics -----------------------------
 
+void mrl_batch_lengths(const mrlBatch* b, double* mean_length, double* full_fraction) {
+  double sum = 0, full = 0;
+  for (int i = 0; i < b->nenv; i++) {
+    sum += b->len[i];
+    full += b->len[i] == b->horizon;
+  }
+  *mean_length = sum / b->nenv;
+  *full_fraction = full / b->nenv;
+}
+
 void mrl_batch_stats(const mrlPolicy* pol, const double* params, const mrlBatch* b, double gamma,
                      int fitted, mrlBatchStats* s) {
   int n = b->nenv;

@@ -73,7 +73,8 @@ fi
 # the adaptation shown is the one `metarl eval` measures: same batch returns
 # for held-out task 0 (same seed, task key and episodes)
 if run 0 eval run --tasks 1 --steps 1 --episodes 2; then
-  want=$(awk -F, 'NR > 1 && $2 == 0 && $1 != "random" { printf "%.2f ", $(NF - 1) }' run/eval/adaptation.csv)
+  want=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "return") r = i; next }
+                  r && $2 == 0 && $1 != "random" { printf "%.2f ", $r }' run/eval/adaptation.csv)
   if run 0 record run --frames evalcheck "${common[@]}"; then
     got=$(sed -n 's/.*batch mean return \(.*\) -> \(.*\)/\1 \2 /p' "$out")
     if [[ -n "$want" && "$got" == "$want" ]]; then

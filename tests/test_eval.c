@@ -4,8 +4,9 @@
 // test_eval.c: `metarl eval` through its library entry point. A briefly
 // trained point_nav run adapts ahead of a random initialization after one
 // step; compared runs are checked before anything runs; the files appear
-// whole or not at all; and the meta-test during training changes no bit of
-// the parameters.
+// whole or not at all; the meta-test during training changes no bit of
+// the parameters; and the episode lengths eval reports are those of the
+// batches it samples, the same for any thread count.
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -79,26 +80,43 @@ static char* slurp(const char* path) {
   return buf;
 }
 
-// Per-init returns at `step` from adaptation.csv (point_nav: init, task,
-// goal_x, goal_y, step, return, episodes).
-static int returns_at(const char* csv, const char* init, int step, double* out) {
+// Per-init returns, mean episode lengths and full-horizon fractions at `step`
+// from adaptation.csv (point_nav: init, task, goal_x, goal_y, step, return,
+// episodes, mean_length, full_fraction), in task order.
+static int returns_at(const char* csv, const char* init, int step, double* ret_out, double* len_out,
+                      double* full_out) {
   FILE* f = fopen(csv, "r");
   cr_assert_not_null(f);
   char line[512];
   int n = 0;
   cr_assert_not_null(fgets(line, sizeof(line), f));
-  cr_assert_str_eq(line, "init,task,goal_x,goal_y,step,return,episodes\n");
+  cr_assert_str_eq(line,
+                   "init,task,goal_x,goal_y,step,return,episodes,mean_length,full_fraction\n");
   while (fgets(line, sizeof(line), f)) {
     char name[128];
     int task, s, eps;
-    double gx, gy, ret;
-    cr_assert_eq(
-        sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf,%d", name, &task, &gx, &gy, &s, &ret, &eps), 7,
-        "%s", line);
-    if (!strcmp(name, init) && s == step) out[n++] = ret;
+    double gx, gy, ret, len, full;
+    cr_assert_eq(sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf,%d,%lf,%lf", name, &task, &gx, &gy, &s,
+                        &ret, &eps, &len, &full),
+                 9, "%s", line);
+    if (strcmp(name, init) || s != step) continue;
+    ret_out[n] = ret;
+    if (len_out) len_out[n] = len;
+    if (full_out) full_out[n] = full;
+    n++;
   }
   fclose(f);
   return n;
+}
+
+// Checks of one (task, step) cell that hold for any batch: 1 <= length <=
+// horizon, a fraction in [0, 1], all episodes full exactly when the mean
+// length is the horizon.
+static void check_lengths(double len, double full, int horizon) {
+  cr_assert(len >= 1 && len <= horizon, "mean_length %.17g outside [1, %d]", len, horizon);
+  cr_assert(full >= 0 && full <= 1, "full_fraction %.17g", full);
+  cr_assert_eq(full == 1, len == horizon, "full_fraction %.17g, mean_length %.17g, horizon %d",
+               full, len, horizon);
 }
 
 Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = teardown,
@@ -108,7 +126,12 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   char run[4096], err[MRL_ERRLEN];
   train_run(&cfg, "pn", run, sizeof(run));
   mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL};
-  cr_assert_eq(mrl_eval_run(run, &opt, NULL, err, sizeof(err)), 0, "%s", err);
+  char* printed = NULL;
+  size_t printed_len = 0;
+  FILE* out = open_memstream(&printed, &printed_len);
+  cr_assert_not_null(out);
+  cr_assert_eq(mrl_eval_run(run, &opt, out, err, sizeof(err)), 0, "%s", err);
+  fclose(out);
   char csv[4300], json[4300], dir[4200];
   snprintf(dir, sizeof(dir), "%s/eval", run);
   snprintf(csv, sizeof(csv), "%s/adaptation.csv", dir);
@@ -116,9 +139,9 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   cr_assert_eq(count_entries(dir), 2, "eval/ holds exactly the two files, no temporaries");
   // config.yaml, meta.json, checkpoints/, progress.csv, the event file, eval/
   cr_assert_eq(count_entries(run), 6, "no temporary left in the run directory");
-  double meta[20], rnd[20];
-  cr_assert_eq(returns_at(csv, "pn", 1, meta), 20);
-  cr_assert_eq(returns_at(csv, "random", 1, rnd), 20);
+  double meta[20], rnd[20], len[20], full[20];
+  cr_assert_eq(returns_at(csv, "pn", 1, meta, len, full), 20);
+  cr_assert_eq(returns_at(csv, "random", 1, rnd, NULL, NULL), 20);
   mrlSummary m, r;
   mrl_stats_summarize(meta, 20, 5, &m);
   mrl_stats_summarize(rnd, 20, 5, &r);
@@ -132,9 +155,24 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   snprintf(want, sizeof(want), "{\"step\": 1, \"n\": 20, \"mean\": %.17g, \"stderr\": %.17g",
            m.mean, m.sem);
   cr_assert_not_null(strstr(text, want), "%s not in\n%s", want, text);
-  snprintf(want, sizeof(want), "\"ci95_low\": %.17g, \"ci95_high\": %.17g, \"iqm\": %.17g}",
+  snprintf(want, sizeof(want), "\"ci95_low\": %.17g, \"ci95_high\": %.17g, \"iqm\": %.17g,",
            m.ci_low, m.ci_high, m.iqm);
   cr_assert_not_null(strstr(text, want), "%s not in\n%s", want, text);
+  // episode lengths: per task in the CSV, their means over tasks in the JSON
+  // and in the second printed table (point_nav ends at the goal)
+  for (int j = 0; j < 20; j++) check_lengths(len[j], full[j], cfg.env.horizon);
+  double mlen = mrl_stats_mean(len, 20), mfull = mrl_stats_mean(full, 20);
+  snprintf(want, sizeof(want), "\"mean_length\": %.17g, \"full_fraction\": %.17g}", mlen, mfull);
+  cr_assert_not_null(strstr(text, want), "%s not in\n%s", want, text);
+  cr_log_info("after 1 step: mean episode length %.2f, full-horizon fraction %.3f", mlen, mfull);
+  cr_assert_not_null(strstr(printed,
+                            "\nmean episode length (fraction of full-horizon episodes), "
+                            "horizon 100 env steps\nstep "),
+                     "%s", printed);
+  snprintf(want, sizeof(want), "\n1      %.1f (%.2f) ", mlen, mfull);  // step 1, column pn
+  const char* table = strstr(printed, "\nmean episode length");
+  cr_assert_not_null(strstr(table, want), "'%s' not in\n%s", want, printed);
+  free(printed);
 }
 
 Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini = teardown,
@@ -207,4 +245,114 @@ Test(eval, meta_test_in_training_changes_no_bit, .init = setup, .fini = teardown
   fclose(fa);
   fclose(fb);
   cr_assert(na > 0 && na == nb && !memcmp(ba, bb, na), "checkpoints differ");
+}
+
+// The walker with a random initialization falls in some episodes and not in
+// others: the lengths mrl_eval_adapt reports per task and step are those of
+// the batches mrl_inner_adapt samples with the same keys, counted here
+// independently from their valid rows, and the same bits on 1 and 2 threads.
+Test(eval, episode_lengths_are_those_of_the_sampled_batches, .init = setup, .fini = teardown,
+     .timeout = 120) {
+  enum { NTASK = 3, NSTEP = 3, NEPS = 4 };
+  const uint64_t seed = 7;
+  mrlConfig cfg;
+  char err[MRL_ERRLEN];
+  mrl_config_default(&cfg);
+  cr_assert_eq(
+      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker.yaml", err, sizeof(err)), 0,
+      "%s", err);
+  cfg.env.horizon = 100;
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  int T = fam->horizon;
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol.nparam);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, params);
+
+  double ret[2][NTASK * NSTEP], len[2][NTASK * NSTEP], full[2][NTASK * NSTEP];
+  for (int t = 0; t < 2; t++) {
+    cfg.threads = t + 1;
+    mrlAdaptCurve curve = {.returns = ret[t], .mean_length = len[t], .full_fraction = full[t]};
+    mrl_eval_adapt(&cfg, fam, &pol, params, NTASK, NSTEP, NEPS, seed, &curve);
+  }
+  cr_assert(!memcmp(ret[0], ret[1], sizeof(ret[0])), "returns differ between 1 and 2 threads");
+  cr_assert(!memcmp(len[0], len[1], sizeof(len[0])), "lengths differ between 1 and 2 threads");
+  cr_assert(!memcmp(full[0], full[1], sizeof(full[0])), "fractions differ");
+
+  // the same adaptations again, every batch kept (the streams eval uses:
+  // seed, iteration 0, task key j)
+  mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, NEPS);
+  mrlBatch* saved[NSTEP];
+  for (int s = 0; s < NSTEP; s++) saved[s] = mrl_batch_make(NEPS, T, fam->nobs, fam->nact);
+  double* thetas = mrl_alloc(sizeof(double) * NSTEP * pol.nparam);
+  double* task = mrl_alloc(sizeof(double) * fam->ntask);
+  int early = 0, full_eps = 0;
+  for (int j = 0; j < NTASK; j++) {
+    mrl_task_sample(fam, &cfg, 1, 0, j, task);
+    mrl_learner_lend(ln, NSTEP, saved, thetas);
+    double r[NSTEP];
+    mrl_inner_adapt(&cfg, ln, task, params, NSTEP - 1, seed, 0, j, 0, r);
+    for (int s = 0; s < NSTEP; s++) {
+      int at = j * NSTEP + s;
+      cr_assert_eq(r[s], ret[0][at], "task %d step %d: not the batch eval sampled", j, s);
+      const mrlBatch* b = saved[s];
+      long sum = 0;
+      int nfull = 0;
+      for (int i = 0; i < NEPS; i++) {
+        int steps = 0;  // an episode's rows are valid until it ends
+        for (int k = 0; k < T; k++) steps += b->valid[(size_t)k * NEPS + i] != 0;
+        sum += steps;
+        nfull += steps == T;
+        early += steps < T;
+      }
+      full_eps += nfull;
+      cr_assert_eq(len[0][at], (double)sum / NEPS, "task %d step %d: mean_length %.17g, want %g", j,
+                   s, len[0][at], (double)sum / NEPS);
+      cr_assert_eq(full[0][at], (double)nfull / NEPS, "task %d step %d: full_fraction %.17g", j, s,
+                   full[0][at]);
+      check_lengths(len[0][at], full[0][at], T);
+    }
+  }
+  cr_log_info("%d of %d episodes ended before the horizon", early, NTASK * NSTEP * NEPS);
+  cr_assert_gt(early, 0, "no episode ended early: the test checks nothing about early ends");
+  cr_assert_gt(full_eps, 0, "no episode ran the horizon: full_fraction is never exercised");
+  for (int s = 0; s < NSTEP; s++) mrl_batch_free(saved[s]);
+  free(thetas);
+  free(task);
+  mrl_learner_free(ln);
+  free(params);
+  mrl_family_free(fam);
+}
+
+// A supervised family's episodes are single points: eval writes their lengths
+// (1, all "full") but prints no table of them.
+Test(eval, no_length_table_for_a_supervised_family, .init = setup, .fini = teardown,
+     .timeout = 60) {
+  mrlConfig cfg;
+  char run[4096], err[MRL_ERRLEN];
+  mrl_config_default(&cfg);
+  cr_assert_eq(
+      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/sine_reptile.yaml", err, sizeof(err)), 0,
+      "%s", err);
+  cfg.outer.iterations = 2;
+  cfg.threads = 1;
+  train_run(&cfg, "sine", run, sizeof(run));
+  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL};
+  char* printed = NULL;
+  size_t printed_len = 0;
+  FILE* out = open_memstream(&printed, &printed_len);
+  cr_assert_not_null(out);
+  cr_assert_eq(mrl_eval_run(run, &opt, out, err, sizeof(err)), 0, "%s", err);
+  fclose(out);
+  cr_assert_not_null(strstr(printed, "mean return over tasks"), "%s", printed);
+  cr_assert_null(strstr(printed, "episode length"), "%s", printed);
+  char csv[4300];
+  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", run);
+  const char* text = slurp(csv);
+  cr_assert_not_null(strstr(text, ",step,return,episodes,mean_length,full_fraction\n"), "%s", text);
+  cr_assert_not_null(strstr(text, ",4,1,1\n"), "%s", text);
+  free(printed);
 }

@@ -59,22 +59,25 @@ static void make_run(const char* name, int evaluated, char* dir, size_t n) {
       path,
       "{\"env\": \"point_nav\", \"tasks\": 3, \"steps\": 2, \"inits\": [\n"
       " {\"name\": \"pn\", \"algo\": \"reptile\", \"run\": \"pn\", \"iteration\": 30,\n"
-      "  \"steps\": [{\"step\": 0, \"mean\": -35, \"ci95_low\": -40, \"ci95_high\": -30},\n"
-      "             {\"step\": 1, \"mean\": -15, \"ci95_low\": -18, \"ci95_high\": -12},\n"
-      "             {\"step\": 2, \"mean\": -11, \"ci95_low\": -13, \"ci95_high\": -9}]},\n"
+      "  \"steps\": [{\"step\": 0, \"mean\": -35, \"ci95_low\": -40, \"ci95_high\": -30,\n"
+      "              \"mean_length\": 100, \"full_fraction\": 1},\n"
+      "             {\"step\": 1, \"mean\": -15, \"ci95_low\": -18, \"ci95_high\": -12,\n"
+      "              \"mean_length\": 92.5, \"full_fraction\": 0.75},\n"
+      "             {\"step\": 2, \"mean\": -11, \"ci95_low\": -13, \"ci95_high\": -9,\n"
+      "              \"mean_length\": 80, \"full_fraction\": 0.5}]},\n"
       " {\"name\": \"random\", \"algo\": \"random\", \"run\": \"\", \"iteration\": 0,\n"
       "  \"steps\": [{\"step\": 0, \"mean\": -84, \"ci95_low\": -90, \"ci95_high\": -78},\n"
       "             {\"step\": 1, \"mean\": -67, \"ci95_low\": -72, \"ci95_high\": -62},\n"
       "             {\"step\": 2, \"mean\": -58, \"ci95_low\": -64, \"ci95_high\": -52}]}]}\n");
   snprintf(path, sizeof(path), "%s/eval/adaptation.csv", dir);
   f = fopen(path, "w");
-  fprintf(f, "init,task,goal_x,goal_y,step,return,episodes\n");
+  fprintf(f, "init,task,goal_x,goal_y,step,return,episodes,mean_length,full_fraction\n");
   const char* inits[2] = {"pn", "random"};
   for (int c = 0; c < 2; c++) {
     for (int j = 0; j < 3; j++) {
       for (int s = 0; s < 3; s++) {
-        fprintf(f, "%s,%d,%g,%g,%d,%g,20\n", inits[c], j, 0.1 * j, -0.2 * j, s,
-                -30.0 * (c + 1) / (s + 1) - j);
+        fprintf(f, "%s,%d,%g,%g,%d,%g,20,%g,%g\n", inits[c], j, 0.1 * j, -0.2 * j, s,
+                -30.0 * (c + 1) / (s + 1) - j, 100.0 - 10 * s, s ? 0.5 : 1.0);
       }
     }
   }
@@ -163,8 +166,10 @@ Test(plot, several_runs_and_a_chosen_parameter, .init = setup, .fini = teardown)
 
 // A stem names a group of multipliers (mass: mass_torso, mass_leg) and is
 // accepted like a column; a stem over values that are not all positive is
-// refused. (The figure's x values are not read back: PLplot draws text and
-// points as paths, so the geometric mean itself is checked by eye only.)
+// refused. The table here is in the format eval wrote before the mean_length
+// and full_fraction columns (ending at episodes): still read. (The figure's x values are not read
+// back: PLplot draws text and points as paths, so the geometric mean itself is checked by eye
+// only.)
 Test(plot, a_stem_names_a_group_of_positive_multipliers, .init = setup, .fini = teardown) {
   char run[256], out[300], path[4200], err[MRL_ERRLEN];
   make_run("pn", 1, run, sizeof(run));
@@ -211,5 +216,15 @@ Test(plot, bad_input_exits_2_and_draws_nothing, .init = setup, .fini = teardown)
              "0,100,-5,-4\n1,200,oops,-3\n");
   cr_assert_eq(mrl_plot_runs(runs, 1, out, NULL, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "progress.csv:3"), "%s", err);
+  cr_assert_eq(count_entries(out), -1);
+  // an adaptation table whose columns after the task parameters are not
+  // step, return, episodes (then anything)
+  char run2[256];
+  make_run("pn2", 1, run2, sizeof(run2));
+  snprintf(path, sizeof(path), "%s/eval/adaptation.csv", run2);
+  write_file(path, "init,task,goal_x,goal_y,step,episodes,return\npn,0,0.1,0.2,2,20,-3\n");
+  const char* runs2[] = {run2};
+  cr_assert_eq(mrl_plot_runs(runs2, 1, out, NULL, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
+  cr_assert_not_null(strstr(err, "not a metarl adaptation table"), "%s", err);
   cr_assert_eq(count_entries(out), -1);
 }

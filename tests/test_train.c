@@ -91,7 +91,7 @@ Test(train, meta_learned_beats_random_on_held_out_tasks, .timeout = 300) {
   mrl_policy_init(&pol, &rng, random_init);
   int ntask = 20, nstep = 3;
   double meta[60], rand_ret[60];
-  mrlAdaptCurve cm = {0, 0, meta}, cr = {0, 0, rand_ret};
+  mrlAdaptCurve cm = {.returns = meta}, cr = {.returns = rand_ret};
   mrl_eval_adapt(&cfg, fam, &pol, phi, ntask, nstep, 10, 5, &cm);
   mrl_eval_adapt(&cfg, fam, &pol, random_init, ntask, nstep, 10, 5, &cr);
   double m_mean, m_ci, r_mean, r_ci;
