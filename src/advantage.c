@@ -148,6 +148,19 @@ int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* b, double gamma) {
   bl->time_features = 0;
   double* f = bl->rhs + nf;  // features of one final state (rhs has room for 2 nf)
   memset(b->v_final, 0, sizeof(double) * n);
+  // A value outside what rewards of the batch's range can add up to, or an
+  // early end (0), is an extrapolation of the linear fit; left alone it can
+  // feed on itself from pass to pass. Clip to that range.
+  double rmin = 0, rmax = 0;
+  for (int t = 0; t < b->horizon; t++) {
+    for (int i = 0; i < n; i++) {
+      if (t >= b->len[i]) continue;
+      rmin = fmin(rmin, b->rew[(size_t)t * n + i]);
+      rmax = fmax(rmax, b->rew[(size_t)t * n + i]);
+    }
+  }
+  double reach = gamma < 1 ? 1 / (1 - gamma) : b->horizon;
+  double vlo = rmin * reach, vhi = rmax * reach;
   fit_features(bl, b);
   int ok = 0;
   // Fitted value iteration: each pass propagates the values of the final
@@ -163,6 +176,7 @@ int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* b, double gamma) {
       if (!b->truncated[i]) continue;
       features(bl, b->obs_final + (size_t)i * nobs, nobs, b->horizon, f);
       double v = cblas_ddot(nf, f, 1, bl->coef, 1);
+      v = v < vlo ? vlo : v > vhi ? vhi : v;  // NaN stays NaN: caught below
       change = fmax(change, fabs(v - b->v_final[i]));
       scale = fmax(scale, fabs(v));
       b->v_final[i] = v;

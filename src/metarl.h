@@ -489,7 +489,9 @@ int mrl_baseline_fit_predict(mrlBaseline* bl, mrlBatch* batch);
 // baseline, without time features, and batch->v_final (its value of the state
 // after each truncated episode's last step) fitted together by repeating
 // {returns with v_final; fit; v_final = V(obs_final)} until v_final changes by
-// at most 1e-9 of its size (at most MRL_BOOTSTRAP_PASSES passes). Writes
+// at most 1e-9 of its size (at most MRL_BOOTSTRAP_PASSES passes); v_final is
+// clipped to [min(0, r_min), max(0, r_max)] / (1 - gamma) (r over the batch's
+// valid rows; times the horizon for gamma 1), the values such rewards allow. Writes
 // batch->ret, batch->baseline and batch->v_final. Returns 0, or -1 if no
 // finite fit exists: then v_final and the baseline are 0 and ret the
 // truncated returns.

@@ -360,7 +360,12 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       step = cfg->outer.lr;
       mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
     }
-    for (int i = 0; i < n && finite; i++) finite = isfinite(tr->phi[i]);
+    // Adam's second moment squares the gradient and can overflow where phi
+    // does not: such a state would freeze phi and could not be checkpointed
+    for (int i = 0; i < n && finite; i++) {
+      finite = isfinite(tr->phi[i]) &&
+               (!tr->outer.m || (isfinite(tr->outer.m[i]) && isfinite(tr->outer.v[i])));
+    }
     if (!finite) {
       memcpy(tr->phi, tr->backup, sizeof(double) * n);
       if (tr->outer.m) {

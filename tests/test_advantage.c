@@ -223,3 +223,34 @@ Test(advantage, bootstrap_spares_terminated_episodes) {
   mrl_baseline_free(bl);
   mrl_batch_free(b);
 }
+
+// A final state far outside the batch's observations: the linear fit
+// extrapolates, and the value fed back into the returns could grow pass after
+// pass. It is clipped to what the batch's rewards (all positive) allow:
+// [0, max(r) / (1 - gamma)].
+Test(advantage, bootstrap_clips_extrapolated_values) {
+  int nenv = 2, T = 10, nobs = 1;
+  mrlBatch* b = mrl_batch_make(nenv, T, nobs, 1);
+  mrlBaseline* bl = mrl_baseline_make(nobs, nenv * T);
+  double g = 0.9, rmax = 0;
+  for (int i = 0; i < nenv; i++) b->len[i] = T;
+  b->truncated[0] = 1;
+  b->obs_final[0] = 10;  // the rows see o in [0, 1)
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      b->obs[r] = (t + 0.5 * i) / T;
+      b->rew[r] = 1 + 5 * b->obs[r];  // value grows with o: V(10) of the fit is far above
+      rmax = fmax(rmax, b->rew[r]);
+    }
+  }
+  cr_assert_eq(mrl_baseline_fit_bootstrapped(bl, b, g), 0);
+  // the last fit's own value of the final state (features o, o^2, three 0s, 1)
+  double o = b->obs_final[0], vhi = rmax / (1 - g);
+  double v = bl->coef[0] * o + bl->coef[1] * o * o + bl->coef[5];
+  cr_assert(v < 0 || v > vhi, "the fit does not extrapolate here (%g): the test tests nothing", v);
+  cr_assert_eq(b->v_final[0], v < 0 ? 0 : vhi);
+  for (int r = 0; r < nenv * T; r++) cr_assert(isfinite(b->ret[r]) && isfinite(b->baseline[r]));
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}

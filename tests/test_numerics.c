@@ -20,6 +20,7 @@ static void (*orig_set_task)(mrlEnv* env, const double* task);
 static void (*orig_step)(mrlEnv* env, int i, const double* act, double* obs, double* reward,
                          int* done);
 static double nan_above;
+static double reward_scale = 1;  // every reward times this
 static _Thread_local double goal_x;
 
 static void nan_set_task(mrlEnv* env, const double* task) {
@@ -30,6 +31,7 @@ static void nan_set_task(mrlEnv* env, const double* task) {
 static void nan_step(mrlEnv* env, int i, const double* act, double* obs, double* reward,
                      int* done) {
   orig_step(env, i, act, obs, reward, done);
+  *reward *= reward_scale;
   if (goal_x > nan_above) *reward = NAN;
 }
 
@@ -167,6 +169,36 @@ Test(numerics, overflowing_outer_step_is_undone) {
   cr_assert_eq(row.skipped_tasks, 0);
   cr_assert_eq(row.skipped_update, 1);
   cr_assert_eq(memcmp(phi0, mrl_trainer_params(tr), sizeof(double) * n), 0);
+  free(phi0);
+  mrl_trainer_free(tr);
+}
+
+// Rewards of 1e160 give a finite gradient whose square overflows Adam's
+// second moment; phi would stay finite (the step is m / sqrt(inf) = 0) and
+// then freeze, and the state could not be checkpointed. The step is undone.
+Test(numerics, overflowing_adam_moment_is_undone) {
+  mrlConfig cfg;
+  small_config(&cfg, MRL_OUTER_FOMAML);
+  cfg.outer.optim = MRL_OPT_ADAM;
+  cfg.inner.steps = 0;  // the gradient at phi: no inner step to diverge first
+  cfg.rl.baseline = MRL_BASELINE_ZERO;
+  cfg.rl.normalize_advantages = 0;
+  mrlTrainer* tr = make_nan_trainer(&cfg, INFINITY);
+  reward_scale = 1e160;
+  int n = mrl_trainer_policy(tr)->nparam;
+  double* phi0 = malloc(sizeof(double) * n);
+  memcpy(phi0, mrl_trainer_params(tr), sizeof(double) * n);
+  mrlProgress row;
+  char err[MRL_ERRLEN] = "";
+  int rc = mrl_trainer_iterate(tr, &row, err, sizeof(err));
+  reward_scale = 1;
+  cr_assert_eq(rc, 0, "%s", err);
+  cr_assert_eq(row.skipped_tasks, 0);
+  cr_assert_eq(row.skipped_update, 1);
+  cr_assert_eq(memcmp(phi0, mrl_trainer_params(tr), sizeof(double) * n), 0);
+  mrlOptim* opt = mrl_trainer_outer_optim(tr);
+  cr_assert_eq(opt->t, 0, "the outer optimizer stepped");
+  cr_assert(all_finite(opt->m, n) && all_finite(opt->v, n));
   free(phi0);
   mrl_trainer_free(tr);
 }
