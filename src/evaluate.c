@@ -113,6 +113,13 @@ typedef struct {
   double* full_fraction;  // (nstep) mean over tasks of curve.full_fraction
 } Init;
 
+// The header row of a printed table: "step" and one column per initialization.
+static void print_table_header(FILE* out, const Init* inits, int ninit) {
+  fprintf(out, "%-5s", "step");
+  for (int c = 0; c < ninit; c++) fprintf(out, "  %-26.26s", inits[c].name);
+  fprintf(out, "\n");
+}
+
 // The last path component of a run directory, without trailing slashes.
 static void run_name(const char* dir, char* name, size_t n) {
   char buf[4096];
@@ -396,9 +403,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
                 cfg.policy.init_log_std);
       }
     }
-    fprintf(out, "%-5s", "step");
-    for (int c = 0; c < ninit; c++) fprintf(out, "  %-26.26s", inits[c].name);
-    fprintf(out, "\n");
+    print_table_header(out, inits, ninit);
     for (int s = 0; s < nstep; s++) {
       fprintf(out, "%-5d", s);
       for (int c = 0; c < ninit; c++) {
@@ -418,9 +423,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       fprintf(out,
               "\nmean episode length (fraction of full-horizon episodes), horizon %d env steps\n",
               fam->horizon);
-      fprintf(out, "%-5s", "step");
-      for (int c = 0; c < ninit; c++) fprintf(out, "  %-26.26s", inits[c].name);
-      fprintf(out, "\n");
+      print_table_header(out, inits, ninit);
       for (int s = 0; s < nstep; s++) {
         fprintf(out, "%-5d", s);
         for (int c = 0; c < ninit; c++) {
