@@ -2,8 +2,10 @@
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
 // point_nav.c: 2-D point navigation, the smallest task family of the MAML
-// paper. A point starts at the origin and moves by its action, clipped to
-// [-0.1, 0.1] per axis; the reward is minus the distance to the task's goal
+// paper. A point starts at the origin and moves by its action times
+// env.action_scale, clipped to [-0.1, 0.1] per axis (the paper's code scaled
+// the policy's [-1, 1] onto those bounds: scale 0.1; the default 1 moves by
+// the action itself); the reward is minus the distance to the task's goal
 // after the move. A task is a goal drawn uniformly from the box
 // [task.goal_low, task.goal_high]^2. The observation is the position only:
 // the policy must infer the goal from rewards.
@@ -13,11 +15,12 @@
 #include "envs.h"
 
 typedef struct {
-  double goal_low, goal_high;
+  double goal_low, goal_high, action_scale;
 } PointNavFamily;
 
 typedef struct {
   int nenv;
+  double action_scale;
   double goal[2];
   double* pos;  // (nenv, 2)
 } PointNavEnv;
@@ -37,9 +40,10 @@ static int describe_task(const mrlFamily* fam, const double* task, char* buf, si
 }
 
 static mrlEnv* env_make(const mrlFamily* fam, int nenv) {
-  (void)fam;
+  const PointNavFamily* pf = fam->data;
   PointNavEnv* env = mrl_alloc(sizeof(PointNavEnv));
   env->nenv = nenv;
+  env->action_scale = pf->action_scale;
   env->pos = mrl_alloc(sizeof(double) * 2 * nenv);
   return (mrlEnv*)env;
 }
@@ -69,7 +73,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   PointNavEnv* env = (PointNavEnv*)e;
   double* p = env->pos + 2 * i;
   for (int k = 0; k < 2; k++) {
-    double a = act[k];
+    double a = env->action_scale * act[k];
     if (!(a >= -0.1)) a = -0.1;  // also maps NaN to a bound
     if (a > 0.1) a = 0.1;
     p[k] += a;
@@ -93,6 +97,7 @@ mrlFamily* mrl_point_nav_make(const mrlConfig* cfg, char* err, size_t errlen) {
   PointNavFamily* pf = mrl_alloc(sizeof(PointNavFamily));
   pf->goal_low = cfg->task.goal_low;
   pf->goal_high = cfg->task.goal_high;
+  pf->action_scale = cfg->env.action_scale;
   fam->name = "point_nav";
   fam->nobs = 2;
   fam->nact = 2;

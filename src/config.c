@@ -123,6 +123,8 @@ static const keyInfo kKeys[] = {
   STR_KEY("env.model", env.model, "", 0, "MJCF file of a mujoco family (relative: cwd, then source tree)"),
   STR_KEY("env.root_body", env.root_body, "torso", 1, "body whose motion is progress (mujoco)"),
   INT_KEY("env.frame_skip", env.frame_skip, 1, 1, 1000, "physics steps per env step (mujoco)"),
+  DBL_KEY("env.action_scale", env.action_scale, 1, 0, 100, OPEN_LO,
+          "point_nav: the move is this x action, clipped to +-0.1 (0.1 maps [-1, 1] onto the bounds)"),
   BOOL_KEY("env.terminate_unhealthy", env.terminate_unhealthy, 0,
            "end an episode when the root leaves the healthy bounds"),
   DBL_KEY("env.healthy_z_low", env.healthy_z_low, -1e9, -INFINITY, INFINITY, 0,

@@ -107,6 +107,7 @@ typedef struct {
     char model[MRL_STRLEN];      // env.model:      MJCF file of a mujoco family
     char root_body[MRL_STRLEN];  // env.root_body:  body whose motion is progress
     int frame_skip;              // env.frame_skip: physics steps per env step
+    double action_scale;         // env.action_scale: point_nav moves by this x action
     int terminate_unhealthy;     // env.terminate_unhealthy: end episodes out of bounds
     double healthy_z_low;        // env.healthy_z_low:  min root height over the surface
     double healthy_z_high;       // env.healthy_z_high: max root height over the surface

@@ -195,3 +195,29 @@ Test(sampler, episode_streams_do_not_depend_on_batch_size) {
   mrl_learner_free(small);
   teardown_family(&s);
 }
+
+// point_nav moves by env.action_scale x action, clipped to +-0.1 per axis:
+// with the paper's scale 0.1 an action of 0.5 moves 0.05 and one of 3 stops at
+// the bound; with the default scale 1 an action of 0.05 moves 0.05.
+Test(sampler, point_nav_moves_by_scaled_action_within_bounds) {
+  Setup s;
+  setup_family_with(&s, NULL, "env.action_scale=0.1");
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
+  double obs[2], rew;
+  int done;
+  s.fam->reset(s.ln->env, 0, &rng, obs);
+  s.fam->step(s.ln->env, 0, (double[]){0.5, -3}, obs, &rew, &done);
+  cr_assert_float_eq(obs[0], 0.05, 1e-15);
+  cr_assert_float_eq(obs[1], -0.1, 1e-15);
+  double dx = obs[0] - s.task[0], dy = obs[1] - s.task[1];
+  cr_assert_float_eq(rew, -sqrt(dx * dx + dy * dy), 1e-15);
+  teardown_family(&s);
+
+  setup_family(&s, NULL);
+  s.fam->reset(s.ln->env, 0, &rng, obs);
+  s.fam->step(s.ln->env, 0, (double[]){0.05, 0.5}, obs, &rew, &done);
+  cr_assert_float_eq(obs[0], 0.05, 1e-15);
+  cr_assert_float_eq(obs[1], 0.1, 1e-15);
+  teardown_family(&s);
+}
