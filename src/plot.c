@@ -656,10 +656,16 @@ static void pad(double* lo, double* hi, double frac) {
   *hi += frac * span;
 }
 
-// A legend at `position` (outside the plot area, right of it).
+// A legend at `position` (outside the plot area, right of it). Its text shrinks
+// when the longest label would run past the page's right edge (long run names).
 static void legend(int n, const char* const* text, const int* opt, const int* colors,
                    const int* styles, const char* const* symbols, int position) {
   PLFLT w, h;
+  size_t longest = 0;
+  for (int i = 0; i < n; i++) {
+    if (strlen(text[i]) > longest) longest = strlen(text[i]);
+  }
+  PLFLT text_scale = longest > 38 ? 0.72 * 38 / (PLFLT)longest : 0.72;
   int text_colors[64], line_styles[64], symbol_numbers[64];
   PLFLT line_widths[64], symbol_scales[64];
   for (int i = 0; i < n; i++) {
@@ -670,9 +676,9 @@ static void legend(int n, const char* const* text, const int* opt, const int* co
     symbol_numbers[i] = 1;
   }
   pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, position, 0.025, 0.0, 0.05,
-           COL_BG, COL_GRID, 1, 0, 0, n, opt, 1.0, 0.72, 2.0, 0.0, text_colors, text, NULL, NULL,
-           NULL, NULL, colors, line_styles, line_widths, colors, symbol_scales, symbol_numbers,
-           symbols);
+           COL_BG, COL_GRID, 1, 0, 0, n, opt, 1.0, text_scale, 2.0, 0.0, text_colors, text, NULL,
+           NULL, NULL, NULL, colors, line_styles, line_widths, colors, symbol_scales,
+           symbol_numbers, symbols);
 }
 
 // The x of row i of a learning curve: millions of env steps, or minutes of
