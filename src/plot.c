@@ -661,11 +661,13 @@ static void pad(double* lo, double* hi, double frac) {
 static void legend(int n, const char* const* text, const int* opt, const int* colors,
                    const int* styles, const char* const* symbols, int position) {
   PLFLT w, h;
+  const PLFLT full_scale = 0.72;  // text size when every label fits
+  const size_t fits = 38;         // characters that fit at full_scale
   size_t longest = 0;
   for (int i = 0; i < n; i++) {
     if (strlen(text[i]) > longest) longest = strlen(text[i]);
   }
-  PLFLT text_scale = longest > 38 ? 0.72 * 38 / (PLFLT)longest : 0.72;
+  PLFLT text_scale = longest > fits ? full_scale * fits / (PLFLT)longest : full_scale;
   int text_colors[64], line_styles[64], symbol_numbers[64];
   PLFLT line_widths[64], symbol_scales[64];
   for (int i = 0; i < n; i++) {
