@@ -194,9 +194,10 @@ static int write_summary_json(FILE* f, const Results* r) {
   mrl_json_string(f, r->cfg->env.name);
   fprintf(f,
           ",\n  \"tasks\": %d,\n  \"steps\": %d,\n  \"episodes\": %d,\n  \"inner_lr\": %.17g,\n"
+          "  \"inner_later_lr\": %.17g,\n"
           "  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n  \"bootstrap_resamples\": %d,\n"
           "  \"inits\": [",
-          r->ntask, r->nstep - 1, r->neps, r->cfg->inner.lr,
+          r->ntask, r->nstep - 1, r->neps, r->cfg->inner.lr, mrl_inner_lr(r->cfg, 1),
           (unsigned long long)r->cfg->task.test_seed, (unsigned long long)r->seed,
           MRL_BOOTSTRAP_RESAMPLES);
   for (int c = 0; c < r->ninit; c++) {
@@ -253,6 +254,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   int nstep = (opt->steps >= 0 ? opt->steps : cfg.eval.steps) + 1;
   int neps = opt->episodes > 0 ? opt->episodes : cfg.eval.episodes;
   if (opt->lr > 0) cfg.inner.lr = opt->lr;
+  if (opt->later_lr > 0) cfg.inner.later_lr = opt->later_lr;
   if (opt->threads >= 0) cfg.threads = opt->threads;
   if (opt->ncompare < 0 || opt->ncompare + 2 > MAX_INITS) {
     mrl_error(err, errlen, "at most %d --compare runs", MAX_INITS - 2);
@@ -389,11 +391,11 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   }
 
   if (code == MRL_EXIT_OK && out && root) {
-    fprintf(out,
-            "%s: %d held-out tasks (task.test_seed %llu), %d episodes per step, inner lr %g, "
-            "eval seed %llu\n",
-            cfg.env.name, ntask, (unsigned long long)cfg.task.test_seed, neps, cfg.inner.lr,
-            (unsigned long long)opt->seed);
+    fprintf(out, "%s: %d held-out tasks (task.test_seed %llu), %d episodes per step, inner lr %g",
+            cfg.env.name, ntask, (unsigned long long)cfg.task.test_seed, neps, cfg.inner.lr);
+    if (mrl_inner_lr(&cfg, 1) != cfg.inner.lr)
+      fprintf(out, " (%g from step 2)", mrl_inner_lr(&cfg, 1));
+    fprintf(out, ", eval seed %llu\n", (unsigned long long)opt->seed);
     for (int c = 0; c < ninit; c++) {
       if (inits[c].source[0]) {
         fprintf(out, "  %-20s %s, checkpoint of iteration %d (%s)\n", inits[c].name, inits[c].algo,

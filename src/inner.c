@@ -191,6 +191,10 @@ double mrl_combo_weight(mrlComboMode mode, int s, int k) {
   return 0;
 }
 
+double mrl_inner_lr(const mrlConfig* cfg, int s) {
+  return s > 0 && cfg->inner.later_lr > 0 ? cfg->inner.later_lr : cfg->inner.lr;
+}
+
 long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, const double* phi,
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns) {
@@ -231,7 +235,7 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
     if (ln->stats) mrl_batch_stats(pol, ln->theta, ln->batch, cfg->rl.gamma, fitted, &ln->stats[s]);
     if (s == k && !combo) break;
     if (cfg->inner.step == MRL_INNER_PPO && !ln->batch->supervised && s < k) {
-      mrl_ppo_step(cfg, ln, seed, iteration, task_key * 4096 + s);
+      mrl_ppo_step(cfg, ln, mrl_inner_lr(cfg, s), seed, iteration, task_key * 4096 + s);
       ln->phase_seconds[MRL_PHASE_INNER] += mrl_now() - t2;
       continue;
     }
@@ -240,7 +244,7 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
       double w = mrl_combo_weight(cfg->outer.combo, s, k);
       for (int i = 0; i < n; i++) ln->grad_sum[i] += w * ln->grad[i];
     }
-    if (s < k) mrl_optim_step(&ln->optim, ln->theta, ln->grad, cfg->inner.lr);
+    if (s < k) mrl_optim_step(&ln->optim, ln->theta, ln->grad, mrl_inner_lr(cfg, s));
     ln->phase_seconds[MRL_PHASE_INNER] += mrl_now() - t2;
   }
   return steps;

@@ -46,11 +46,12 @@ static const Command commands[] = {
      cmd_train},
     {"eval",
      "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
-     "                    [--seed S] [--threads N]",
+     "                    [--later-lr X] [--seed S] [--threads N]",
      "Adapt the run's latest checkpoint, the latest checkpoint of each --compare run (same\n"
      "env family and policy shape) and a random initialization on N held-out tasks (the test\n"
      "split, fixed by task.test_seed) for 0..K inner steps of N episodes each, all with the\n"
-     "run's inner-loop settings (--lr: the meta-test step size). Prints the mean return after\n"
+     "run's inner-loop settings (--lr: the meta-test step size; --later-lr: that of steps 2, 3,\n"
+     "...; the MAML paper's protocol took half the first). Prints the mean return after\n"
      "each step with a 95% bootstrap interval and, unless the family is supervised, the mean\n"
      "episode length with the fraction of episodes that ran the full horizon; writes\n"
      "RUN_DIR/eval/adaptation.csv (per task: return, mean_length, full_fraction) and\n"
@@ -329,7 +330,7 @@ static int cmd_train(int argc, char** argv) {
 
 static int cmd_eval(int argc, char** argv) {
   const char* rundir = NULL;
-  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL};
+  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL, 0};
   const char** compare = calloc((size_t)argc, sizeof(char*));
   int in_compare = 0, code = MRL_EXIT_USAGE;
   for (int i = 2; i < argc; i++) {
@@ -358,6 +359,9 @@ static int cmd_eval(int argc, char** argv) {
       i++;
     } else if (!strcmp(flag, "--lr")) {
       if (parse_double(flag, value, &opt.lr)) goto done;
+      i++;
+    } else if (!strcmp(flag, "--later-lr")) {
+      if (parse_double(flag, value, &opt.later_lr)) goto done;
       i++;
     } else if (!strcmp(flag, "--compare")) {
       if (!value || value[0] == '-') {

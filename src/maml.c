@@ -2,8 +2,8 @@
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
 // maml.c: the second-order MAML meta-gradient (Finn et al. 2017) of one task.
-// With k SGD steps theta_{s+1} = theta_s - lr grad L_s(theta_s), the chain
-// rule gives grad_phi L_q(theta_k) = prod_s (I - lr H_s) grad L_q(theta_k),
+// With k SGD steps theta_{s+1} = theta_s - lr_s grad L_s(theta_s), the chain
+// rule gives grad_phi L_q(theta_k) = prod_s (I - lr_s H_s) grad L_q(theta_k),
 // applied right to left, so only Hessian-vector products are needed: each is
 // a central difference of two gradients of L_s at theta_s +- h v/|v|. Memory
 // is a few parameter vectors, never nparam^2.
@@ -21,7 +21,8 @@
 #include "metarl.h"
 
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
-                             const double* theta, const mrlBatch* b, double* v, double* scratch) {
+                             double lr, const double* theta, const mrlBatch* b, double* v,
+                             double* scratch) {
   int n = pol->nparam;
   double* probe = scratch;
   double* gplus = scratch + n;
@@ -36,7 +37,7 @@ void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPoli
   mrl_loss_grad(pol, probe, work, b, gplus);
   for (int i = 0; i < n; i++) probe[i] = theta[i] - h * v[i];
   mrl_loss_grad(pol, probe, work, b, gminus);
-  double c = cfg->inner.lr / (2 * h);
+  double c = lr / (2 * h);
   for (int i = 0; i < n; i++) v[i] -= c * (gplus[i] - gminus[i]);
 }
 
@@ -46,7 +47,7 @@ void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g) 
   MRL_ASSERT(ln->nsaved > k && ln->scratch);
   mrl_loss_grad(pol, ln->thetas + (size_t)k * n, ln->work, ln->saved[k], g);
   for (int s = k - 1; s >= 0; s--) {
-    mrl_inner_step_jacobian(cfg, pol, ln->work, ln->thetas + (size_t)s * n, ln->saved[s], g,
-                            ln->scratch);
+    mrl_inner_step_jacobian(cfg, pol, ln->work, mrl_inner_lr(cfg, s), ln->thetas + (size_t)s * n,
+                            ln->saved[s], g, ln->scratch);
   }
 }

@@ -160,6 +160,7 @@ typedef struct {
     mrlInnerStep step;    // inner.step:       vpg
     mrlOptimKind optim;   // inner.optim:      sgd | adam
     double lr;            // inner.lr:         inner step size
+    double later_lr;      // inner.later_lr:   step size of inner steps 2, 3, ... (0: inner.lr)
     int steps;            // inner.steps:      adaptation steps k
     int episodes;         // inner.episodes:   episodes per adaptation step
     double ppo_clip;      // inner.ppo_clip:   PPO clip range of the probability ratio
@@ -630,14 +631,18 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
                      int k, uint64_t seed, uint64_t iteration, uint64_t task_key,
                      int query_advantages, double* returns);
 
+// Step size of inner step s (0-based): inner.lr for the first,
+// inner.later_lr (when > 0) for the others.
+double mrl_inner_lr(const mrlConfig* cfg, int s);
+
 // One PPO inner step on ln->batch (advantages computed): inner.ppo_epochs
 // passes over the valid rows in inner.ppo_minibatches shuffled minibatches
 // (shuffles keyed by (seed, MINIBATCH, iteration, key, epoch)), each an
-// inner.optim step on the clipped surrogate
+// inner.optim step of size lr on the clipped surrogate
 // -(1/M) sum min(r A, clip(r, 1 - c, 1 + c) A), r = pi_theta / pi_old.
 // Updates ln->theta.
-void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, uint64_t seed, uint64_t iteration,
-                  uint64_t key);
+void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed,
+                  uint64_t iteration, uint64_t key);
 
 // Weight of inner gradient s (0..k) in outer.combo's sum (k + 1 gradients).
 double mrl_combo_weight(mrlComboMode mode, int s, int k);
@@ -658,7 +663,8 @@ void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 // difference of two gradients at theta +- h v/|v| (h = outer.hvp_step).
 // scratch: (3, nparam).
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
-                             const double* theta, const mrlBatch* b, double* v, double* scratch);
+                             double lr, const double* theta, const mrlBatch* b, double* v,
+                             double* scratch);
 
 //----------------------------------- threads --------------------------------
 
@@ -765,7 +771,8 @@ mrlFault mrl_dist_fault(int iteration);
 typedef struct {
   const mrlPolicy* pol;
   int k;                     // inner steps between phi' and the bounded policy
-  double lr;                 // their step size (inner.lr)
+  double lr;                 // the first one's step size (inner.lr)
+  double later_lr;           // the others' (inner.later_lr; 0: lr)
   mrlBatch* const* batches;  // (k + 1) borrowed: batch s sampled by theta_s
   const double* thetas;      // (k + 1, nparam) borrowed: theta_s at phi
   int supervised;            // the query batch holds labels: the surrogate is the MSE
@@ -944,6 +951,7 @@ typedef struct {
   // added after 0.1.0
   int ncompare;                // other runs whose latest checkpoints are compared
   const char* const* compare;  // (ncompare) their run directories
+  double later_lr;             // step size of steps 2, 3, ... (<= 0: the run's inner.later_lr)
 } mrlEvalOptions;
 
 // Evaluate the run in rundir: its latest checkpoint, each compare run's latest

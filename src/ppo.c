@@ -46,8 +46,8 @@ static double clipped_loss_grad(const mrlPolicy* pol, const double* params, mrlP
   return loss;
 }
 
-void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, uint64_t seed, uint64_t iteration,
-                  uint64_t key) {
+void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed,
+                  uint64_t iteration, uint64_t key) {
   const mrlPolicy* pol = ln->pol;
   const mrlBatch* b = ln->batch;
   int rows = b->nenv * b->horizon, nobs = b->nobs, nact = b->nact;
@@ -88,7 +88,7 @@ void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, uint64_t seed, uint64_t 
       }
       clipped_loss_grad(pol, ln->theta, ln->work, ln->mb_obs, ln->mb_act, mb_adv, mb_old, m,
                         cfg->inner.ppo_clip, ln->grad);
-      mrl_optim_step(&ln->optim, ln->theta, ln->grad, cfg->inner.lr);
+      mrl_optim_step(&ln->optim, ln->theta, ln->grad, lr);
     }
   }
 }

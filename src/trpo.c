@@ -114,6 +114,7 @@ void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* cons
   const mrlBatch* q = batches[k];
   ts->k = k;
   ts->lr = cfg->inner.lr;
+  ts->later_lr = cfg->inner.later_lr;
   ts->batches = batches;
   ts->thetas = thetas;
   ts->supervised = q->supervised;
@@ -143,7 +144,8 @@ static void adapt_from(const mrlTrustSet* ts, mrlPolicyWork* work, const double*
   memcpy(theta, p, sizeof(double) * n);
   for (int s = 0; s < ts->k; s++) {
     mrl_loss_grad(ts->pol, theta, work, ts->batches[s], grad);
-    for (int i = 0; i < n; i++) theta[i] -= ts->lr * grad[i];
+    double lr = s > 0 && ts->later_lr > 0 ? ts->later_lr : ts->lr;
+    for (int i = 0; i < n; i++) theta[i] -= lr * grad[i];
   }
 }
 
@@ -194,13 +196,13 @@ void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* wor
   // u = J v, the inner steps applied in order; out = F u; out = J^T out in reverse
   memcpy(u, v, sizeof(double) * n);
   for (int s = 0; s < ts->k; s++) {
-    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->cg_support[s], u,
-                            hvp_scratch);
+    mrl_inner_step_jacobian(cfg, pol, work, mrl_inner_lr(cfg, s), ts->thetas + (size_t)s * n,
+                            ts->cg_support[s], u, hvp_scratch);
   }
   fisher_product(ts, work, ts->thetas + (size_t)ts->k * n, u, out, probe);
   for (int s = ts->k - 1; s >= 0; s--) {
-    mrl_inner_step_jacobian(cfg, pol, work, ts->thetas + (size_t)s * n, ts->cg_support[s], out,
-                            hvp_scratch);
+    mrl_inner_step_jacobian(cfg, pol, work, mrl_inner_lr(cfg, s), ts->thetas + (size_t)s * n,
+                            ts->cg_support[s], out, hvp_scratch);
   }
 }
 

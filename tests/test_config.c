@@ -129,7 +129,7 @@ static const char* const kAllKeys[] = {
   "name", "seed", "threads", "env.name", "env.horizon", "task.goal_low", "task.goal_high",
   "task.test_seed", "policy.hidden", "policy.activation", "policy.init_log_std", "rl.gamma",
   "rl.gae_lambda", "rl.baseline", "rl.normalize_advantages", "inner.step", "inner.optim",
-  "inner.lr", "inner.steps", "inner.episodes", "outer.algo", "outer.optim", "outer.lr",
+  "inner.lr", "inner.later_lr", "inner.steps", "inner.episodes", "outer.algo", "outer.optim", "outer.lr",
   "outer.eps_start", "outer.eps_end", "outer.meta_batch", "outer.iterations", "eval.tasks",
   "eval.steps", "eval.episodes", "log.dir", "log.checkpoint_every", NULL};
 // clang-format on
@@ -455,7 +455,7 @@ Test(config, write_layout_is_nested_with_a_header) {
   cr_assert_eq(text[0], '#', "no header comment: %s", text);
   cr_assert_not_null(strstr(text, "\nname: \"run\"\nseed: 1\nthreads: 0\n"), "%s", text);
   cr_assert_not_null(strstr(text,
-                            "\ninner:\n  step: vpg\n  optim: sgd\n  lr: 0.1\n"
+                            "\ninner:\n  step: vpg\n  optim: sgd\n  lr: 0.1\n  later_lr: 0.0\n"
                             "  steps: 1\n  episodes: 20\n"),
                      "%s", text);
   cr_assert_not_null(strstr(text, "\npolicy:\n  hidden: [64, 64]\n  activation: tanh\n"), "%s",
@@ -509,7 +509,7 @@ Test(config, reference_lists_every_key_with_default_and_doc) {
     cr_assert_not_null(at, "key %s missing from:\n%s", kAllKeys[i], text);
     lines++;
   }
-  cr_assert_eq(lines, 32);
+  cr_assert_eq(lines, 33);
   const char* lr = strstr(text, "\ninner.lr ");
   const char* eol = strchr(lr + 1, '\n');
   char row[256];

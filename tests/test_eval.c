@@ -125,7 +125,7 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   small_config(&cfg);
   char run[4096], err[MRL_ERRLEN];
   train_run(&cfg, "pn", run, sizeof(run));
-  mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL};
+  mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL, 0};
   char* printed = NULL;
   size_t printed_len = 0;
   FILE* out = open_memstream(&printed, &printed_len);
@@ -190,14 +190,14 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   snprintf(evaldir, sizeof(evaldir), "%s/eval", a);
 
   const char* other_shape[] = {b, c};
-  mrlEvalOptions opt = {3, 1, 2, 0, 1, 1, 2, other_shape};
+  mrlEvalOptions opt = {3, 1, 2, 0, 1, 1, 2, other_shape, 0};
   cr_assert_eq(mrl_eval_run(a, &opt, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "hidden=[32,16]"), "%s", err);
   cr_assert_not_null(strstr(err, "hidden=[32,32]"), "%s", err);
   cr_assert_eq(count_entries(evaldir), -1, "nothing written: %s", evaldir);
 
   const char* missing[] = {"/nonexistent/run"};
-  mrlEvalOptions opt2 = {3, 1, 2, 0, 1, 1, 1, missing};
+  mrlEvalOptions opt2 = {3, 1, 2, 0, 1, 1, 1, missing, 0};
   cr_assert_eq(mrl_eval_run(a, &opt2, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "not a run directory"), "%s", err);
   cr_assert_eq(count_entries(evaldir), -1);
@@ -206,7 +206,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   char ckpt[4200];
   snprintf(ckpt, sizeof(ckpt), "%s/checkpoints/latest.ckpt", c);
   cr_assert_eq(unlink(ckpt), 0);
-  mrlEvalOptions opt3 = {3, 1, 2, 0, 1, 1, 0, NULL};
+  mrlEvalOptions opt3 = {3, 1, 2, 0, 1, 1, 0, NULL, 0};
   cr_assert_eq(mrl_eval_run(c, &opt3, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "has no checkpoint"), "%s", err);
   snprintf(evaldir, sizeof(evaldir), "%s/eval", c);
@@ -214,7 +214,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
 
   // the same shape compares: three inits, the joint run named by its folder
   const char* same[] = {b};
-  mrlEvalOptions opt4 = {3, 1, 2, 0, 1, 1, 1, same};
+  mrlEvalOptions opt4 = {3, 1, 2, 0, 1, 1, 1, same, 0};
   cr_assert_eq(mrl_eval_run(a, &opt4, NULL, err, sizeof(err)), 0, "%s", err);
   snprintf(evaldir, sizeof(evaldir), "%s/eval/summary.json", a);
   const char* text = slurp(evaldir);
@@ -340,7 +340,7 @@ Test(eval, no_length_table_for_a_supervised_family, .init = setup, .fini = teard
   cfg.outer.iterations = 2;
   cfg.threads = 1;
   train_run(&cfg, "sine", run, sizeof(run));
-  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL};
+  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL, 0};
   char* printed = NULL;
   size_t printed_len = 0;
   FILE* out = open_memstream(&printed, &printed_len);
@@ -355,4 +355,40 @@ Test(eval, no_length_table_for_a_supervised_family, .init = setup, .fini = teard
   cr_assert_not_null(strstr(text, ",step,return,episodes,mean_length,full_fraction\n"), "%s", text);
   cr_assert_not_null(strstr(text, ",4,1,1\n"), "%s", text);
   free(printed);
+}
+
+// inner.later_lr changes the steps after the first only: the returns before
+// adaptation and after one step keep their bits, those after two do not; set
+// equal to inner.lr it is the same as unset.
+Test(eval, later_lr_changes_only_the_later_steps, .timeout = 60) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  char err[MRL_ERRLEN];
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  double* phi = mrl_alloc(sizeof(double) * pol.nparam);
+  mrlRng rng;
+  mrl_rng_init(&rng, 7, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, phi);
+  enum { NTASK = 3, NSTEP = 3 };
+  double later[3] = {0, cfg.inner.lr, cfg.inner.lr / 4};
+  double ret[3][NTASK * NSTEP];
+  for (int v = 0; v < 3; v++) {
+    cfg.inner.later_lr = later[v];
+    mrlAdaptCurve curve = {.returns = ret[v]};
+    mrl_eval_adapt(&cfg, fam, &pol, phi, NTASK, NSTEP, 5, 9, &curve);
+  }
+  cr_assert_eq(memcmp(ret[0], ret[1], sizeof(ret[0])), 0, "later_lr = lr must change nothing");
+  int differ = 0;
+  for (int j = 0; j < NTASK; j++) {
+    for (int s = 0; s < 2; s++) {
+      cr_assert_eq(ret[2][j * NSTEP + s], ret[0][j * NSTEP + s], "task %d step %d", j, s);
+    }
+    differ += ret[2][j * NSTEP + 2] != ret[0][j * NSTEP + 2];
+  }
+  cr_assert_eq(differ, NTASK, "a smaller later step must change every task's third batch");
+  free(phi);
+  mrl_family_free(fam);
 }
