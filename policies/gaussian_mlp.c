@@ -25,6 +25,7 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   pol->sizes[pol->nlayer] = nact;
   pol->activation = cfg->policy.activation;
   pol->init_log_std = cfg->policy.init_log_std;
+  pol->output_init = cfg->policy.output_init;
   int off = 0;
   for (int l = 0; l < pol->nlayer; l++) {
     pol->woff[l] = off;
@@ -41,14 +42,15 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   }
 }
 
-// Glorot-uniform hidden weights; the output layer scaled by 0.01 so that the
-// initial mean is near 0 and exploration comes from the log-std alone.
+// Glorot-uniform weights; the output layer scaled by policy.output_init: at
+// the default 0.01 the initial mean is near 0 and exploration comes from the
+// log-std alone; at 1 it is rllab's initialization, which MAML's code used.
 void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params) {
   memset(params, 0, sizeof(double) * pol->nparam);
   for (int l = 0; l < pol->nlayer; l++) {
     int in = pol->sizes[l], out = pol->sizes[l + 1];
     double limit = sqrt(6.0 / (in + out));
-    if (l == pol->nlayer - 1) limit *= 0.01;
+    if (l == pol->nlayer - 1) limit *= pol->output_init;
     double* w = params + pol->woff[l];
     for (int i = 0; i < in * out; i++) w[i] = limit * (2.0 * mrl_rng_uniform(rng) - 1.0);
   }

@@ -181,6 +181,9 @@ static const keyInfo kKeys[] = {
            "activation of the hidden layers"),
   DBL_KEY("policy.init_log_std", policy.init_log_std, 0.0, -10, 2, 0,
           "initial log standard deviation of the actions"),
+  DBL_KEY("policy.output_init", policy.output_init, 0.01, 0, 10, 0,
+          "scale of the output layer's Glorot-uniform initial weights (0.01: action means near 0; "
+          "1: rllab's)"),
   BOOL_KEY("policy.obs_norm", policy.obs_norm, 0,
            "normalize observations by their running mean and std (kept in the checkpoint)"),
 

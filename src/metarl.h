@@ -145,6 +145,7 @@ typedef struct {
     int hidden[MRL_MAXLAYERS];  // policy.hidden:       hidden layer sizes, e.g. [64, 64]
     mrlActivation activation;   // policy.activation:   tanh | relu
     double init_log_std;        // policy.init_log_std: initial log standard deviation
+    double output_init;         // policy.output_init:  scale of the output layer's initial weights
     int obs_norm;               // policy.obs_norm:     running mean/std of the observations
   } policy;
 
@@ -340,8 +341,9 @@ typedef struct {
   int boff[MRL_MAXLAYERS + 1];   // offset of b of each layer
   int logstd_off;                // offset of the log-std
   double init_log_std;
-  int obs_norm;  // 1: observation statistics at norm_off
-  int norm_off;  // offset of the observation statistics (obs_norm)
+  double output_init;  // the output layer's weights start at this times Glorot's
+  int obs_norm;        // 1: observation statistics at norm_off
+  int norm_off;        // offset of the observation statistics (obs_norm)
 } mrlPolicy;
 
 // Scratch of one worker: activations for a batch of up to maxbatch rows.
@@ -360,8 +362,9 @@ typedef struct {
 // Describe the policy of cfg for an env of nobs/nact.
 void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact);
 
-// Initialize params (nparam): scaled uniform weights, zero biases, the log-std
-// at init_log_std. Deterministic in rng.
+// Initialize params (nparam): Glorot-uniform weights (the output layer's
+// scaled by output_init), zero biases, the log-std at init_log_std.
+// Deterministic in rng.
 void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params);
 
 mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch);

@@ -345,3 +345,34 @@ Test(policy, obs_norm_statistics_get_no_gradient) {
   mrl_policy_work_free(work);
   mrl_batch_free(b);
 }
+
+// policy.output_init scales the output layer's initial weights only: the same
+// stream gives the same hidden weights, and output weights that are exactly
+// the default's times output_init / 0.01, within the scaled Glorot limit.
+Test(policy, output_init_scales_the_output_layer_only) {
+  mrlPolicy small, full;
+  setup_policy(&small, MRL_ACT_RELU, 4, 3);
+  setup_policy(&full, MRL_ACT_RELU, 4, 3);
+  full.output_init = 1;
+  double* a = mrl_alloc(sizeof(double) * small.nparam * 2);
+  double* b = a + small.nparam;
+  mrlRng ra, rb;
+  mrl_rng_init(&ra, 3, MRL_RNG_INIT, 0, 0, 0);
+  mrl_rng_init(&rb, 3, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&small, &ra, a);
+  mrl_policy_init(&full, &rb, b);
+  int last = small.nlayer - 1, in = small.sizes[last], out = small.sizes[last + 1];
+  double limit = sqrt(6.0 / (in + out)), largest = 0;
+  for (int i = 0; i < small.nparam; i++) {
+    int in_output = i >= small.woff[last] && i < small.woff[last] + in * out;
+    if (!in_output) {
+      cr_assert_eq(a[i], b[i], "parameter %d outside the output weights changed", i);
+      continue;
+    }
+    cr_assert_float_eq(b[i], 100 * a[i], 1e-12 * limit, "output weight %d", i);
+    cr_assert(fabs(b[i]) <= limit, "output weight %d = %g beyond %g", i, b[i], limit);
+    largest = fmax(largest, fabs(b[i]));
+  }
+  cr_assert(largest > 0.5 * limit, "output weights %g: not Glorot-sized", largest);
+  free(a);
+}
