@@ -14,7 +14,8 @@
 // plane), height along the plane's normal, tilt of the root's z axis from the
 // normal. The observation holds the root's height over the surface and its
 // orientation, the other joint positions and the clipped velocities; never
-// the root's position along the floor and never a task parameter.
+// a task parameter, and the root's position along the floor only inside the
+// centre of mass that env.obs_com appends (rllab's cheetah and ant observe it).
 
 #include <errno.h>
 #include <math.h>
@@ -297,7 +298,7 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   for (int k = 0; k < mf->nslot; k++) mf->names[k] = mf->slots[k].name;
 
   fam->name = "mujoco";
-  fam->nobs = 1 + nkeep + m->nv;
+  fam->nobs = 1 + nkeep + m->nv + (cfg->env.obs_com ? 3 : 0);
   fam->nact = m->nu;
   fam->ntask = mf->nslot;
   fam->horizon = cfg->env.horizon;
@@ -565,6 +566,20 @@ static void observe(const MujocoEnv* env, const mjData* d, double* obs) {
     double x = d->qvel[k];
     v[k] = x > clip ? clip : x < -clip ? -clip : x;
   }
+  if (mf->cfg.env.obs_com) memcpy(v + m->nv, d->subtree_com + 3 * mf->root, sizeof(double) * 3);
+}
+
+// After mj_step, d's positions are those its step started from (it integrates
+// last); env.obs_com wants the centre of mass of the state reached, so the
+// positions are brought up to date after the rest is observed (the rest keeps
+// its bits). The next mj_step recomputes them from the same state, so the
+// dynamics and rewards do not change.
+static void observe_current_com(const MujocoEnv* env, mjData* d, double* obs) {
+  const mjModel* m = env->model;
+  if (!env->mf->cfg.env.obs_com) return;
+  mj_kinematics(m, d);
+  mj_comPos(m, d);
+  memcpy(obs + 1 + env->mf->nkeep + m->nv, d->subtree_com + 3 * env->mf->root, sizeof(double) * 3);
 }
 
 static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
@@ -617,7 +632,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   // episode as terminated; nothing non-finite leaves the env
   if (d->warning[mjWARN_BADQACC].number != env->bad_before[i] || !finite_state(m, d)) {
     env->diverged++;
-    memset(obs, 0, sizeof(double) * (1 + mf->nkeep + m->nv));
+    memset(obs, 0, sizeof(double) * (1 + mf->nkeep + m->nv + (c->env.obs_com ? 3 : 0)));
     *reward = 0;
     *done = 1;
     return;
@@ -650,6 +665,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   *reward = r;
   *done = c->env.terminate_unhealthy && !ok;
   observe(env, d, obs);
+  observe_current_com(env, d, obs);
 }
 
 int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {

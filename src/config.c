@@ -137,6 +137,9 @@ static const keyInfo kKeys[] = {
           "uniform noise on qpos and qvel at reset"),
   DBL_KEY("env.obs_vel_clip", env.obs_vel_clip, 10, 0, INFINITY, OPEN_LO,
           "joint velocities in the observation clipped to +-this"),
+  BOOL_KEY("env.obs_com", env.obs_com, 0,
+           "append the root subtree's centre of mass (world x, y, z) to the observation, as rllab's "
+           "cheetah and ant do (mujoco)"),
 
   ENUM_KEY("reward.mode", reward.mode, kRewardMode, MRL_REWARD_FORWARD,
            "velocity term: forward, target_velocity, direction or goal"),

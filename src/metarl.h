@@ -114,6 +114,7 @@ typedef struct {
     double healthy_angle;        // env.healthy_angle:  max root tilt from the surface normal
     double reset_noise;          // env.reset_noise:    uniform noise on qpos, qvel at reset
     double obs_vel_clip;         // env.obs_vel_clip:   joint velocities clipped to +-this
+    int obs_com;                 // env.obs_com:        the root subtree's centre of mass appended
   } env;
 
   struct {

@@ -304,3 +304,52 @@ Test(mujoco_env, bad_models_are_config_errors) {
   make_fails(&cfg, "does not compile");
   unlink(path);
 }
+
+// env.obs_com appends the root subtree's centre of mass of the state reached
+// (a fresh mj_forward of a copy of it agrees) and changes nothing else: the
+// rest of the observation and every reward keep their bits.
+Test(mujoco_env, obs_com_appends_the_current_centre_of_mass_only) {
+  mrlConfig plain = config_for("../../envs/models/half_cheetah.xml"), com = plain;
+  plain.reward.mode = MRL_REWARD_DIRECTION;
+  plain.env.reset_noise = 0.1;
+  com = plain;
+  com.env.obs_com = 1;
+  mrlFamily *fa = make(&plain), *fb = make(&com);
+  cr_assert_eq(fb->nobs, fa->nobs + 3);
+  mrlEnv *ea = fa->env_make(fa, 1), *eb = fb->env_make(fb, 1);
+  const mjModel* m = mrl_mujoco_env_model(eb);
+  mjData* copy = mj_makeData(m);
+  int root = mrl_mujoco_root(fb);
+  double task[64], oa[64], ob[64], act[6];
+  neutral(fa, task);
+  fa->set_task(ea, task);
+  fb->set_task(eb, task);
+  mrlRng ra, rb;
+  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
+  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
+  fa->reset(ea, 0, &ra, oa);
+  fb->reset(eb, 0, &rb, ob);
+  double moved = 0;
+  for (int t = 0; t < 40; t++) {
+    for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
+    double r_a, r_b;
+    int d_a, d_b;
+    fa->step(ea, 0, act, oa, &r_a, &d_a);
+    fb->step(eb, 0, act, ob, &r_b, &d_b);
+    cr_assert_eq(r_a, r_b, "step %d: the reward changed", t);
+    cr_assert_eq(memcmp(oa, ob, sizeof(double) * fa->nobs), 0, "step %d: the observation", t);
+    mj_copyData(copy, m, mrl_mujoco_env_data(eb, 0));
+    mj_forward(m, copy);
+    for (int k = 0; k < 3; k++) {
+      cr_assert_float_eq(ob[fa->nobs + k], copy->subtree_com[3 * root + k], 1e-12,
+                         "step %d: centre of mass %d", t, k);
+    }
+    moved = fmax(moved, fabs(ob[fa->nobs]));
+  }
+  cr_assert(moved > 0.01, "the centre of mass never moved (%g)", moved);
+  mj_deleteData(copy);
+  fa->env_free(ea);
+  fb->env_free(eb);
+  mrl_family_free(fa);
+  mrl_family_free(fb);
+}
