@@ -50,6 +50,18 @@ static void small_config(mrlConfig* cfg) {
   cfg->eval.every = 0;
 }
 
+// The policy of cfg for fam in pol, and freshly initialized parameters drawn
+// with seed (caller frees).
+static double* fresh_params(const mrlConfig* cfg, const mrlFamily* fam, uint64_t seed,
+                            mrlPolicy* pol) {
+  mrl_policy_setup(pol, cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol->nparam);
+  mrlRng rng;
+  mrl_rng_init(&rng, seed, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(pol, &rng, params);
+  return params;
+}
+
 // Train cfg into tmpdir/name; the run directory lands in path.
 static void train_run(const mrlConfig* cfg, const char* name, char* path, size_t n) {
   char out[256], err[MRL_ERRLEN];
@@ -266,11 +278,7 @@ Test(eval, episode_lengths_are_those_of_the_sampled_batches, .init = setup, .fin
   cr_assert_not_null(fam, "%s", err);
   int T = fam->horizon;
   mrlPolicy pol;
-  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
-  double* params = mrl_alloc(sizeof(double) * pol.nparam);
-  mrlRng rng;
-  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
-  mrl_policy_init(&pol, &rng, params);
+  double* params = fresh_params(&cfg, fam, 1, &pol);
 
   double ret[2][NTASK * NSTEP], len[2][NTASK * NSTEP], full[2][NTASK * NSTEP];
   for (int t = 0; t < 2; t++) {
@@ -367,11 +375,7 @@ Test(eval, later_lr_changes_only_the_later_steps, .timeout = 60) {
   mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
   cr_assert_not_null(fam, "%s", err);
   mrlPolicy pol;
-  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
-  double* phi = mrl_alloc(sizeof(double) * pol.nparam);
-  mrlRng rng;
-  mrl_rng_init(&rng, 7, MRL_RNG_INIT, 0, 0, 0);
-  mrl_policy_init(&pol, &rng, phi);
+  double* phi = fresh_params(&cfg, fam, 7, &pol);
   enum { NTASK = 3, NSTEP = 3 };
   double later[3] = {0, cfg.inner.lr, cfg.inner.lr / 4};
   double ret[3][NTASK * NSTEP];
