@@ -68,6 +68,7 @@ typedef struct {
   int nkeep;
   int* keep;           // (nkeep) qpos indices copied into the observation
   int height_slot;     // index in obs of the root height (always 0)
+  int nobs;            // observation length: 1 + nkeep + nv (+ 3 with env.obs_com)
   int root_z_qpos;     // qpos index that lifts the root along world z (-1: none)
   int root_quat_qpos;  // qpos index of a free root's quaternion (-1: none)
 } MujocoFamily;
@@ -298,7 +299,8 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   for (int k = 0; k < mf->nslot; k++) mf->names[k] = mf->slots[k].name;
 
   fam->name = "mujoco";
-  fam->nobs = 1 + nkeep + m->nv + (cfg->env.obs_com ? 3 : 0);
+  mf->nobs = 1 + nkeep + m->nv + (cfg->env.obs_com ? 3 : 0);
+  fam->nobs = mf->nobs;
   fam->nact = m->nu;
   fam->ntask = mf->nslot;
   fam->horizon = cfg->env.horizon;
@@ -566,19 +568,20 @@ static void observe(const MujocoEnv* env, const mjData* d, double* obs) {
     double x = d->qvel[k];
     v[k] = x > clip ? clip : x < -clip ? -clip : x;
   }
-  if (mf->cfg.env.obs_com) memcpy(v + m->nv, d->subtree_com + 3 * mf->root, sizeof(double) * 3);
 }
 
-// After mj_step, d's positions are those its step started from (it integrates
-// last); env.obs_com wants the centre of mass of the state reached, so the
-// positions are brought up to date after the rest is observed (the rest keeps
-// its bits). The next mj_step recomputes them from the same state, so the
-// dynamics and rewards do not change.
-static void observe_current_com(const MujocoEnv* env, mjData* d, double* obs) {
+// env.obs_com: the root subtree's centre of mass after the rest of obs. After
+// mj_step, d's positions are those its step started from (it integrates last),
+// so stale asks for them to be brought up to date first, after the rest is
+// observed (the rest keeps its bits); the next mj_step recomputes them from
+// the same state, so the dynamics and rewards do not change.
+static void observe_com(const MujocoEnv* env, mjData* d, int stale, double* obs) {
   const mjModel* m = env->model;
   if (!env->mf->cfg.env.obs_com) return;
-  mj_kinematics(m, d);
-  mj_comPos(m, d);
+  if (stale) {
+    mj_kinematics(m, d);
+    mj_comPos(m, d);
+  }
   memcpy(obs + 1 + env->mf->nkeep + m->nv, d->subtree_com + 3 * env->mf->root, sizeof(double) * 3);
 }
 
@@ -605,6 +608,7 @@ static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   memcpy(env->prev_root + 3 * i, d->xpos + 3 * mf->root, sizeof(double) * 3);
   env->bad_before[i] = d->warning[mjWARN_BADQACC].number;
   observe(env, d, obs);
+  observe_com(env, d, 0, obs);  // mj_forward left the positions current
 }
 
 static void step(mrlEnv* e, int i, const double* act, double* obs, double* reward, int* done) {
@@ -632,7 +636,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   // episode as terminated; nothing non-finite leaves the env
   if (d->warning[mjWARN_BADQACC].number != env->bad_before[i] || !finite_state(m, d)) {
     env->diverged++;
-    memset(obs, 0, sizeof(double) * (1 + mf->nkeep + m->nv + (c->env.obs_com ? 3 : 0)));
+    memset(obs, 0, sizeof(double) * mf->nobs);
     *reward = 0;
     *done = 1;
     return;
@@ -665,7 +669,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   *reward = r;
   *done = c->env.terminate_unhealthy && !ok;
   observe(env, d, obs);
-  observe_current_com(env, d, obs);
+  observe_com(env, d, 1, obs);
 }
 
 int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {

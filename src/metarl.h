@@ -775,8 +775,7 @@ mrlFault mrl_dist_fault(int iteration);
 typedef struct {
   const mrlPolicy* pol;
   int k;                     // inner steps between phi' and the bounded policy
-  double lr;                 // the first one's step size (inner.lr)
-  double later_lr;           // the others' (inner.later_lr; 0: lr)
+  const mrlConfig* cfg;      // borrowed: their step sizes (mrl_inner_lr)
   mrlBatch* const* batches;  // (k + 1) borrowed: batch s sampled by theta_s
   const double* thetas;      // (k + 1, nparam) borrowed: theta_s at phi
   int supervised;            // the query batch holds labels: the surrogate is the MSE

@@ -113,8 +113,7 @@ void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* cons
   int n = pol->nparam, nobs = pol->sizes[0], nact = pol->sizes[pol->nlayer];
   const mrlBatch* q = batches[k];
   ts->k = k;
-  ts->lr = cfg->inner.lr;
-  ts->later_lr = cfg->inner.later_lr;
+  ts->cfg = cfg;
   ts->batches = batches;
   ts->thetas = thetas;
   ts->supervised = q->supervised;
@@ -144,7 +143,7 @@ static void adapt_from(const mrlTrustSet* ts, mrlPolicyWork* work, const double*
   memcpy(theta, p, sizeof(double) * n);
   for (int s = 0; s < ts->k; s++) {
     mrl_loss_grad(ts->pol, theta, work, ts->batches[s], grad);
-    double lr = s > 0 && ts->later_lr > 0 ? ts->later_lr : ts->lr;
+    double lr = mrl_inner_lr(ts->cfg, s);
     for (int i = 0; i < n; i++) theta[i] -= lr * grad[i];
   }
 }
