@@ -184,6 +184,7 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
     mrl_error(err, errlen, "env.model: '%s' does not compile: %s", path, xmlerr);
     return NULL;
   }
+  if (cfg->env.timestep > 0) m->opt.timestep = cfg->env.timestep;  // every task copies it
   MujocoFamily* mf = mrl_alloc(sizeof(MujocoFamily));
   mf->cfg = *cfg;
   mf->model = m;
@@ -570,16 +571,17 @@ static void observe(const MujocoEnv* env, const mjData* d, double* obs) {
   }
 }
 
-// env.obs_com: the root subtree's centre of mass after the rest of obs. After
-// mj_step, d's positions are those its step started from (it integrates last),
-// so stale asks for them to be brought up to date first, after the rest is
-// observed (the rest keeps its bits); the next mj_step recomputes them from
-// the same state, so the dynamics and rewards do not change.
-static void observe_com(const MujocoEnv* env, mjData* d, int stale, double* obs) {
+// env.obs_com: the root subtree's centre of mass after the rest of obs.
+// after_step: d was just stepped, so its centre of mass is that of the step's
+// start, and without env.sync_positions so are its positions: they are brought
+// up to date here, after the rest is observed (the rest keeps its bits); the
+// next mj_step recomputes them from the same state, so the dynamics and the
+// rewards do not change.
+static void observe_com(const MujocoEnv* env, mjData* d, int after_step, double* obs) {
   const mjModel* m = env->model;
   if (!env->mf->cfg.env.obs_com) return;
-  if (stale) {
-    mj_kinematics(m, d);
+  if (after_step) {
+    if (!env->mf->cfg.env.sync_positions) mj_kinematics(m, d);
     mj_comPos(m, d);
   }
   memcpy(obs + 1 + env->mf->nkeep + m->nv, d->subtree_com + 3 * env->mf->root, sizeof(double) * 3);
@@ -631,6 +633,11 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
     ctrl_sq += a * a;
   }
   for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
+  // mj_step integrates last: its positions are those it started from. With
+  // env.sync_positions the reward's displacement, the health check and obs[0]
+  // use those of the state reached, as rllab's envs (which call forward after
+  // the step) do; without it they lag one physics step (the earlier runs).
+  if (c->env.sync_positions) mj_kinematics(m, d);
 
   // a diverging simulation (MuJoCo resets it on a bad acceleration) ends the
   // episode as terminated; nothing non-finite leaves the env
@@ -682,6 +689,7 @@ int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {
     d->ctrl[u] = range[0] + (range[1] - range[0]) * mrl_rng_uniform(rng);
   }
   for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
+  if (c->env.sync_positions) mj_kinematics(m, d);  // as step() does
   return c->env.terminate_unhealthy && !healthy(env, d);
 }
 

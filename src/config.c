@@ -140,6 +140,12 @@ static const keyInfo kKeys[] = {
   BOOL_KEY("env.obs_com", env.obs_com, 0,
            "append the root subtree's centre of mass (world x, y, z) to the observation, as rllab's "
            "cheetah and ant do (mujoco)"),
+  BOOL_KEY("env.sync_positions", env.sync_positions, 0,
+           "recompute positions after each step so that the reward, the health check and the "
+           "observation see the state the action reached (false: MuJoCo's positions from the "
+           "step's start, one physics step late, as in earlier runs) (mujoco)"),
+  DBL_KEY("env.timestep", env.timestep, 0, 0, 1, 0,
+          "physics step in seconds, replacing the model's (0: the model's own) (mujoco)"),
 
   ENUM_KEY("reward.mode", reward.mode, kRewardMode, MRL_REWARD_FORWARD,
            "velocity term: forward, target_velocity, direction or goal"),

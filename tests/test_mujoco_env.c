@@ -353,3 +353,97 @@ Test(mujoco_env, obs_com_appends_the_current_centre_of_mass_only) {
   mrl_family_free(fa);
   mrl_family_free(fb);
 }
+
+// Root x and height above the flat floor of the state in d, from a fresh
+// mj_forward of a copy (what the positions of the state reached are).
+static void fresh_root(const mjModel* m, const mjData* d, mjData* copy, int root, double* x,
+                       double* z) {
+  mj_copyData(copy, m, d);
+  mj_forward(m, copy);
+  *x = copy->xpos[3 * root];
+  *z = copy->xpos[3 * root + 2];
+}
+
+// env.sync_positions: the reward is the root's displacement during the action's
+// own step and obs[0] the height of the state reached; without it both lag one
+// physics step (the reward of step t is the synced reward of step t - 1, bit
+// for bit). The dynamics are the same either way.
+Test(mujoco_env, sync_positions_rewards_the_action_s_own_motion) {
+  mrlConfig lag = config_for("../../envs/models/half_cheetah.xml"), sync;
+  lag.reward.mode = MRL_REWARD_FORWARD;  // reward = velocity along +x: no control cost
+  lag.env.reset_noise = 0.1;
+  sync = lag;
+  sync.env.sync_positions = 1;
+  mrlFamily *fa = make(&lag), *fb = make(&sync);
+  mrlEnv *ea = fa->env_make(fa, 1), *eb = fb->env_make(fb, 1);
+  const mjModel* m = mrl_mujoco_env_model(eb);
+  mjData* copy = mj_makeData(m);
+  int root = mrl_mujoco_root(fb);
+  double task[64], oa[64], ob[64], act[6];
+  neutral(fa, task);
+  fa->set_task(ea, task);
+  fb->set_task(eb, task);
+  mrlRng ra, rb;
+  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
+  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
+  fa->reset(ea, 0, &ra, oa);
+  fb->reset(eb, 0, &rb, ob);
+  double x_before, z, synced_before = 0;
+  fresh_root(m, mrl_mujoco_env_data(eb, 0), copy, root, &x_before, &z);
+  for (int t = 0; t < 40; t++) {
+    for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
+    double r_a, r_b, x;
+    int d_a, d_b;
+    fa->step(ea, 0, act, oa, &r_a, &d_a);
+    fb->step(eb, 0, act, ob, &r_b, &d_b);
+    const mjData *da = mrl_mujoco_env_data(ea, 0), *db = mrl_mujoco_env_data(eb, 0);
+    cr_assert_eq(memcmp(da->qpos, db->qpos, sizeof(mjtNum) * m->nq), 0, "step %d: qpos", t);
+    cr_assert_eq(memcmp(da->qvel, db->qvel, sizeof(mjtNum) * m->nv), 0, "step %d: qvel", t);
+    fresh_root(m, db, copy, root, &x, &z);
+    cr_assert_float_eq(r_b, (x - x_before) / m->opt.timestep, 1e-9, "step %d: synced reward", t);
+    cr_assert_float_eq(ob[0], z, 1e-12, "step %d: synced root height", t);
+    cr_assert(t == 0 ? r_a == 0 : r_a == synced_before, "step %d: the lagging reward %.17g", t,
+              r_a);
+    cr_assert(fabs(r_b) > 0 || t == 0, "step %d: the synced reward is 0", t);
+    synced_before = r_b;
+    x_before = x;
+  }
+  mj_deleteData(copy);
+  fa->env_free(ea);
+  fb->env_free(eb);
+  mrl_family_free(fa);
+  mrl_family_free(fb);
+}
+
+// env.timestep replaces the model's physics step in each task's copy of the
+// model, and the velocity reward divides by it.
+Test(mujoco_env, timestep_replaces_the_model_s) {
+  mrlConfig cfg = config_for("../../envs/models/half_cheetah.xml");
+  cfg.reward.mode = MRL_REWARD_FORWARD;
+  cfg.env.timestep = 0.02;
+  cfg.env.sync_positions = 1;
+  mrlFamily* fam = make(&cfg);
+  mrlEnv* env = fam->env_make(fam, 1);
+  double task[64], obs[64], act[6] = {1, -1, 1, -1, 1, -1}, x0, x1, z, r;
+  neutral(fam, task);
+  task[FIRST_MULT] = 1.5;  // a heavier torso: the task rewrites the model copy
+  fam->set_task(env, task);
+  const mjModel* m = mrl_mujoco_env_model(env);
+  cr_assert_eq(m->opt.timestep, 0.02);
+  mjData* copy = mj_makeData(m);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fam->reset(env, 0, &rng, obs);
+  int root = mrl_mujoco_root(fam), done;
+  fresh_root(m, mrl_mujoco_env_data(env, 0), copy, root, &x0, &z);
+  for (int t = 0; t < 5; t++) {
+    fam->step(env, 0, act, obs, &r, &done);
+    fresh_root(m, mrl_mujoco_env_data(env, 0), copy, root, &x1, &z);
+    cr_assert_float_eq(r, (x1 - x0) / 0.02, 1e-9, "step %d", t);
+    x0 = x1;
+  }
+  cr_assert(fabs(r) > 1e-3, "the root did not move");
+  mj_deleteData(copy);
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
