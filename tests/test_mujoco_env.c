@@ -305,30 +305,58 @@ Test(mujoco_env, bad_models_are_config_errors) {
   unlink(path);
 }
 
+// Two envs, one per variant of a config, on the neutral task and reset from
+// the same stream: the side-by-side comparisons of an env option.
+typedef struct {
+  mrlFamily *fa, *fb;
+  mrlEnv *ea, *eb;
+} Pair;
+
+static Pair pair_reset(const mrlConfig* a, const mrlConfig* b, double* oa, double* ob) {
+  Pair p = {make(a), make(b), NULL, NULL};
+  p.ea = p.fa->env_make(p.fa, 1);
+  p.eb = p.fb->env_make(p.fb, 1);
+  double task[64];
+  neutral(p.fa, task);
+  p.fa->set_task(p.ea, task);
+  p.fb->set_task(p.eb, task);
+  mrlRng ra, rb;
+  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
+  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
+  p.fa->reset(p.ea, 0, &ra, oa);
+  p.fb->reset(p.eb, 0, &rb, ob);
+  return p;
+}
+
+// The half-cheetah with reset noise, rewarded by mode.
+static mrlConfig noisy_cheetah(mrlRewardMode mode) {
+  mrlConfig cfg = config_for("../../envs/models/half_cheetah.xml");
+  cfg.reward.mode = mode;
+  cfg.env.reset_noise = 0.1;
+  return cfg;
+}
+
+static void pair_free(Pair* p) {
+  p->fa->env_free(p->ea);
+  p->fb->env_free(p->eb);
+  mrl_family_free(p->fa);
+  mrl_family_free(p->fb);
+}
+
 // env.obs_com appends the root subtree's centre of mass of the state reached
 // (a fresh mj_forward of a copy of it agrees) and changes nothing else: the
 // rest of the observation and every reward keep their bits.
 Test(mujoco_env, obs_com_appends_the_current_centre_of_mass_only) {
-  mrlConfig plain = config_for("../../envs/models/half_cheetah.xml"), com = plain;
-  plain.reward.mode = MRL_REWARD_DIRECTION;
-  plain.env.reset_noise = 0.1;
-  com = plain;
+  mrlConfig plain = noisy_cheetah(MRL_REWARD_DIRECTION), com = plain;
   com.env.obs_com = 1;
-  mrlFamily *fa = make(&plain), *fb = make(&com);
+  double oa[64], ob[64], act[6];
+  Pair p = pair_reset(&plain, &com, oa, ob);
+  mrlFamily *fa = p.fa, *fb = p.fb;
+  mrlEnv *ea = p.ea, *eb = p.eb;
   cr_assert_eq(fb->nobs, fa->nobs + 3);
-  mrlEnv *ea = fa->env_make(fa, 1), *eb = fb->env_make(fb, 1);
   const mjModel* m = mrl_mujoco_env_model(eb);
   mjData* copy = mj_makeData(m);
   int root = mrl_mujoco_root(fb);
-  double task[64], oa[64], ob[64], act[6];
-  neutral(fa, task);
-  fa->set_task(ea, task);
-  fb->set_task(eb, task);
-  mrlRng ra, rb;
-  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
-  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
-  fa->reset(ea, 0, &ra, oa);
-  fb->reset(eb, 0, &rb, ob);
   double moved = 0;
   for (int t = 0; t < 40; t++) {
     for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
@@ -348,10 +376,7 @@ Test(mujoco_env, obs_com_appends_the_current_centre_of_mass_only) {
   }
   cr_assert(moved > 0.01, "the centre of mass never moved (%g)", moved);
   mj_deleteData(copy);
-  fa->env_free(ea);
-  fb->env_free(eb);
-  mrl_family_free(fa);
-  mrl_family_free(fb);
+  pair_free(&p);
 }
 
 // Root x and height above the flat floor of the state in d, from a fresh
@@ -369,25 +394,16 @@ static void fresh_root(const mjModel* m, const mjData* d, mjData* copy, int root
 // physics step (the reward of step t is the synced reward of step t - 1, bit
 // for bit). The dynamics are the same either way.
 Test(mujoco_env, sync_positions_rewards_the_action_s_own_motion) {
-  mrlConfig lag = config_for("../../envs/models/half_cheetah.xml"), sync;
-  lag.reward.mode = MRL_REWARD_FORWARD;  // reward = velocity along +x: no control cost
-  lag.env.reset_noise = 0.1;
-  sync = lag;
+  // reward = velocity along +x: no control cost
+  mrlConfig lag = noisy_cheetah(MRL_REWARD_FORWARD), sync = lag;
   sync.env.sync_positions = 1;
-  mrlFamily *fa = make(&lag), *fb = make(&sync);
-  mrlEnv *ea = fa->env_make(fa, 1), *eb = fb->env_make(fb, 1);
+  double oa[64], ob[64], act[6];
+  Pair p = pair_reset(&lag, &sync, oa, ob);
+  mrlFamily *fa = p.fa, *fb = p.fb;
+  mrlEnv *ea = p.ea, *eb = p.eb;
   const mjModel* m = mrl_mujoco_env_model(eb);
   mjData* copy = mj_makeData(m);
   int root = mrl_mujoco_root(fb);
-  double task[64], oa[64], ob[64], act[6];
-  neutral(fa, task);
-  fa->set_task(ea, task);
-  fb->set_task(eb, task);
-  mrlRng ra, rb;
-  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
-  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
-  fa->reset(ea, 0, &ra, oa);
-  fb->reset(eb, 0, &rb, ob);
   double x_before, z, synced_before = 0;
   fresh_root(m, mrl_mujoco_env_data(eb, 0), copy, root, &x_before, &z);
   for (int t = 0; t < 40; t++) {
@@ -409,10 +425,7 @@ Test(mujoco_env, sync_positions_rewards_the_action_s_own_motion) {
     x_before = x;
   }
   mj_deleteData(copy);
-  fa->env_free(ea);
-  fb->env_free(eb);
-  mrl_family_free(fa);
-  mrl_family_free(fb);
+  pair_free(&p);
 }
 
 // env.timestep replaces the model's physics step in each task's copy of the
