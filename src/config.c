@@ -195,6 +195,9 @@ static const keyInfo kKeys[] = {
           "1: rllab's)"),
   BOOL_KEY("policy.obs_norm", policy.obs_norm, 0,
            "normalize observations by their running mean and std (kept in the checkpoint)"),
+  STR_KEY("policy.init_from", policy.init_from, "", 0,
+          "checkpoint whose parameters start training, e.g. a joint-training run's latest.ckpt "
+          "(same policy shape; empty: the seeded initialization)"),
 
   DBL_KEY("rl.gamma", rl.gamma, 0.99, 0, 1, 0, "discount"),
   DBL_KEY("rl.gae_lambda", rl.gae_lambda, 1.0, 0, 1, 0, "GAE lambda"),

@@ -301,6 +301,21 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
     report_config_error(config_path, argc, argv, err);
     return MRL_EXIT_USAGE;
   }
+  // so is a warm start that is no checkpoint of this policy
+  if (cfg.policy.init_from[0]) {
+    mrlPolicy pol;
+    mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+    double* params = mrl_alloc(sizeof(double) * pol.nparam);
+    char why[MRL_ERRLEN - 32];  // room for the key in err
+    int bad = mrl_checkpoint_load(cfg.policy.init_from, &pol, params, NULL, why, sizeof(why));
+    free(params);
+    if (bad) {
+      mrl_family_free(fam);
+      snprintf(err, sizeof(err), "policy.init_from: %s", why);
+      report_config_error(config_path, argc, argv, err);
+      return MRL_EXIT_USAGE;
+    }
+  }
   mrl_family_free(fam);
   if (mrl_rundir_create(&cfg, out, argc, argv, rundir, 4096, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);

@@ -144,12 +144,13 @@ typedef struct {
   } task;
 
   struct {
-    int nhidden;                // number of entries in policy.hidden
-    int hidden[MRL_MAXLAYERS];  // policy.hidden:       hidden layer sizes, e.g. [64, 64]
-    mrlActivation activation;   // policy.activation:   tanh | relu
-    double init_log_std;        // policy.init_log_std: initial log standard deviation
-    double output_init;         // policy.output_init:  scale of the output layer's initial weights
-    int obs_norm;               // policy.obs_norm:     running mean/std of the observations
+    int nhidden;                 // number of entries in policy.hidden
+    int hidden[MRL_MAXLAYERS];   // policy.hidden:       hidden layer sizes, e.g. [64, 64]
+    mrlActivation activation;    // policy.activation:   tanh | relu
+    double init_log_std;         // policy.init_log_std: initial log standard deviation
+    double output_init;          // policy.output_init:  scale of the output layer's initial weights
+    int obs_norm;                // policy.obs_norm:     running mean/std of the observations
+    char init_from[MRL_STRLEN];  // policy.init_from: checkpoint that starts training ("": fresh)
   } policy;
 
   struct {

@@ -526,6 +526,19 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
     if (!code && !(log = mrl_log_open(rundir, cfg->outer.iterations, resume, out, err, errlen))) {
       code = MRL_EXIT_RUNTIME;
     }
+    // policy.init_from: a fresh run starts from the checkpoint's parameters (a
+    // resumed one from its own); a copy stays with the run, whatever becomes of the file
+    if (!code && !resume && cfg->policy.init_from[0]) {
+      char why[MRL_ERRLEN];
+      if (mrl_checkpoint_load(cfg->policy.init_from, &tr->pol, tr->phi, NULL, why, sizeof(why))) {
+        snprintf(err, errlen, "policy.init_from: %s", why);
+        code = MRL_EXIT_USAGE;
+      }
+      snprintf(path, sizeof(path), "%s/checkpoints/init.ckpt", rundir);
+      if (!code && mrl_checkpoint_save(path, &tr->pol, tr->phi, 0, err, errlen)) {
+        code = MRL_EXIT_RUNTIME;
+      }
+    }
   }
   if ((code = mrl_dist_agree(code, err, errlen))) {
     if (log) mrl_log_close(log, path, sizeof(path));

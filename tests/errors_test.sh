@@ -210,6 +210,13 @@ prefix=("${as_user[@]}")
 expect 2 "cannot read checkpoint 'WORK/locked/checkpoints/latest.ckpt': Permission denied" -- eval "$work/locked" "${ev[@]}"
 prefix=()
 
+# a warm start (policy.init_from) that is no checkpoint of this policy: refused before any
+# run directory exists
+touch "$work/.stamp"
+expect 2 "override 'policy.init_from=WORK/run/config.yaml': policy.init_from: 'WORK/run/config.yaml' is not a metarl checkpoint (bad magic)" -- train "$pn" "${tiny[@]}" "policy.init_from=$work/run/config.yaml" "$logs"
+expect 2 "override 'policy.init_from=WORK/run/checkpoints/latest.ckpt': policy.init_from: checkpoint 'WORK/run/checkpoints/latest.ckpt': layer 1 has size 32; the policy has 16" -- train "$pn" "${tiny[@]}" policy.hidden=[16] "policy.init_from=$work/run/checkpoints/latest.ckpt" "$logs"
+no_new_files "warm-start errors"
+
 #------------------------------ output folders -------------------------------
 
 mkdir "$work/readonly"

@@ -11,7 +11,8 @@
 #   - the checkpoint after training is the same bytes with 1 process
 #     (2 threads), 2 ranks and 4 oversubscribed ranks (1 thread each), for
 #     Reptile with the meta-test on, and for FOMAML with TRPO (Fisher sets
-#     gathered) with 3 tasks over 4 ranks (one rank has none);
+#     gathered) with 3 tasks over 4 ranks (one rank has none), and for a
+#     warm start (policy.init_from, read by rank 0) with 2 ranks;
 #   - a rank killed mid-run (SIGKILL, METARL_FAULT_INJECT) ends the job with a
 #     message naming the rank and the signal, and leaves a checkpoint that a
 #     job of another rank count resumes to the uninterrupted run's bytes;
@@ -91,6 +92,18 @@ for name in reptile trpo; do
     fi
   done
 done
+# a warm start (policy.init_from) is read by rank 0 and shared: same bits with 2 ranks
+warm=(outer.iterations=2 outer.meta_batch=4 inner.episodes=6 eval.every=0 --quiet
+  "policy.init_from=$work/reptile-1/checkpoints/latest.ckpt")
+job 0 train "$config" "${warm[@]}" threads=1 --out warm-1
+[[ $code -eq 0 ]] || fail "warm start: one process exited $code"
+job 2 train "$config" "${warm[@]}" threads=1 --out warm-2
+if [[ $code -eq 0 ]] && cmp -s warm-1/checkpoints/latest.ckpt warm-2/checkpoints/latest.ckpt &&
+  ! cmp -s warm-1/checkpoints/latest.ckpt reptile-1/checkpoints/latest.ckpt; then
+  ok "warm start: 2 ranks give the single-process checkpoint bit for bit"
+else
+  fail "warm start: 2 ranks exited $code or their checkpoint differs from one process's"
+fi
 # only rank 0 wrote: one event file, progress rows once each, Ranks column 4
 if [[ $(ls reptile-4 | grep -c '^events\.out\.tfevents') -eq 1 &&
   $(tail -n +2 reptile-4/progress.csv | wc -l) -eq 4 ]]; then

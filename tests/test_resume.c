@@ -290,3 +290,57 @@ Test(resume, optimizer_mismatch_refused) {
   cr_assert_not_null(strstr(err, "another outer optimizer"), "%s", err);
   mrl_trainer_free(b);
 }
+
+// policy.init_from: a fresh run starts from the checkpoint's parameters (its
+// first update is the one a trainer given those parameters makes), keeps a copy
+// in checkpoints/init.ckpt, and a checkpoint of another policy shape is refused
+// naming the key and the file.
+Test(resume, init_from_starts_from_the_checkpoint, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg, MRL_OUTER_FOMAML);
+  cfg.outer.iterations = 2;
+  char err[MRL_ERRLEN], first[512], warm[512], src[1100], path[1100];
+  make_rundir("first", first);
+  make_rundir("warm", warm);
+  cr_assert_eq(mrl_train_run(&cfg, first, NULL, err, sizeof(err)), MRL_EXIT_OK, "%s", err);
+  snprintf(src, sizeof(src), "%s/checkpoints/latest.ckpt", first);
+
+  mrlConfig wcfg = cfg;
+  cr_assert_lt(strlen(src), sizeof(wcfg.policy.init_from));
+  memcpy(wcfg.policy.init_from, src, strlen(src) + 1);
+  wcfg.outer.iterations = 1;
+  cr_assert_eq(mrl_train_run(&wcfg, warm, NULL, err, sizeof(err)), MRL_EXIT_OK, "%s", err);
+
+  // the same first update by hand: a fresh trainer given the checkpoint's parameters
+  mrlTrainer* t = make(&cfg);
+  const mrlPolicy* pol = mrl_trainer_policy(t);
+  int n = pol->nparam;
+  double* start = mrl_alloc(sizeof(double) * n);
+  double* got = mrl_alloc(sizeof(double) * n);
+  cr_assert_eq(mrl_checkpoint_load(src, pol, start, NULL, err, sizeof(err)), 0, "%s", err);
+  snprintf(path, sizeof(path), "%s/checkpoints/init.ckpt", warm);
+  cr_assert_eq(mrl_checkpoint_load(path, pol, got, NULL, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(memcmp(start, got, sizeof(double) * n), 0, "init.ckpt is not the warm start");
+  memcpy(mrl_trainer_params(t), start, sizeof(double) * n);
+  run(t, 1);
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", warm);
+  cr_assert_eq(mrl_checkpoint_load(path, pol, got, NULL, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(memcmp(mrl_trainer_params(t), got, sizeof(double) * n), 0,
+               "the warm run did not start from the checkpoint");
+  // and the seeded start is another one: the comparison can fail
+  mrlTrainer* fresh = make(&cfg);
+  run(fresh, 1);
+  cr_assert_neq(memcmp(mrl_trainer_params(fresh), got, sizeof(double) * n), 0);
+  mrl_trainer_free(fresh);
+  mrl_trainer_free(t);
+  free(start);
+  free(got);
+
+  // another policy shape: refused, naming the key and the file
+  char wide[512];
+  make_rundir("wide", wide);
+  wcfg.policy.hidden[0] = 32;
+  cr_assert_eq(mrl_train_run(&wcfg, wide, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
+  cr_assert_not_null(strstr(err, "policy.init_from: checkpoint"), "%s", err);
+  cr_assert_not_null(strstr(err, src), "%s", err);
+}
