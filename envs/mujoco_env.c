@@ -580,7 +580,7 @@ static void observe(const MujocoEnv* env, const mjData* d, double* obs) {
 static void observe_com(const MujocoEnv* env, mjData* d, int after_step, double* obs) {
   const mjModel* m = env->model;
   if (!env->mf->cfg.env.obs_com) return;
-  if (after_step) {
+  if (after_step && env->mf->cfg.reward.velocity != MRL_VELOCITY_COM) {  // com: step() did both
     if (!env->mf->cfg.env.sync_positions) mj_kinematics(m, d);
     mj_comPos(m, d);
   }
@@ -637,7 +637,8 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   // env.sync_positions the reward's displacement, the health check and obs[0]
   // use those of the state reached, as rllab's envs (which call forward after
   // the step) do; without it they lag one physics step (the earlier runs).
-  if (c->env.sync_positions) mj_kinematics(m, d);
+  int com = c->reward.velocity == MRL_VELOCITY_COM;
+  if (c->env.sync_positions || com) mj_kinematics(m, d);
 
   // a diverging simulation (MuJoCo resets it on a bad acceleration) ends the
   // episode as terminated; nothing non-finite leaves the env
@@ -655,6 +656,16 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
                 (p[2] - prev[2]) * env->forward[2]) /
                dt;
   memcpy(prev, p, sizeof(double) * 3);
+  if (com) {
+    // reward.velocity com: the subtree's momentum over its mass at the state
+    // reached, as rllab reads its envs' velocity (mj_setConst keeps the
+    // subtree masses of a task's scaled bodies)
+    mj_comPos(m, d);
+    mj_comVel(m, d);
+    mj_subtreeVel(m, d);
+    const mjtNum* v = d->subtree_linvel + 3 * mf->root;
+    vel = v[0] * env->forward[0] + v[1] * env->forward[1] + v[2] * env->forward[2];
+  }
 
   double r = -c->reward.ctrl_cost * ctrl_sq;
   switch (c->reward.mode) {
@@ -689,7 +700,14 @@ int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {
     d->ctrl[u] = range[0] + (range[1] - range[0]) * mrl_rng_uniform(rng);
   }
   for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
-  if (c->env.sync_positions) mj_kinematics(m, d);  // as step() does
+  // the MuJoCo calls step() makes
+  int com = c->reward.velocity == MRL_VELOCITY_COM;
+  if (c->env.sync_positions || com) mj_kinematics(m, d);
+  if (com) {
+    mj_comPos(m, d);
+    mj_comVel(m, d);
+    mj_subtreeVel(m, d);
+  }
   return c->env.terminate_unhealthy && !healthy(env, d);
 }
 

@@ -92,6 +92,7 @@ static const char* const kCombo[] = {"last", "sum", "mean", "first", NULL};
 static const char* const kBaseline[] = {"linear", "zero", NULL};
 static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};
 static const char* const kRandGroup[] = {"element", "body", NULL};
+static const char* const kVelocity[] = {"root", "com", NULL};
 
 // One row per key: kept as laid out by hand.
 // clang-format off
@@ -154,6 +155,11 @@ static const keyInfo kKeys[] = {
   DBL_KEY("reward.alive_bonus", reward.alive_bonus, 0.0, -INFINITY, INFINITY, 0,
           "reward per step while healthy"),
   DBL_KEY("reward.ctrl_cost", reward.ctrl_cost, 0.0, 0, INFINITY, 0, "weight of |action|^2"),
+  ENUM_KEY("reward.velocity", reward.velocity, kVelocity, MRL_VELOCITY_ROOT,
+           "the velocity the reward reads: root (the root body's displacement over the step "
+           "over its duration) or com (the root subtree's centre-of-mass velocity after the step, "
+           "as rllab's get_body_comvel; positions brought up to date as env.sync_positions does) "
+           "(mujoco)"),
 
   DBL_KEY("task.goal_low", task.goal_low, -0.5, -INFINITY, INFINITY, 0,
           "point_nav goal box, lower bound per axis"),

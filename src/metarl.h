@@ -91,6 +91,10 @@ typedef enum {
   MRL_REWARD_DIRECTION,    // forward_weight * task direction (+-1) * velocity
   MRL_REWARD_GOAL          // -distance of the root to the task goal (x, y)
 } mrlRewardMode;
+typedef enum {
+  MRL_VELOCITY_ROOT = 0,  // the root body frame's displacement over the step / its duration
+  MRL_VELOCITY_COM        // the root subtree's centre-of-mass velocity after the step
+} mrlVelocityKind;
 typedef enum { MRL_RAND_ELEMENT = 0, MRL_RAND_BODY } mrlRandGroup;
 
 // The whole configuration of a run: one field per YAML key. Defaults and
@@ -120,10 +124,11 @@ typedef struct {
   } env;
 
   struct {
-    mrlRewardMode mode;     // reward.mode: forward | target_velocity | direction | goal
-    double forward_weight;  // reward.forward_weight: weight of the velocity term
-    double alive_bonus;     // reward.alive_bonus:    per step while healthy
-    double ctrl_cost;       // reward.ctrl_cost:      weight of |action|^2
+    mrlRewardMode mode;        // reward.mode: forward | target_velocity | direction | goal
+    double forward_weight;     // reward.forward_weight: weight of the velocity term
+    double alive_bonus;        // reward.alive_bonus:    per step while healthy
+    double ctrl_cost;          // reward.ctrl_cost:      weight of |action|^2
+    mrlVelocityKind velocity;  // reward.velocity:    root | com
   } reward;
 
   struct {

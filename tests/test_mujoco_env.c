@@ -428,6 +428,58 @@ Test(mujoco_env, sync_positions_rewards_the_action_s_own_motion) {
   pair_free(&p);
 }
 
+// reward.velocity com: the reward's velocity is the root subtree's momentum
+// over its mass at the state reached (rllab's get_body_comvel), summed here by
+// hand from a fresh mj_forward with the task's masses (a heavier torso); the
+// dynamics and the observation are those of env.sync_positions.
+Test(mujoco_env, com_velocity_is_the_subtree_momentum_over_its_mass) {
+  mrlConfig root = noisy_cheetah(MRL_REWARD_FORWARD), com = root;
+  root.env.sync_positions = 1;
+  com.reward.velocity = MRL_VELOCITY_COM;
+  mrlFamily *fa = make(&root), *fb = make(&com);
+  mrlEnv *ea = fa->env_make(fa, 1), *eb = fb->env_make(fb, 1);
+  double task[64], oa[64], ob[64], act[6];
+  neutral(fa, task);
+  task[FIRST_MULT] = 1.5;
+  fa->set_task(ea, task);
+  fb->set_task(eb, task);
+  mrlRng ra, rb;
+  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
+  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
+  fa->reset(ea, 0, &ra, oa);
+  fb->reset(eb, 0, &rb, ob);
+  const mjModel* m = mrl_mujoco_env_model(eb);
+  mjData* copy = mj_makeData(m);
+  double max_gap = 0;
+  for (int t = 0; t < 40; t++) {
+    for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
+    double r_a, r_b;
+    int d_a, d_b;
+    fa->step(ea, 0, act, oa, &r_a, &d_a);
+    fb->step(eb, 0, act, ob, &r_b, &d_b);
+    const mjData *da = mrl_mujoco_env_data(ea, 0), *db = mrl_mujoco_env_data(eb, 0);
+    cr_assert_eq(memcmp(da->qpos, db->qpos, sizeof(mjtNum) * m->nq), 0, "step %d: qpos", t);
+    cr_assert_eq(memcmp(da->qvel, db->qvel, sizeof(mjtNum) * m->nv), 0, "step %d: qvel", t);
+    cr_assert_eq(memcmp(oa, ob, sizeof(double) * fa->nobs), 0, "step %d: obs", t);
+    mj_copyData(copy, m, db);
+    mj_forward(m, copy);
+    double momentum = 0, mass = 0, v6[6];
+    for (int b = 1; b < m->nbody; b++) {  // the torso (body 1) holds every other body
+      mj_objectVelocity(m, copy, mjOBJ_BODY, b, v6, 0);
+      momentum += m->body_mass[b] * v6[3];
+      mass += m->body_mass[b];
+    }
+    cr_assert_float_eq(r_b, momentum / mass, 1e-9, "step %d: com velocity %.17g", t, r_b);
+    max_gap = fmax(max_gap, fabs(r_b - r_a));
+  }
+  cr_assert_gt(max_gap, 0.05, "the com and root velocities never differed");
+  mj_deleteData(copy);
+  fa->env_free(ea);
+  fb->env_free(eb);
+  mrl_family_free(fa);
+  mrl_family_free(fb);
+}
+
 // env.timestep replaces the model's physics step in each task's copy of the
 // model, and the velocity reward divides by it.
 Test(mujoco_env, timestep_replaces_the_model_s) {
