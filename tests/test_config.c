@@ -127,7 +127,7 @@ static void override_ok(mrlConfig* cfg, const char* assignment) {
 // clang-format off
 static const char* const kAllKeys[] = {
   "name", "seed", "threads", "env.name", "env.horizon", "task.goal_low", "task.goal_high",
-  "task.test_seed", "policy.hidden", "policy.activation", "policy.init_log_std", "policy.output_init", "policy.init_from", "env.obs_com", "env.sync_positions", "env.timestep", "rl.gamma",
+  "task.test_seed", "policy.hidden", "policy.activation", "policy.init_log_std", "policy.output_init", "policy.init_from", "reward.velocity", "env.obs_com", "env.sync_positions", "env.timestep", "rl.gamma",
   "rl.gae_lambda", "rl.baseline", "rl.normalize_advantages", "inner.step", "inner.optim",
   "inner.lr", "inner.later_lr", "inner.steps", "inner.episodes", "outer.algo", "outer.optim", "outer.lr",
   "outer.eps_start", "outer.eps_end", "outer.meta_batch", "outer.iterations", "eval.tasks",
@@ -509,7 +509,7 @@ Test(config, reference_lists_every_key_with_default_and_doc) {
     cr_assert_not_null(at, "key %s missing from:\n%s", kAllKeys[i], text);
     lines++;
   }
-  cr_assert_eq(lines, 38);
+  cr_assert_eq(lines, 39);
   const char* lr = strstr(text, "\ninner.lr ");
   const char* eol = strchr(lr + 1, '\n');
   char row[256];
