@@ -109,6 +109,7 @@ typedef struct {
   double* params;         // (nparam)
   mrlAdaptCurve curve;    // (ntask, nstep)
   mrlSummary* summary;    // (nstep)
+  mrlSummary* paired;     // (nstep) the run's return minus this one's, task by task (not the run)
   double* mean_length;    // (nstep) mean over tasks of curve.mean_length
   double* full_fraction;  // (nstep) mean over tasks of curve.full_fraction
 } Init;
@@ -218,7 +219,19 @@ static int write_summary_json(FILE* f, const Results* r) {
               s ? "," : "", s, m->n, m->mean, m->sem, m->ci_low, m->ci_high, m->iqm,
               in->mean_length[s], in->full_fraction[s]);
     }
-    fprintf(f, "]}");
+    fprintf(f, "]");
+    if (c > 0) {  // the run's return minus this one's, task by task
+      fprintf(f, ",\n     \"run_minus_this\": [");
+      for (int s = 0; s < r->nstep; s++) {
+        const mrlSummary* m = &in->paired[s];
+        fprintf(f,
+                "%s\n       {\"step\": %d, \"n\": %d, \"mean\": %.17g, \"stderr\": %.17g, "
+                "\"ci95_low\": %.17g, \"ci95_high\": %.17g}",
+                s ? "," : "", s, m->n, m->mean, m->sem, m->ci_low, m->ci_high);
+      }
+      fprintf(f, "]");
+    }
+    fprintf(f, "}");
   }
   fprintf(f, "\n  ]\n}\n");
   return ferror(f) ? -1 : 0;
@@ -274,6 +287,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     inits[c].params = mrl_alloc(sizeof(double) * pol.nparam);
     inits[c].curve.returns = mrl_alloc(sizeof(double) * ntask * nstep);
     inits[c].summary = mrl_alloc(sizeof(mrlSummary) * nstep);
+    inits[c].paired = mrl_alloc(sizeof(mrlSummary) * nstep);
     inits[c].curve.mean_length = mrl_alloc(sizeof(double) * ntask * nstep);
     inits[c].curve.full_fraction = mrl_alloc(sizeof(double) * ntask * nstep);
     inits[c].mean_length = mrl_alloc(sizeof(double) * nstep);
@@ -362,6 +376,17 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
         inits[c].full_fraction[s] = mrl_stats_mean(x, ntask);
       }
     }
+    // paired over the same tasks and noise streams: the task-to-task spread,
+    // which widens each interval above, cancels in the differences
+    for (int c = 1; c < ninit; c++) {
+      for (int s = 0; s < nstep; s++) {
+        for (int j = 0; j < ntask; j++) {
+          size_t at = (size_t)j * nstep + s;
+          x[j] = inits[0].curve.returns[at] - inits[c].curve.returns[at];
+        }
+        mrl_stats_summarize(x, ntask, opt->seed, &inits[c].paired[s]);
+      }
+    }
     free(x);
   }
 
@@ -420,6 +445,22 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
             "(mean return over tasks [95%% bootstrap interval]; per task: %s; with standard "
             "errors and interquartile means: %s)\n",
             csv_path, json_path);
+    fprintf(out, "\n%s minus each other initialization, task by task\n", inits[0].name);
+    print_table_header(out, inits + 1, ninit - 1);
+    for (int s = 0; s < nstep; s++) {
+      fprintf(out, "%-5d", s);
+      for (int c = 1; c < ninit; c++) {
+        const mrlSummary* m = &inits[c].paired[s];
+        char cell[96];
+        snprintf(cell, sizeof(cell), "%+.2f [%+.2f, %+.2f]", m->mean, m->ci_low, m->ci_high);
+        fprintf(out, "  %-26s", cell);
+      }
+      fprintf(out, "\n");
+    }
+    fprintf(out,
+            "(mean difference [95%% bootstrap interval]: an interval above 0 says %s is ahead on "
+            "these tasks)\n",
+            inits[0].name);
     // a supervised family's "episode" is one point: its length says nothing
     if (!fam->supervised) {
       fprintf(out,
@@ -445,6 +486,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     free(inits[c].params);
     free(inits[c].curve.returns);
     free(inits[c].summary);
+    free(inits[c].paired);
     free(inits[c].curve.mean_length);
     free(inits[c].curve.full_fraction);
     free(inits[c].mean_length);

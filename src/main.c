@@ -56,9 +56,10 @@ static const Command commands[] = {
      "episode length with the fraction of episodes that ran the full horizon; writes\n"
      "RUN_DIR/eval/adaptation.csv (per task: return, mean_length, full_fraction) and\n"
      "RUN_DIR/eval/summary.json (mean, standard error, bootstrap interval, interquartile mean\n"
-     "of the return, mean_length and full_fraction per initialization and step), both or\n"
-     "neither. Defaults come from the run's eval.* keys. After --compare, further run\n"
-     "directories are compared too.\n",
+     "of the return, mean_length and full_fraction per initialization and step; for each\n"
+     "other initialization the same of the run's return minus its own, task by task), both\n"
+     "or neither; prints those paired differences too. Defaults come from the run's eval.*\n"
+     "keys. After --compare, further run directories are compared too.\n",
      cmd_eval},
     {"view",
      "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"

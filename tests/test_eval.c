@@ -184,6 +184,24 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   snprintf(want, sizeof(want), "\n1      %.1f (%.2f) ", mlen, mfull);  // step 1, column pn
   const char* table = strstr(printed, "\nmean episode length");
   cr_assert_not_null(strstr(table, want), "'%s' not in\n%s", want, printed);
+  // the paired differences: the run minus the random init, task by task
+  double diff[20];
+  for (int j = 0; j < 20; j++) diff[j] = meta[j] - rnd[j];
+  mrlSummary d;
+  mrl_stats_summarize(diff, 20, 5, &d);
+  cr_assert_gt(d.ci_high - d.ci_low, 0);
+  snprintf(want, sizeof(want),
+           "{\"step\": 1, \"n\": 20, \"mean\": %.17g, \"stderr\": %.17g, \"ci95_low\": %.17g, "
+           "\"ci95_high\": %.17g}",
+           d.mean, d.sem, d.ci_low, d.ci_high);
+  const char* paired = strstr(text, "\"run_minus_this\": [");
+  cr_assert_not_null(paired, "no paired differences in\n%s", text);
+  cr_assert_not_null(strstr(paired, want), "%s not in\n%s", want, text);
+  cr_assert_null(strstr(paired + 1, "\"run_minus_this\""), "one list: the random init's");
+  snprintf(want, sizeof(want), "\n1      %+.2f [%+.2f, %+.2f] ", d.mean, d.ci_low, d.ci_high);
+  table = strstr(printed, "\npn minus each other initialization, task by task\nstep   random");
+  cr_assert_not_null(table, "%s", printed);
+  cr_assert_not_null(strstr(table, want), "'%s' not in\n%s", want, printed);
   free(printed);
 }
 
