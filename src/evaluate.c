@@ -121,6 +121,26 @@ static void print_table_header(FILE* out, const Init* inits, int ninit) {
   fprintf(out, "\n");
 }
 
+// One row per step of "mean [interval]" cells: each init's return, or with
+// paired its difference from the run's (signed).
+static void print_interval_table(FILE* out, const Init* inits, int ninit, int nstep, int paired) {
+  print_table_header(out, inits, ninit);
+  for (int s = 0; s < nstep; s++) {
+    fprintf(out, "%-5d", s);
+    for (int c = 0; c < ninit; c++) {
+      const mrlSummary* m = paired ? &inits[c].paired[s] : &inits[c].summary[s];
+      char cell[96];
+      if (paired) {
+        snprintf(cell, sizeof(cell), "%+.2f [%+.2f, %+.2f]", m->mean, m->ci_low, m->ci_high);
+      } else {
+        snprintf(cell, sizeof(cell), "%.2f [%.2f, %.2f]", m->mean, m->ci_low, m->ci_high);
+      }
+      fprintf(out, "  %-26s", cell);
+    }
+    fprintf(out, "\n");
+  }
+}
+
 // The last path component of a run directory, without trailing slashes.
 static void run_name(const char* dir, char* name, size_t n) {
   char buf[4096];
@@ -430,33 +450,13 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
                 cfg.policy.init_log_std);
       }
     }
-    print_table_header(out, inits, ninit);
-    for (int s = 0; s < nstep; s++) {
-      fprintf(out, "%-5d", s);
-      for (int c = 0; c < ninit; c++) {
-        const mrlSummary* m = &inits[c].summary[s];
-        char cell[96];
-        snprintf(cell, sizeof(cell), "%.2f [%.2f, %.2f]", m->mean, m->ci_low, m->ci_high);
-        fprintf(out, "  %-26s", cell);
-      }
-      fprintf(out, "\n");
-    }
+    print_interval_table(out, inits, ninit, nstep, 0);
     fprintf(out,
             "(mean return over tasks [95%% bootstrap interval]; per task: %s; with standard "
             "errors and interquartile means: %s)\n",
             csv_path, json_path);
     fprintf(out, "\n%s minus each other initialization, task by task\n", inits[0].name);
-    print_table_header(out, inits + 1, ninit - 1);
-    for (int s = 0; s < nstep; s++) {
-      fprintf(out, "%-5d", s);
-      for (int c = 1; c < ninit; c++) {
-        const mrlSummary* m = &inits[c].paired[s];
-        char cell[96];
-        snprintf(cell, sizeof(cell), "%+.2f [%+.2f, %+.2f]", m->mean, m->ci_low, m->ci_high);
-        fprintf(out, "  %-26s", cell);
-      }
-      fprintf(out, "\n");
-    }
+    print_interval_table(out, inits + 1, ninit - 1, nstep, 1);
     fprintf(out,
             "(mean difference [95%% bootstrap interval]: an interval above 0 says %s is ahead on "
             "these tasks)\n",

@@ -312,12 +312,15 @@ typedef struct {
   mrlEnv *ea, *eb;
 } Pair;
 
-static Pair pair_reset(const mrlConfig* a, const mrlConfig* b, double* oa, double* ob) {
+// Two families' envs on one task (NULL: the neutral one), reset from the same stream.
+static Pair pair_reset_on(const mrlConfig* a, const mrlConfig* b, const double* on, double* oa,
+                          double* ob) {
   Pair p = {make(a), make(b), NULL, NULL};
   p.ea = p.fa->env_make(p.fa, 1);
   p.eb = p.fb->env_make(p.fb, 1);
   double task[64];
   neutral(p.fa, task);
+  if (on) memcpy(task, on, sizeof(double) * p.fa->ntask);
   p.fa->set_task(p.ea, task);
   p.fb->set_task(p.eb, task);
   mrlRng ra, rb;
@@ -328,12 +331,25 @@ static Pair pair_reset(const mrlConfig* a, const mrlConfig* b, double* oa, doubl
   return p;
 }
 
+static Pair pair_reset(const mrlConfig* a, const mrlConfig* b, double* oa, double* ob) {
+  return pair_reset_on(a, b, NULL, oa, ob);
+}
+
 // The half-cheetah with reset noise, rewarded by mode.
 static mrlConfig noisy_cheetah(mrlRewardMode mode) {
   mrlConfig cfg = config_for("../../envs/models/half_cheetah.xml");
   cfg.reward.mode = mode;
   cfg.env.reset_noise = 0.1;
   return cfg;
+}
+
+// Step t of a pair: both envs take the same smooth action; their rewards out.
+static void pair_step(const Pair* p, int t, double* oa, double* ob, double* r_a, double* r_b) {
+  double act[6];
+  int d_a, d_b;
+  for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
+  p->fa->step(p->ea, 0, act, oa, r_a, &d_a);
+  p->fb->step(p->eb, 0, act, ob, r_b, &d_b);
 }
 
 static void pair_free(Pair* p) {
@@ -349,21 +365,18 @@ static void pair_free(Pair* p) {
 Test(mujoco_env, obs_com_appends_the_current_centre_of_mass_only) {
   mrlConfig plain = noisy_cheetah(MRL_REWARD_DIRECTION), com = plain;
   com.env.obs_com = 1;
-  double oa[64], ob[64], act[6];
+  double oa[64], ob[64];
   Pair p = pair_reset(&plain, &com, oa, ob);
   mrlFamily *fa = p.fa, *fb = p.fb;
-  mrlEnv *ea = p.ea, *eb = p.eb;
+  mrlEnv* eb = p.eb;
   cr_assert_eq(fb->nobs, fa->nobs + 3);
   const mjModel* m = mrl_mujoco_env_model(eb);
   mjData* copy = mj_makeData(m);
   int root = mrl_mujoco_root(fb);
   double moved = 0;
   for (int t = 0; t < 40; t++) {
-    for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
     double r_a, r_b;
-    int d_a, d_b;
-    fa->step(ea, 0, act, oa, &r_a, &d_a);
-    fb->step(eb, 0, act, ob, &r_b, &d_b);
+    pair_step(&p, t, oa, ob, &r_a, &r_b);
     cr_assert_eq(r_a, r_b, "step %d: the reward changed", t);
     cr_assert_eq(memcmp(oa, ob, sizeof(double) * fa->nobs), 0, "step %d: the observation", t);
     mj_copyData(copy, m, mrl_mujoco_env_data(eb, 0));
@@ -397,9 +410,9 @@ Test(mujoco_env, sync_positions_rewards_the_action_s_own_motion) {
   // reward = velocity along +x: no control cost
   mrlConfig lag = noisy_cheetah(MRL_REWARD_FORWARD), sync = lag;
   sync.env.sync_positions = 1;
-  double oa[64], ob[64], act[6];
+  double oa[64], ob[64];
   Pair p = pair_reset(&lag, &sync, oa, ob);
-  mrlFamily *fa = p.fa, *fb = p.fb;
+  mrlFamily* fb = p.fb;
   mrlEnv *ea = p.ea, *eb = p.eb;
   const mjModel* m = mrl_mujoco_env_model(eb);
   mjData* copy = mj_makeData(m);
@@ -407,11 +420,8 @@ Test(mujoco_env, sync_positions_rewards_the_action_s_own_motion) {
   double x_before, z, synced_before = 0;
   fresh_root(m, mrl_mujoco_env_data(eb, 0), copy, root, &x_before, &z);
   for (int t = 0; t < 40; t++) {
-    for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
     double r_a, r_b, x;
-    int d_a, d_b;
-    fa->step(ea, 0, act, oa, &r_a, &d_a);
-    fb->step(eb, 0, act, ob, &r_b, &d_b);
+    pair_step(&p, t, oa, ob, &r_a, &r_b);
     const mjData *da = mrl_mujoco_env_data(ea, 0), *db = mrl_mujoco_env_data(eb, 0);
     cr_assert_eq(memcmp(da->qpos, db->qpos, sizeof(mjtNum) * m->nq), 0, "step %d: qpos", t);
     cr_assert_eq(memcmp(da->qvel, db->qvel, sizeof(mjtNum) * m->nv), 0, "step %d: qvel", t);
@@ -436,27 +446,20 @@ Test(mujoco_env, com_velocity_is_the_subtree_momentum_over_its_mass) {
   mrlConfig root = noisy_cheetah(MRL_REWARD_FORWARD), com = root;
   root.env.sync_positions = 1;
   com.reward.velocity = MRL_VELOCITY_COM;
-  mrlFamily *fa = make(&root), *fb = make(&com);
-  mrlEnv *ea = fa->env_make(fa, 1), *eb = fb->env_make(fb, 1);
-  double task[64], oa[64], ob[64], act[6];
-  neutral(fa, task);
+  double task[64], oa[64], ob[64];
+  mrlFamily* probe = make(&root);
+  neutral(probe, task);
+  mrl_family_free(probe);
   task[FIRST_MULT] = 1.5;
-  fa->set_task(ea, task);
-  fb->set_task(eb, task);
-  mrlRng ra, rb;
-  mrl_rng_init(&ra, 4, MRL_RNG_RESET, 0, 0, 0);
-  mrl_rng_init(&rb, 4, MRL_RNG_RESET, 0, 0, 0);
-  fa->reset(ea, 0, &ra, oa);
-  fb->reset(eb, 0, &rb, ob);
+  Pair p = pair_reset_on(&root, &com, task, oa, ob);
+  mrlFamily* fa = p.fa;
+  mrlEnv *ea = p.ea, *eb = p.eb;
   const mjModel* m = mrl_mujoco_env_model(eb);
   mjData* copy = mj_makeData(m);
   double max_gap = 0;
   for (int t = 0; t < 40; t++) {
-    for (int u = 0; u < 6; u++) act[u] = sin(0.3 * t + u);
     double r_a, r_b;
-    int d_a, d_b;
-    fa->step(ea, 0, act, oa, &r_a, &d_a);
-    fb->step(eb, 0, act, ob, &r_b, &d_b);
+    pair_step(&p, t, oa, ob, &r_a, &r_b);
     const mjData *da = mrl_mujoco_env_data(ea, 0), *db = mrl_mujoco_env_data(eb, 0);
     cr_assert_eq(memcmp(da->qpos, db->qpos, sizeof(mjtNum) * m->nq), 0, "step %d: qpos", t);
     cr_assert_eq(memcmp(da->qvel, db->qvel, sizeof(mjtNum) * m->nv), 0, "step %d: qvel", t);
@@ -474,10 +477,7 @@ Test(mujoco_env, com_velocity_is_the_subtree_momentum_over_its_mass) {
   }
   cr_assert_gt(max_gap, 0.05, "the com and root velocities never differed");
   mj_deleteData(copy);
-  fa->env_free(ea);
-  fb->env_free(eb);
-  mrl_family_free(fa);
-  mrl_family_free(fb);
+  pair_free(&p);
 }
 
 // env.timestep replaces the model's physics step in each task's copy of the
