@@ -214,9 +214,10 @@ single_table=$(tail -n +2 "$work/stdout")
 job 2 eval eval-2 --tasks 5 --steps 1 --episodes 4 --threads 1
 # the files name the run: the same up to its name
 same_eval() { cmp -s <(sed 's/eval-1/RUN/g' "eval-1/eval/$1") <(sed 's/eval-2/RUN/g' "eval-2/eval/$1"); }
-# printed once: the table of returns and the table of episode lengths, one each
+# printed once: the tables of returns, of paired differences and of episode lengths
 if [[ $code -eq 0 ]] && same_eval adaptation.csv && same_eval summary.json &&
-  [[ $(grep -c '^step' "$work/stdout") -eq 2 ]] &&
+  [[ $(grep -c '^step' "$work/stdout") -eq 3 ]] &&
+  [[ $(grep -c 'minus each other initialization' "$work/stdout") -eq 1 ]] &&
   [[ $(grep -c '^mean episode length' "$work/stdout") -eq 1 ]]; then
   ok "eval under 2 ranks: the single-process eval/ files, tables printed once"
 else
