@@ -613,6 +613,23 @@ static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   observe_com(env, d, 0, obs);  // mj_forward left the positions current
 }
 
+// After the physics steps: mj_step integrates last, so its positions are those
+// it started from. With env.sync_positions the reward's displacement, the
+// health check and obs[0] use those of the state reached, as rllab's envs
+// (which call forward after the step) do; without it they lag one physics step
+// (the earlier runs). reward.velocity com needs them current too, and the
+// subtree's momentum over its mass (subtree_linvel; mj_setConst keeps the
+// subtree masses of a task's scaled bodies).
+static void bring_up_to_date(const mrlConfig* c, const mjModel* m, mjData* d) {
+  int com = c->reward.velocity == MRL_VELOCITY_COM;
+  if (c->env.sync_positions || com) mj_kinematics(m, d);
+  if (com) {
+    mj_comPos(m, d);
+    mj_comVel(m, d);
+    mj_subtreeVel(m, d);
+  }
+}
+
 static void step(mrlEnv* e, int i, const double* act, double* obs, double* reward, int* done) {
   MujocoEnv* env = (MujocoEnv*)e;
   const MujocoFamily* mf = env->mf;
@@ -633,12 +650,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
     ctrl_sq += a * a;
   }
   for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
-  // mj_step integrates last: its positions are those it started from. With
-  // env.sync_positions the reward's displacement, the health check and obs[0]
-  // use those of the state reached, as rllab's envs (which call forward after
-  // the step) do; without it they lag one physics step (the earlier runs).
-  int com = c->reward.velocity == MRL_VELOCITY_COM;
-  if (c->env.sync_positions || com) mj_kinematics(m, d);
+  bring_up_to_date(c, m, d);
 
   // a diverging simulation (MuJoCo resets it on a bad acceleration) ends the
   // episode as terminated; nothing non-finite leaves the env
@@ -651,21 +663,16 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   }
   const mjtNum* p = d->xpos + 3 * mf->root;
   double* prev = env->prev_root + 3 * i;
-  double dt = m->opt.timestep * c->env.frame_skip;
-  double vel = ((p[0] - prev[0]) * env->forward[0] + (p[1] - prev[1]) * env->forward[1] +
-                (p[2] - prev[2]) * env->forward[2]) /
-               dt;
-  memcpy(prev, p, sizeof(double) * 3);
-  if (com) {
-    // reward.velocity com: the subtree's momentum over its mass at the state
-    // reached, as rllab reads its envs' velocity (mj_setConst keeps the
-    // subtree masses of a task's scaled bodies)
-    mj_comPos(m, d);
-    mj_comVel(m, d);
-    mj_subtreeVel(m, d);
+  const double* f = env->forward;
+  double vel;
+  if (c->reward.velocity == MRL_VELOCITY_COM) {
     const mjtNum* v = d->subtree_linvel + 3 * mf->root;
-    vel = v[0] * env->forward[0] + v[1] * env->forward[1] + v[2] * env->forward[2];
+    vel = v[0] * f[0] + v[1] * f[1] + v[2] * f[2];
+  } else {
+    double dt = m->opt.timestep * c->env.frame_skip;
+    vel = ((p[0] - prev[0]) * f[0] + (p[1] - prev[1]) * f[1] + (p[2] - prev[2]) * f[2]) / dt;
   }
+  memcpy(prev, p, sizeof(double) * 3);
 
   double r = -c->reward.ctrl_cost * ctrl_sq;
   switch (c->reward.mode) {
@@ -700,14 +707,7 @@ int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {
     d->ctrl[u] = range[0] + (range[1] - range[0]) * mrl_rng_uniform(rng);
   }
   for (int k = 0; k < c->env.frame_skip; k++) mj_step(m, d);
-  // the MuJoCo calls step() makes
-  int com = c->reward.velocity == MRL_VELOCITY_COM;
-  if (c->env.sync_positions || com) mj_kinematics(m, d);
-  if (com) {
-    mj_comPos(m, d);
-    mj_comVel(m, d);
-    mj_subtreeVel(m, d);
-  }
+  bring_up_to_date(c, m, d);  // as step() does
   return c->env.terminate_unhealthy && !healthy(env, d);
 }
 
