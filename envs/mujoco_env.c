@@ -13,9 +13,10 @@
 // velocity along the surface's forward direction (world +x projected on the
 // plane), height along the plane's normal, tilt of the root's z axis from the
 // normal. The observation holds the root's height over the surface and its
-// orientation, the other joint positions and the clipped velocities; never
-// a task parameter, and the root's position along the floor only inside the
-// centre of mass that env.obs_com appends (rllab's cheetah and ant observe it).
+// orientation, the other joint positions and the clipped velocities; no task
+// parameter unless env.obs_task appends the drawn ones (an oracle), and the
+// root's position along the floor only inside the centre of mass that
+// env.obs_com appends (rllab's cheetah and ant observe it).
 
 #include <errno.h>
 #include <math.h>
@@ -68,7 +69,10 @@ typedef struct {
   int nkeep;
   int* keep;           // (nkeep) qpos indices copied into the observation
   int height_slot;     // index in obs of the root height (always 0)
-  int nobs;            // observation length: 1 + nkeep + nv (+ 3 with env.obs_com)
+  int nobs;            // observation length: 1 + nkeep + nv (+ 3 with env.obs_com,
+                       // + nshown with env.obs_task)
+  int nshown;          // env.obs_task: the task parameters appended to obs,
+  int* shown;          // (nshown) their slots, those the family draws
   int root_z_qpos;     // qpos index that lifts the root along world z (-1: none)
   int root_quat_qpos;  // qpos index of a free root's quaternion (-1: none)
 } MujocoFamily;
@@ -84,6 +88,7 @@ typedef struct {
   double normal[3];   // floor normal
   double forward[3];  // unit forward direction on the surface
   double target_velocity, direction, goal[2];
+  double* task;           // (ntask) the current task, for env.obs_task
   double flat_clearance;  // lowest geom bound over a flat floor at reset
   long diverged;          // episodes ended by a diverging simulation
 } MujocoEnv;
@@ -138,6 +143,7 @@ static void family_free(mrlFamily* fam) {
     mj_deleteModel(mf->model);
     free(mf->slots);
     free(mf->names);
+    free(mf->shown);
     free(mf->keep);
     free(mf);
   }
@@ -151,6 +157,32 @@ static void env_free(mrlEnv* e);
 static void set_task(mrlEnv* e, const double* task);
 static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs);
 static void step(mrlEnv* e, int i, const double* act, double* obs, double* reward, int* done);
+
+// Whether task slot k differs between tasks: a scalar drawn from a range and
+// read by the reward or the floor, or the first multiplier of its group (the
+// others repeat its draw). env.obs_task appends these and no constant.
+static int drawn(const MujocoFamily* mf, int k) {
+  const mrlConfig* c = &mf->cfg;
+  const Slot* s = &mf->slots[k];
+  switch (s->kind) {
+  case SLOT_SLOPE:
+    return c->task.slope_low < c->task.slope_high;
+  case SLOT_HEADING:
+    return c->task.heading_low < c->task.heading_high;
+  case SLOT_VELOCITY:
+    return c->reward.mode == MRL_REWARD_TARGET_VEL && c->task.velocity_low < c->task.velocity_high;
+  case SLOT_DIRECTION:
+    return c->reward.mode == MRL_REWARD_DIRECTION && c->task.direction;
+  case SLOT_GOAL_X:
+  case SLOT_GOAL_Y:
+    return c->reward.mode == MRL_REWARD_GOAL && c->task.goal_low < c->task.goal_high;
+  default:
+    for (int j = mf->first_multiplier; j < k; j++) {
+      if (mf->slots[j].kind == s->kind && mf->slots[j].group == s->group) return 0;
+    }
+    return 1;  // multiplier slots exist only for the randomized kinds
+  }
+}
 
 mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   if (!cfg->env.model[0]) {
@@ -299,8 +331,21 @@ mrlFamily* mrl_mujoco_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mf->names = mrl_alloc(sizeof(char*) * mf->nslot);
   for (int k = 0; k < mf->nslot; k++) mf->names[k] = mf->slots[k].name;
 
+  if (cfg->env.obs_task) {
+    mf->shown = mrl_alloc(sizeof(int) * mf->nslot);
+    for (int k = 0; k < mf->nslot; k++) {
+      if (drawn(mf, k)) mf->shown[mf->nshown++] = k;
+    }
+    if (mf->nshown == 0) {
+      mrl_error(err, errlen,
+                "env.obs_task: this family draws no task parameter to observe (every task "
+                "is the same)");
+      family_free(fam);
+      return NULL;
+    }
+  }
   fam->name = "mujoco";
-  mf->nobs = 1 + nkeep + m->nv + (cfg->env.obs_com ? 3 : 0);
+  mf->nobs = 1 + nkeep + m->nv + (cfg->env.obs_com ? 3 : 0) + mf->nshown;
   fam->nobs = mf->nobs;
   fam->nact = m->nu;
   fam->ntask = mf->nslot;
@@ -432,6 +477,7 @@ static mrlEnv* env_make(const mrlFamily* fam, int nenv) {
   for (int i = 0; i < nenv; i++) env->data[i] = mj_makeData(env->model);
   env->prev_root = mrl_alloc(sizeof(double) * 3 * nenv);
   env->bad_before = mrl_alloc(sizeof(int) * nenv);
+  env->task = mrl_alloc(sizeof(double) * mf->nslot);
   env->normal[2] = 1;
   env->forward[0] = 1;
   env->direction = 1;
@@ -446,6 +492,7 @@ static void env_free(mrlEnv* e) {
   free(env->data);
   free(env->prev_root);
   free(env->bad_before);
+  free(env->task);
   free(env);
 }
 
@@ -477,6 +524,7 @@ static void set_task(mrlEnv* e, const double* task) {
   const MujocoFamily* mf = env->mf;
   mjModel* m = env->model;
   mj_copyModel(m, mf->model);  // reuses the buffer: no allocation
+  memcpy(env->task, task, sizeof(double) * mf->nslot);
   for (int k = mf->first_multiplier; k < mf->nslot; k++) {
     int el = mf->slots[k].elem;
     double x = task[k];
@@ -587,6 +635,13 @@ static void observe_com(const MujocoEnv* env, mjData* d, int after_step, double*
   memcpy(obs + 1 + env->mf->nkeep + m->nv, d->subtree_com + 3 * env->mf->root, sizeof(double) * 3);
 }
 
+// env.obs_task: the task's drawn parameters, last in obs.
+static void observe_task(const MujocoEnv* env, double* obs) {
+  const MujocoFamily* mf = env->mf;
+  double* t = obs + mf->nobs - mf->nshown;
+  for (int k = 0; k < mf->nshown; k++) t[k] = env->task[mf->shown[k]];
+}
+
 static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   MujocoEnv* env = (MujocoEnv*)e;
   const MujocoFamily* mf = env->mf;
@@ -611,6 +666,7 @@ static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   env->bad_before[i] = d->warning[mjWARN_BADQACC].number;
   observe(env, d, obs);
   observe_com(env, d, 0, obs);  // mj_forward left the positions current
+  observe_task(env, obs);
 }
 
 // After the physics steps: mj_step integrates last, so its positions are those
@@ -695,6 +751,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   *done = c->env.terminate_unhealthy && !ok;
   observe(env, d, obs);
   observe_com(env, d, 1, obs);
+  observe_task(env, obs);
 }
 
 int mrl_mujoco_physics_step(mrlEnv* e, int i, mrlRng* rng) {

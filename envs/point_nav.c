@@ -8,7 +8,8 @@
 // the action itself); the reward is minus the distance to the task's goal
 // after the move. A task is a goal drawn uniformly from the box
 // [task.goal_low, task.goal_high]^2. The observation is the position only:
-// the policy must infer the goal from rewards.
+// the policy must infer the goal from rewards (env.obs_task appends the goal:
+// the oracle).
 
 #include <math.h>
 
@@ -16,11 +17,13 @@
 
 typedef struct {
   double goal_low, goal_high, action_scale;
+  int obs_task;  // env.obs_task: the goal follows the position in obs
 } PointNavFamily;
 
 typedef struct {
   int nenv;
   double action_scale;
+  int obs_task;
   double goal[2];
   double* pos;  // (nenv, 2)
 } PointNavEnv;
@@ -44,6 +47,7 @@ static mrlEnv* env_make(const mrlFamily* fam, int nenv) {
   PointNavEnv* env = mrl_alloc(sizeof(PointNavEnv));
   env->nenv = nenv;
   env->action_scale = pf->action_scale;
+  env->obs_task = pf->obs_task;
   env->pos = mrl_alloc(sizeof(double) * 2 * nenv);
   return (mrlEnv*)env;
 }
@@ -67,6 +71,7 @@ static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   double* p = env->pos + 2 * i;
   p[0] = p[1] = 0;
   obs[0] = obs[1] = 0;
+  if (env->obs_task) obs[2] = env->goal[0], obs[3] = env->goal[1];
 }
 
 static void step(mrlEnv* e, int i, const double* act, double* obs, double* reward, int* done) {
@@ -81,6 +86,7 @@ static void step(mrlEnv* e, int i, const double* act, double* obs, double* rewar
   }
   double dx = p[0] - env->goal[0], dy = p[1] - env->goal[1];
   *reward = -sqrt(dx * dx + dy * dy);
+  if (env->obs_task) obs[2] = env->goal[0], obs[3] = env->goal[1];
   // the MAML point env ends an episode once the goal is reached
   *done = fabs(dx) < 0.01 && fabs(dy) < 0.01;
 }
@@ -98,8 +104,9 @@ mrlFamily* mrl_point_nav_make(const mrlConfig* cfg, char* err, size_t errlen) {
   pf->goal_low = cfg->task.goal_low;
   pf->goal_high = cfg->task.goal_high;
   pf->action_scale = cfg->env.action_scale;
+  pf->obs_task = cfg->env.obs_task;
   fam->name = "point_nav";
-  fam->nobs = 2;
+  fam->nobs = cfg->env.obs_task ? 4 : 2;
   fam->nact = 2;
   fam->ntask = 2;
   fam->horizon = cfg->env.horizon;

@@ -7,7 +7,8 @@
 // with its label, so a batch of inner.episodes = 10 is the paper's 10 points.
 // The policy mean (nobs 1, nact 1) is the prediction and the loss is the mean
 // squared error: the same outer-loop code runs on a problem with no
-// policy-gradient noise. env.horizon is ignored (always 1).
+// policy-gradient noise. env.horizon is ignored (always 1). env.obs_task
+// appends A and b to the input x (the oracle).
 
 #include <math.h>
 
@@ -15,6 +16,7 @@
 
 typedef struct {
   int nenv;
+  int obs_task;  // env.obs_task: obs is (x, A, b)
   double amp, phase;
   double* x;  // (nenv) the point each episode was reset to
 } SineEnv;
@@ -33,9 +35,9 @@ static int describe_task(const mrlFamily* fam, const double* task, char* buf, si
 }
 
 static mrlEnv* env_make(const mrlFamily* fam, int nenv) {
-  (void)fam;
   SineEnv* env = mrl_alloc(sizeof(SineEnv));
   env->nenv = nenv;
+  env->obs_task = fam->nobs == 3;
   env->x = mrl_alloc(sizeof(double) * nenv);
   return (mrlEnv*)env;
 }
@@ -53,10 +55,15 @@ static void set_task(mrlEnv* e, const double* task) {
   env->phase = task[1];
 }
 
+static void observe(const SineEnv* env, int i, double* obs) {
+  obs[0] = env->x[i];
+  if (env->obs_task) obs[1] = env->amp, obs[2] = env->phase;
+}
+
 static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   SineEnv* env = (SineEnv*)e;
   env->x[i] = -5 + 10 * mrl_rng_uniform(rng);
-  obs[0] = env->x[i];
+  observe(env, i, obs);
 }
 
 static void target(mrlEnv* e, int i, double* y) {
@@ -69,7 +76,7 @@ static void target(mrlEnv* e, int i, double* y) {
 static void step(mrlEnv* e, int i, const double* act, double* obs, double* reward, int* done) {
   SineEnv* env = (SineEnv*)e;
   double y = env->amp * sin(env->x[i] + env->phase), d = act[0] - y;
-  obs[0] = env->x[i];
+  observe(env, i, obs);
   *reward = -d * d;
   *done = 1;
 }
@@ -79,12 +86,11 @@ static void family_free(mrlFamily* fam) {
 }
 
 mrlFamily* mrl_sine_make(const mrlConfig* cfg, char* err, size_t errlen) {
-  (void)cfg;
   (void)err;
   (void)errlen;
   mrlFamily* fam = mrl_alloc(sizeof(mrlFamily));
   fam->name = "sine";
-  fam->nobs = 1;
+  fam->nobs = cfg->env.obs_task ? 3 : 1;  // env_make reads the option back from it
   fam->nact = 1;
   fam->ntask = 2;
   fam->horizon = 1;

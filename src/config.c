@@ -141,6 +141,9 @@ static const keyInfo kKeys[] = {
   BOOL_KEY("env.obs_com", env.obs_com, 0,
            "append the root subtree's centre of mass (world x, y, z) to the observation, as rllab's "
            "cheetah and ant do (mujoco)"),
+  BOOL_KEY("env.obs_task", env.obs_task, 0,
+           "append the task's drawn parameters (goal, velocity, direction, slope, multipliers) "
+           "to the observation: the policy sees its task, as the MAML paper's oracle does"),
   BOOL_KEY("env.sync_positions", env.sync_positions, 0,
            "recompute positions after each step so that the reward, the health check and the "
            "observation see the state the action reached (false: MuJoCo's positions from the "

@@ -119,6 +119,7 @@ typedef struct {
     double reset_noise;          // env.reset_noise:    uniform noise on qpos, qvel at reset
     double obs_vel_clip;         // env.obs_vel_clip:   joint velocities clipped to +-this
     int obs_com;                 // env.obs_com:        the root subtree's centre of mass appended
+    int obs_task;                // env.obs_task:       the task's drawn parameters appended
     int sync_positions;          // env.sync_positions: positions recomputed after each step
     double timestep;             // env.timestep:       physics step, s (0: the model's)
   } env;

@@ -127,7 +127,7 @@ static void override_ok(mrlConfig* cfg, const char* assignment) {
 // clang-format off
 static const char* const kAllKeys[] = {
   "name", "seed", "threads", "env.name", "env.horizon", "task.goal_low", "task.goal_high",
-  "task.test_seed", "policy.hidden", "policy.activation", "policy.init_log_std", "policy.output_init", "policy.init_from", "reward.velocity", "env.obs_com", "env.sync_positions", "env.timestep", "rl.gamma",
+  "task.test_seed", "policy.hidden", "policy.activation", "policy.init_log_std", "policy.output_init", "policy.init_from", "reward.velocity", "env.obs_com", "env.obs_task", "env.sync_positions", "env.timestep", "rl.gamma",
   "rl.gae_lambda", "rl.baseline", "rl.normalize_advantages", "inner.step", "inner.optim",
   "inner.lr", "inner.later_lr", "inner.steps", "inner.episodes", "outer.algo", "outer.optim", "outer.lr",
   "outer.eps_start", "outer.eps_end", "outer.meta_batch", "outer.iterations", "eval.tasks",
@@ -155,6 +155,9 @@ static void fill_unusual(mrlConfig* c) {
   c->task.goal_low = -1.0 / 3.0;
   c->task.goal_high = 0.1 + 0.2;  // 0.30000000000000004
   c->task.test_seed = 0;
+  c->env.obs_com = 1;
+  c->env.obs_task = 1;
+  c->env.sync_positions = 1;
   c->policy.nhidden = MRL_MAXLAYERS;
   for (int i = 0; i < MRL_MAXLAYERS; i++) c->policy.hidden[i] = i == 0 ? 1 : 4096 - i;
   c->policy.activation = MRL_ACT_RELU;
@@ -509,7 +512,7 @@ Test(config, reference_lists_every_key_with_default_and_doc) {
     cr_assert_not_null(at, "key %s missing from:\n%s", kAllKeys[i], text);
     lines++;
   }
-  cr_assert_eq(lines, 39);
+  cr_assert_eq(lines, 40);
   const char* lr = strstr(text, "\ninner.lr ");
   const char* eol = strchr(lr + 1, '\n');
   char row[256];

@@ -3,7 +3,8 @@
 //
 // test_mujoco_env.c: the MuJoCo locomotion env on small models: each
 // randomizer moves the physics the expected way, the slope tilts the floor,
-// observations hold no task parameter, trajectories are reproducible and
+// observations hold no task parameter (unless env.obs_task appends the drawn
+// ones), trajectories are reproducible and
 // tasks apply without residue, divergence ends an episode cleanly.
 
 #include <criterion/criterion.h>
@@ -390,6 +391,84 @@ Test(mujoco_env, obs_com_appends_the_current_centre_of_mass_only) {
   cr_assert(moved > 0.01, "the centre of mass never moved (%g)", moved);
   mj_deleteData(copy);
   pair_free(&p);
+}
+
+// env.obs_task appends the task parameters the family draws, one per
+// multiplier group and no constant, and changes nothing else: on the
+// goal-velocity cheetah the goal follows the plain observation, bit for bit;
+// on a slope family with per-body mass draws, the slope and one mass per body.
+// A family that draws nothing has nothing to show: a config error.
+Test(mujoco_env, obs_task_appends_the_drawn_task_parameters_only) {
+  mrlConfig plain = noisy_cheetah(MRL_REWARD_TARGET_VEL), shown = plain;
+  plain.task.velocity_high = 2;
+  shown.task.velocity_high = 2;
+  shown.env.obs_task = 1;
+  double oa[64], ob[64], task[64];
+  mrlFamily* probe = make(&plain);
+  neutral(probe, task);
+  task[VELOCITY] = 1.25;
+  mrl_family_free(probe);
+  Pair p = pair_reset_on(&plain, &shown, task, oa, ob);
+  cr_assert_eq(p.fb->nobs, p.fa->nobs + 1);
+  for (int t = 0; t <= 20; t++) {
+    double r_a, r_b;
+    cr_assert_eq(memcmp(oa, ob, sizeof(double) * p.fa->nobs), 0, "step %d: the observation", t);
+    cr_assert_eq(ob[p.fa->nobs], 1.25, "step %d: the goal velocity", t);
+    ob[p.fa->nobs] = -1;  // each step writes it again
+    pair_step(&p, t, oa, ob, &r_a, &r_b);
+    cr_assert_eq(r_a, r_b, "step %d: the reward changed", t);
+  }
+  pair_free(&p);
+
+  mrlConfig cfg = noisy_cheetah(MRL_REWARD_FORWARD);
+  cfg.task.slope_low = -20;
+  cfg.task.slope_high = 20;
+  cfg.task.mass_base = 1.5;
+  cfg.task.mass_range = 3;
+  cfg.task.friction_base = 1.5;
+  cfg.task.friction_range = 3;
+  cfg.task.body_rand = MRL_RAND_BODY;
+  mrlFamily* fa = make(&cfg);
+  cfg.env.obs_task = 1;
+  mrlFamily* fb = make(&cfg);
+  const mjModel* m = mrl_mujoco_model(fb);
+  // the slope, then a mass per body but the world, then a friction per body
+  // that has geoms (the floor's included; the torso has two: one draw)
+  int bodies_with_geoms = 0;
+  for (int b = 0; b < m->nbody; b++) {
+    for (int g = 0; g < m->ngeom; g++) {
+      if (m->geom_bodyid[g] == b) {
+        bodies_with_geoms++;
+        break;
+      }
+    }
+  }
+  cr_assert(bodies_with_geoms < m->ngeom, "no body with two geoms: grouping untested");
+  int nshown = 1 + (m->nbody - 1) + bodies_with_geoms;
+  cr_assert_eq(fb->nobs, fa->nobs + nshown, "%d appended, %d expected", fb->nobs - fa->nobs,
+               nshown);
+  mrlEnv* env = fb->env_make(fb, 1);
+  mrlRng rng;
+  mrl_rng_init(&rng, 3, MRL_RNG_TASK_TRAIN, 0, 0, 0);
+  fb->sample_task(fb, &rng, task);
+  fb->set_task(env, task);
+  mrl_rng_init(&rng, 1, MRL_RNG_RESET, 0, 0, 0);
+  fb->reset(env, 0, &rng, ob);
+  const double* tail = ob + fa->nobs;
+  cr_assert_eq(tail[0], task[SLOPE]);
+  for (int k = 1; k < nshown; k++) {
+    int found = 0;  // each appended value is one of the task's multipliers
+    for (int j = FIRST_MULT; j < fb->ntask; j++) found |= tail[k] == task[j];
+    cr_assert(found, "appended value %d (%g) is no multiplier of the task", k, tail[k]);
+    cr_assert_neq(tail[k], tail[k - 1], "values %d and %d repeat one draw", k - 1, k);
+  }
+  fb->env_free(env);
+  mrl_family_free(fa);
+  mrl_family_free(fb);
+
+  cfg = config_for("slider.xml");
+  cfg.env.obs_task = 1;
+  make_fails(&cfg, "env.obs_task: this family draws no task parameter");
 }
 
 // Root x and height above the flat floor of the state in d, from a fresh

@@ -196,6 +196,44 @@ Test(sampler, episode_streams_do_not_depend_on_batch_size) {
   teardown_family(&s);
 }
 
+// env.obs_task (the oracle's observation): point_nav's goal follows the
+// position after every reset and step; the sine family's amplitude and phase
+// follow the input x, and the prediction's target is unchanged.
+Test(sampler, obs_task_appends_the_goal_and_the_wave) {
+  Setup s;
+  setup_family_with(&s, NULL, "env.obs_task=true");
+  cr_assert_eq(s.fam->nobs, 4);
+  mrlRng rng;
+  mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
+  double obs[4] = {-1, -1, -1, -1}, rew;
+  int done;
+  s.fam->reset(s.ln->env, 0, &rng, obs);
+  cr_assert(obs[0] == 0 && obs[1] == 0 && obs[2] == s.task[0] && obs[3] == s.task[1]);
+  obs[2] = obs[3] = -1;
+  s.fam->step(s.ln->env, 0, (double[]){0.05, -0.02}, obs, &rew, &done);
+  cr_assert_float_eq(obs[0], 0.05, 1e-15);
+  cr_assert(obs[2] == s.task[0] && obs[3] == s.task[1], "the goal after a step");
+  teardown_family(&s);
+
+  char err[MRL_ERRLEN];
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cr_assert_eq(mrl_config_override(&cfg, "env.name=sine", err, sizeof err), 0, "%s", err);
+  cr_assert_eq(mrl_config_override(&cfg, "env.obs_task=true", err, sizeof err), 0, "%s", err);
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof err);
+  cr_assert_not_null(fam, "%s", err);
+  cr_assert_eq(fam->nobs, 3);
+  mrlEnv* env = fam->env_make(fam, 2);
+  double task[2] = {2.5, 1.0}, x[3], y;
+  fam->set_task(env, task);
+  fam->reset(env, 1, &rng, x);
+  fam->target(env, 1, &y);
+  cr_assert(x[1] == 2.5 && x[2] == 1.0, "obs (%g, %g, %g)", x[0], x[1], x[2]);
+  cr_assert_float_eq(y, 2.5 * sin(x[0] + 1.0), 1e-15);
+  fam->env_free(env);
+  mrl_family_free(fam);
+}
+
 // point_nav moves by env.action_scale x action, clipped to +-0.1 per axis:
 // with the paper's scale 0.1 an action of 0.5 moves 0.05 and one of 3 stops at
 // the bound; with the default scale 1 an action of 0.05 moves 0.05.
