@@ -642,12 +642,38 @@ static void observe_task(const MujocoEnv* env, double* obs) {
   for (int k = 0; k < mf->nshown; k++) t[k] = env->task[mf->shown[k]];
 }
 
+// mj_resetData for an episode's start, without its clearing of the whole
+// buffer (about 800 kB for the cheetah: 13% of its physics at one step per
+// action, measured with 20 episodes' data interleaved). Only the inputs of the
+// computation -- mjData's state, warm start, controls, mocap and user data --
+// are set to their reset values; everything else is recomputed by mj_forward
+// before it is read. A test checks an episode restarted after another against
+// one from fresh data, bit for bit.
+static void restart(const mjModel* m, mjData* d) {
+  d->time = 0;
+  d->pstack = 0;
+  mju_copy(d->qpos, m->qpos0, m->nq);
+  mju_zero(d->qvel, m->nv);
+  mju_zero(d->act, m->na);
+  mju_zero(d->qacc_warmstart, m->nv);
+  mju_zero(d->ctrl, m->nu);
+  mju_zero(d->qfrc_applied, m->nv);
+  mju_zero(d->xfrc_applied, 6 * m->nbody);
+  for (int b = 0; b < m->nbody; b++) {
+    int id = m->body_mocapid[b];
+    if (id < 0) continue;
+    mju_copy3(d->mocap_pos + 3 * id, m->body_pos + 3 * b);
+    mju_copy4(d->mocap_quat + 4 * id, m->body_quat + 4 * b);
+  }
+  mju_zero(d->userdata, m->nuserdata);
+}
+
 static void reset(mrlEnv* e, int i, mrlRng* rng, double* obs) {
   MujocoEnv* env = (MujocoEnv*)e;
   const MujocoFamily* mf = env->mf;
   const mjModel* m = env->model;
   mjData* d = env->data[i];
-  mj_resetData(m, d);
+  restart(m, d);
   double noise = mf->cfg.env.reset_noise;
   for (int q = 0; q < m->nq; q++) {
     if (mf->root_quat_qpos >= 0 && q >= mf->root_quat_qpos && q < mf->root_quat_qpos + 4) {

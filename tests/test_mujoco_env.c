@@ -360,6 +360,47 @@ static void pair_free(Pair* p) {
   mrl_family_free(p->fb);
 }
 
+// reset restarts an episode without mj_resetData (mujoco_env.c, restart): the
+// data of an episode reset after 60 steps of another holds, field for field,
+// what a fresh one reset from the same stream holds -- the state, the solver's
+// warm start, the controls and the accelerations mj_forward derives from them.
+Test(mujoco_env, reset_leaves_nothing_of_the_last_episode) {
+  mrlConfig cfg = noisy_cheetah(MRL_REWARD_FORWARD);
+  double oa[64], ob[64];
+  Pair p = pair_reset(&cfg, &cfg, oa, ob);
+  for (int t = 0; t < 60; t++) {
+    double r_a, r_b;
+    pair_step(&p, t, oa, ob, &r_a, &r_b);
+  }
+  mrlEnv* fresh = p.fa->env_make(p.fa, 1);
+  double task[64];
+  neutral(p.fa, task);
+  p.fa->set_task(fresh, task);
+  mrlRng ra, rb;
+  mrl_rng_init(&ra, 9, MRL_RNG_RESET, 0, 0, 0);
+  mrl_rng_init(&rb, 9, MRL_RNG_RESET, 0, 0, 0);
+  p.fb->reset(p.eb, 0, &ra, ob);
+  p.fa->reset(fresh, 0, &rb, oa);
+  cr_assert_eq(memcmp(oa, ob, sizeof(double) * p.fa->nobs), 0, "the first observation");
+  const mjModel* m = mrl_mujoco_env_model(fresh);
+  const mjData *used = mrl_mujoco_env_data(p.eb, 0), *clean = mrl_mujoco_env_data(fresh, 0);
+  cr_assert_eq(used->time, clean->time);
+#define SAME(field, n) \
+  cr_assert_eq(memcmp(used->field, clean->field, sizeof(mjtNum) * (n)), 0, #field " differs")
+  SAME(qpos, m->nq);
+  SAME(qvel, m->nv);
+  SAME(act, m->na);
+  SAME(qacc_warmstart, m->nv);
+  SAME(ctrl, m->nu);
+  SAME(qfrc_applied, m->nv);
+  SAME(xfrc_applied, 6 * m->nbody);
+  SAME(qacc, m->nv);
+  SAME(xpos, 3 * m->nbody);
+#undef SAME
+  p.fa->env_free(fresh);
+  pair_free(&p);
+}
+
 // env.obs_com appends the root subtree's centre of mass of the state reached
 // (a fresh mj_forward of a copy of it agrees) and changes nothing else: the
 // rest of the observation and every reward keep their bits.
