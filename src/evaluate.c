@@ -106,7 +106,13 @@ typedef struct {
   char source[4096];      // run directory, or "" for the random init
   char algo[32];          // outer.algo of its run, or "random"
   int iteration;          // of its checkpoint
-  double* params;         // (nparam)
+  // what its policy reads: the evaluated run's config and family, but for a
+  // compared run trained on another observation (env.obs_task, env.obs_com,
+  // policy.obs_norm) those keys from its own config and a family made for it
+  mrlConfig cfg;
+  mrlFamily* fam;  // the run's, or its own (freed with it)
+  mrlPolicy pol;
+  double* params;         // (pol.nparam)
   mrlAdaptCurve curve;    // (ntask, nstep)
   mrlSummary* summary;    // (nstep)
   mrlSummary* paired;     // (nstep) the run's return minus this one's, task by task (not the run)
@@ -304,7 +310,9 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   int ninit = opt->ncompare + 2, code = MRL_EXIT_OK;
   Init* inits = mrl_alloc(sizeof(Init) * ninit);
   for (int c = 0; c < ninit; c++) {
-    inits[c].params = mrl_alloc(sizeof(double) * pol.nparam);
+    inits[c].cfg = cfg;
+    inits[c].fam = fam;
+    inits[c].pol = pol;
     inits[c].curve.returns = mrl_alloc(sizeof(double) * ntask * nstep);
     inits[c].summary = mrl_alloc(sizeof(mrlSummary) * nstep);
     inits[c].paired = mrl_alloc(sizeof(mrlSummary) * nstep);
@@ -330,7 +338,6 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
         break;
       }
       rc = &other;
-      mrlPolicy op;
       if (strcmp(other.env.name, cfg.env.name)) {
         mrl_error(err, errlen,
                   "--compare '%s' is a run of env '%s', but '%s' is a run of env '%s': "
@@ -339,9 +346,24 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
         code = MRL_EXIT_USAGE;
         break;
       }
-      mrl_policy_setup(&op, &other, fam->nobs, fam->nact);
+      in->cfg.env.obs_task = other.env.obs_task;
+      in->cfg.env.obs_com = other.env.obs_com;
+      in->cfg.policy.obs_norm = other.policy.obs_norm;
+      if (in->cfg.env.obs_task != cfg.env.obs_task || in->cfg.env.obs_com != cfg.env.obs_com) {
+        char msg[MRL_ERRLEN];
+        in->fam = mrl_family_make(&in->cfg, msg, sizeof(msg));
+        if (!in->fam) {
+          in->fam = fam;
+          mrl_error(err, errlen, "--compare '%s': %s", dir, msg);
+          code = MRL_EXIT_USAGE;
+          break;
+        }
+      }
+      mrlPolicy op;
+      mrl_policy_setup(&op, &other, in->fam->nobs, fam->nact);
+      mrl_policy_setup(&in->pol, &in->cfg, in->fam->nobs, fam->nact);
       int same = op.nlayer == pol.nlayer && op.activation == pol.activation;
-      for (int l = 0; same && l <= pol.nlayer; l++) same = op.sizes[l] == pol.sizes[l];
+      for (int l = 1; same && l <= pol.nlayer; l++) same = op.sizes[l] == pol.sizes[l];
       if (!same) {
         char a[128] = "", b[128] = "";
         for (int l = 1; l < pol.nlayer; l++) {
@@ -360,7 +382,8 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       }
     }
     snprintf(in->algo, sizeof(in->algo), "%s", mrl_outer_algo_name(rc->outer.algo));
-    if (load_latest(dir, &pol, in->params, &in->iteration, err, errlen)) {
+    in->params = mrl_alloc(sizeof(double) * in->pol.nparam);
+    if (load_latest(dir, &in->pol, in->params, &in->iteration, err, errlen)) {
       code = MRL_EXIT_USAGE;
       break;
     }
@@ -381,11 +404,12 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     snprintf(rnd->algo, sizeof(rnd->algo), "random");
     mrlRng rng;
     mrl_rng_init(&rng, opt->seed, MRL_RNG_EVAL, 0, 0, 0);
+    rnd->params = mrl_alloc(sizeof(double) * pol.nparam);
     mrl_policy_init(&pol, &rng, rnd->params);
     double* x = mrl_alloc(sizeof(double) * ntask);
     for (int c = 0; c < ninit; c++) {
-      mrl_eval_adapt(&cfg, fam, &pol, inits[c].params, ntask, nstep, neps, opt->seed,
-                     &inits[c].curve);
+      mrl_eval_adapt(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params, ntask, nstep,
+                     neps, opt->seed, &inits[c].curve);
       const mrlAdaptCurve* cv = &inits[c].curve;
       for (int s = 0; s < nstep; s++) {  // over tasks in task order
         for (int j = 0; j < ntask; j++) x[j] = cv->returns[(size_t)j * nstep + s];
@@ -443,8 +467,14 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     fprintf(out, ", eval seed %llu\n", (unsigned long long)opt->seed);
     for (int c = 0; c < ninit; c++) {
       if (inits[c].source[0]) {
-        fprintf(out, "  %-20s %s, checkpoint of iteration %d (%s)\n", inits[c].name, inits[c].algo,
+        fprintf(out, "  %-20s %s, checkpoint of iteration %d (%s)", inits[c].name, inits[c].algo,
                 inits[c].iteration, inits[c].source);
+        if (inits[c].fam != fam) {
+          fprintf(out, ", its own observation (env.obs_task %s, env.obs_com %s)",
+                  inits[c].cfg.env.obs_task ? "true" : "false",
+                  inits[c].cfg.env.obs_com ? "true" : "false");
+        }
+        fprintf(out, "\n");
       } else {
         fprintf(out, "  %-20s a random initialization (policy.init_log_std %g)\n", inits[c].name,
                 cfg.policy.init_log_std);
@@ -483,6 +513,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     }
   }
   for (int c = 0; c < ninit; c++) {
+    if (inits[c].fam != fam) mrl_family_free(inits[c].fam);
     free(inits[c].params);
     free(inits[c].curve.returns);
     free(inits[c].summary);

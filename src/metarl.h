@@ -969,9 +969,10 @@ typedef struct {
 // Evaluate the run in rundir: its latest checkpoint, each compare run's latest
 // checkpoint (same env family and policy shape, else exit 2) and a random
 // initialization, all adapted with rundir's inner-loop settings on the same
-// held-out tasks and noise streams. Writes rundir/eval/adaptation.csv (per
-// init, task and step: return, episodes, mean_length, full_fraction) and
-// rundir/eval/summary.json (per init and step: the statistics of the returns
+// held-out tasks and noise streams; each compared run observes what it was
+// trained on (env.obs_task, env.obs_com, policy.obs_norm of its own config). Writes
+// rundir/eval/adaptation.csv (per init, task and step: return, episodes, mean_length,
+// full_fraction) and rundir/eval/summary.json (per init and step: the statistics of the returns
 // over tasks and the mean over tasks of mean_length and full_fraction)
 // atomically (both or neither) and prints to out the table of returns and,
 // unless the family is supervised, a table of episode lengths. Returns an exit

@@ -253,6 +253,41 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   cr_assert_not_null(strstr(text, "{\"name\": \"random\", \"algo\": \"random\""), "%s", text);
 }
 
+// A compared run trained on another observation (here the oracle's,
+// env.obs_task) is evaluated with its own: in the comparison it scores, task
+// by task and step by step, what it scores evaluated on its own -- the same
+// tasks and noise streams. A run of another family is still refused.
+Test(eval, a_compared_run_keeps_its_own_observation, .init = setup, .fini = teardown,
+     .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.iterations = 3;
+  char blind[4096], oracle[4096], err[MRL_ERRLEN], csv[4200];
+  train_run(&cfg, "blind", blind, sizeof(blind));
+  cfg.outer.algo = MRL_OUTER_JOINT;
+  cfg.env.obs_task = 1;
+  train_run(&cfg, "oracle", oracle, sizeof(oracle));
+
+  const char* other[] = {oracle};
+  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, other, 0};
+  cr_assert_eq(mrl_eval_run(blind, &opt, NULL, err, sizeof(err)), 0, "%s", err);
+  double compared[2][6], alone[2][6];
+  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", blind);
+  for (int s = 0; s < 2; s++) {
+    cr_assert_eq(returns_at(csv, "oracle", s, compared[s], NULL, NULL), 6);
+  }
+  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0};
+  cr_assert_eq(mrl_eval_run(oracle, &own, NULL, err, sizeof(err)), 0, "%s", err);
+  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", oracle);
+  for (int s = 0; s < 2; s++) {
+    cr_assert_eq(returns_at(csv, "oracle", s, alone[s], NULL, NULL), 6);
+    for (int j = 0; j < 6; j++) {
+      cr_assert_eq(compared[s][j], alone[s][j], "task %d step %d: %.17g compared, %.17g alone", j,
+                   s, compared[s][j], alone[s][j]);
+    }
+  }
+}
+
 // Statistics and the meta-test read the parameters and never write them.
 Test(eval, meta_test_in_training_changes_no_bit, .init = setup, .fini = teardown, .timeout = 120) {
   mrlConfig cfg;
