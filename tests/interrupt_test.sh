@@ -130,6 +130,20 @@ while ((kills < 10)); do
     rm -rf cut
   fi
 done
+# On a loaded machine every kill can land before a first checkpoint (the set-up
+# takes longer than the kill window): then one run is killed once a checkpoint
+# is on disk, so that a resume to the end is always checked.
+if ((chains == 0)) && [[ ! -f cut/checkpoints/latest.ckpt ]]; then
+  rm -rf cut
+  "$metarl" train "${cfg[@]}" --out "$work/cut" >"$work/out" 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 1 6000); do
+    [[ -f cut/checkpoints/latest.ckpt ]] && break
+    sleep 0.005
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  { wait "$pid"; } 2>/dev/null || true
+fi
 # finish the last run
 if [[ -f cut/checkpoints/latest.ckpt ]]; then
   "$metarl" train --resume "$work/cut" --quiet
