@@ -469,10 +469,12 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       if (inits[c].source[0]) {
         fprintf(out, "  %-20s %s, checkpoint of iteration %d (%s)", inits[c].name, inits[c].algo,
                 inits[c].iteration, inits[c].source);
-        if (inits[c].fam != fam) {
-          fprintf(out, ", its own observation (env.obs_task %s, env.obs_com %s)",
-                  inits[c].cfg.env.obs_task ? "true" : "false",
-                  inits[c].cfg.env.obs_com ? "true" : "false");
+        const mrlConfig* ic = &inits[c].cfg;
+        if (inits[c].fam != fam || ic->policy.obs_norm != cfg.policy.obs_norm) {
+          fprintf(out,
+                  ", its own observation (env.obs_task %s, env.obs_com %s, policy.obs_norm %s)",
+                  ic->env.obs_task ? "true" : "false", ic->env.obs_com ? "true" : "false",
+                  ic->policy.obs_norm ? "true" : "false");
         }
         fprintf(out, "\n");
       } else {
