@@ -29,6 +29,10 @@ const char* const mrl_progress_columns[] = {
     "MetaTest/PostAdapt/AverageReturn",
     "MetaTest/PostAdapt/StdErrReturn",
     "OuterStepSize",
+    "Outer/MeanKL",
+    "Outer/LossBefore",
+    "Outer/LossAfter",
+    "Outer/Backtracks",
     "Time/Sampling",
     "Time/Advantage",
     "Time/InnerUpdate",
@@ -66,6 +70,10 @@ void mrl_progress_values(const mrlProgress* row, double* values) {
   *v++ = row->metatest ? row->metatest_post : NAN;
   *v++ = row->metatest ? row->metatest_post_sem : NAN;
   *v++ = row->step_size;
+  *v++ = row->trpo_kl;
+  *v++ = row->trpo_loss_before;
+  *v++ = row->trpo_loss_after;
+  *v++ = row->trpo_backtracks;
   *v++ = row->phase_seconds[MRL_PHASE_SAMPLE];
   *v++ = row->phase_seconds[MRL_PHASE_ADVANTAGE];
   *v++ = row->phase_seconds[MRL_PHASE_INNER];

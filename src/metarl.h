@@ -866,7 +866,11 @@ typedef struct {
   double return_post;        // mean return after k inner steps
   double std_pre, std_post;  // across tasks
   double step_size;          // outer step size used
-  double seconds;            // wall-clock since start
+  // outer.optim trpo (NaN otherwise): rllab's MeanKL, LossBefore, LossAfter of
+  // the step taken (the mean over tasks of the adapted policies' KL and
+  // surrogate) and the line search's backtracks
+  double trpo_kl, trpo_loss_before, trpo_loss_after, trpo_backtracks;
+  double seconds;  // wall-clock since start
   // seconds per phase of this iteration: sampling, advantage and inner update
   // summed over workers; outer update adds the main thread's reduction and
   // step; logging is the writing of the previous row and its checkpoint

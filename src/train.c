@@ -336,6 +336,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     finite = isfinite(tr->mean_result[i]);  // a sum of finite results can overflow
   }
   double step = 0;
+  row->trpo_kl = row->trpo_loss_before = row->trpo_loss_after = row->trpo_backtracks = NAN;
   if (finite) {
     // undo copies: an overflowing step must leave phi and the optimizer as they were
     double* keep_m = tr->backup + n;
@@ -356,6 +357,10 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       mrlTrpoStats st;
       step = mrl_trpo_step(cfg, &tr->pol, tr->trust, tr->task_ok, m, tr->task_begin, tr->task_end,
                            check, tr->works, tr->pool, tr->phi, tr->mean_result, &st);
+      row->trpo_kl = st.kl;
+      row->trpo_loss_before = st.surrogate_before;
+      row->trpo_loss_after = st.surrogate_after;
+      row->trpo_backtracks = st.backtracks;
     } else {
       step = cfg->outer.lr;
       mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
@@ -439,9 +444,27 @@ static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_
                                    &tr->outer, err, errlen);
 }
 
+// One CSV line's fields, split in place at the commas (no quoting: metarl's
+// columns are names and numbers); returns how many, at most max.
+static int split_fields(char* line, char** fields, int max) {
+  line[strcspn(line, "\r\n")] = 0;
+  int n = 0;
+  for (char* p = line; n < max;) {
+    fields[n++] = p;
+    char* comma = strchr(p, ',');
+    if (!comma) break;
+    *comma = 0;
+    p = comma + 1;
+  }
+  return n;
+}
+
 // Resume: keep the header and the rows of iterations before `iteration` (the
 // checkpoint's count of iterations done); rows written after the checkpoint
-// by the interrupted run are dropped, so that none is duplicated.
+// by the interrupted run are dropped, so that none is duplicated. A run
+// started by an older metarl has other columns: its header becomes today's
+// and each kept row is moved under it by column name (columns it lacks stay
+// empty), so that the rows appended now line up with the header.
 static int truncate_progress(const char* path, int iteration, char* err, size_t errlen) {
   FILE* f = fopen(path, "r");
   if (!f) return mrl_error(err, errlen, "cannot read '%s': %s", path, strerror(errno));
@@ -452,11 +475,41 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
     fclose(f);
     return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
   }
-  char line[8192];
-  int lineno = 0;
+  enum { MAXCOL = 64 };
+  char line[8192], header[8192] = "";
+  char* old_names[MAXCOL];
+  int old_of[MAXCOL];  // for each current column, its index in the old header (-1: none)
+  int same = 1;
+  if (fgets(header, sizeof(header), f)) {
+    int nold = split_fields(header, old_names, MAXCOL);
+    same = nold == mrl_progress_ncolumns;
+    for (int c = 0; c < mrl_progress_ncolumns; c++) {
+      old_of[c] = -1;
+      for (int o = 0; o < nold; o++) {
+        if (!strcmp(old_names[o], mrl_progress_columns[c])) old_of[c] = o;
+      }
+      same = same && old_of[c] == c;
+    }
+  }
+  for (int c = 0; c < mrl_progress_ncolumns; c++) {
+    fprintf(g, "%s%s", c ? "," : "", mrl_progress_columns[c]);
+  }
+  fputc('\n', g);
   while (fgets(line, sizeof(line), f)) {
-    // the header, then rows whose first column (Iteration) is before the checkpoint
-    if (lineno++ == 0 || atoi(line) < iteration) fputs(line, g);
+    // rows whose Iteration (today's first column) is before the checkpoint
+    if (same) {
+      if (atoi(line) < iteration) fputs(line, g);
+      continue;
+    }
+    char* fields[MAXCOL];
+    int nf = split_fields(line, fields, MAXCOL);
+    int it = old_of[0];
+    if (it < 0 || it >= nf || atoi(fields[it]) >= iteration) continue;
+    for (int c = 0; c < mrl_progress_ncolumns; c++) {
+      int o = old_of[c];
+      fprintf(g, "%s%s", c ? "," : "", o >= 0 && o < nf ? fields[o] : "");
+    }
+    fputc('\n', g);
   }
   fclose(f);
   if (fclose(g) || rename(tmp, path)) {

@@ -218,6 +218,81 @@ Test(resume, interrupted_run_resumes_bit_identical, .timeout = 120) {
   free(b);
 }
 
+// Cell `col` (a column name) of data row `row` of a progress.csv, copied to
+// out ("" when empty); the row must have exactly the header's fields.
+static void cell(const char* path, int row, const char* col, char* out, size_t len) {
+  FILE* f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[8192];
+  int at = -1, nhead = 0;
+  cr_assert_not_null(fgets(line, sizeof(line), f));
+  line[strcspn(line, "\n")] = 0;
+  for (char *tok = line, *end;; tok = end + 1) {
+    end = strchr(tok, ',');
+    if (end) *end = 0;
+    if (!strcmp(tok, col)) at = nhead;
+    nhead++;
+    if (!end) break;
+  }
+  cr_assert_geq(at, 0, "no column %s", col);
+  for (int r = 0; r <= row; r++) cr_assert_not_null(fgets(line, sizeof(line), f), "no row %d", row);
+  fclose(f);
+  line[strcspn(line, "\n")] = 0;
+  int nf = 0;
+  for (char *tok = line, *end;; tok = end + 1) {
+    end = strchr(tok, ',');
+    if (end) *end = 0;
+    if (nf++ == at) {
+      size_t k = strlen(tok) < len ? strlen(tok) : len - 1;
+      memcpy(out, tok, k);
+      out[k] = 0;
+    }
+    if (!end) break;
+  }
+  cr_assert_eq(nf, nhead, "row %d has %d fields, the header %d", row, nf, nhead);
+}
+
+// A run begun by an older metarl, whose progress.csv lacked the Outer/ columns
+// and ordered the others differently, resumes with today's header: each kept
+// row moves under it by name and the rows appended line up.
+Test(resume, older_progress_columns_are_moved_under_the_new_header, .timeout = 120) {
+  mrlConfig cfg;
+  small_config(&cfg, MRL_OUTER_MAML);
+  cfg.outer.optim = MRL_OPT_TRPO;
+  cfg.inner.steps = 1;
+  cfg.outer.iterations = 3;
+  char err[MRL_ERRLEN], run[512], path[1100], cmd[8192];
+  make_rundir("old", run);
+  cr_assert_eq(mrl_train_run(&cfg, run, NULL, err, sizeof(err)), MRL_EXIT_OK, "%s", err);
+  snprintf(path, sizeof(path), "%s/progress.csv", run);
+  char step_before[64], kl[64];
+  cell(path, 1, "OuterStepSize", step_before, sizeof(step_before));
+  cell(path, 1, "Outer/MeanKL", kl, sizeof(kl));
+  cr_assert_gt(atof(kl), 0, "the TRPO step's KL is logged: '%s'", kl);
+  cr_assert_leq(atof(kl), cfg.outer.max_kl);
+  // the older layout: no Outer/ columns, Time before Iteration
+  snprintf(cmd, sizeof(cmd),
+           "awk -F, -v OFS=, '{ n = 0; for (i = 1; i <= NF; i++) if (i < 23 || i > 26) "
+           "f[++n] = $i; t = f[2]; f[2] = f[1]; f[1] = t; s = f[1]; for (i = 2; i <= n; i++) "
+           "s = s OFS f[i]; print s }' '%s' > '%s.old' && head -1 '%s.old' | grep -q "
+           "'^TotalEnvSteps,Iteration,.*OuterStepSize,Time/Sampling' && mv '%s.old' '%s'",
+           path, path, path, path, path);
+  cr_assert_eq(system(cmd), 0, "could not write the older layout");
+  cfg.outer.iterations = 5;
+  cr_assert_eq(mrl_train_run(&cfg, run, NULL, err, sizeof(err)), MRL_EXIT_OK, "%s", err);
+  char got[64];
+  cell(path, 1, "OuterStepSize", got, sizeof(got));
+  cr_assert_str_eq(got, step_before, "an old row's value moved to another column");
+  cell(path, 1, "Iteration", got, sizeof(got));
+  cr_assert_str_eq(got, "1");
+  cell(path, 1, "Outer/MeanKL", got, sizeof(got));
+  cr_assert_str_eq(got, "", "a column the old row lacks stays empty");
+  cell(path, 4, "Iteration", got, sizeof(got));
+  cr_assert_str_eq(got, "4");
+  cell(path, 4, "Outer/MeanKL", got, sizeof(got));
+  cr_assert_gt(atof(got), 0, "the appended row is under today's header: '%s'", got);
+}
+
 static uint64_t fnv1a(const unsigned char* p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < n; i++) {
