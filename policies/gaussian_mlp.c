@@ -90,6 +90,7 @@ mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
     if (pol->sizes[l] > widest) widest = pol->sizes[l];
   }
   work->act = mrl_alloc(sizeof(double) * total);
+  work->pattern = mrl_alloc((size_t)total);
   work->grad_act = mrl_alloc(sizeof(double) * 2 * maxbatch * widest);
   work->dmean = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[pol->nlayer]);
   work->mean = work->act + work->act_off[pol->nlayer];
@@ -100,6 +101,7 @@ mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
 void mrl_policy_work_free(mrlPolicyWork* work) {
   if (!work) return;
   free(work->act);
+  free(work->pattern);
   free(work->grad_act);
   free(work->dmean);
   free(work->norm_input);
@@ -137,10 +139,16 @@ void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWor
                 out);
     if (l < pol->nlayer - 1) {
       size_t n = (size_t)batch * out;
+      unsigned char* on = work->pattern + work->act_off[l + 1];
       if (pol->activation == MRL_ACT_TANH) {
         for (size_t i = 0; i < n; i++) h[i] = tanh(h[i]);
+      } else if (work->freeze_pattern) {
+        for (size_t i = 0; i < n; i++) h[i] = on[i] ? h[i] : 0;
       } else {
-        for (size_t i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
+        for (size_t i = 0; i < n; i++) {
+          on[i] = h[i] > 0;
+          h[i] = on[i] ? h[i] : 0;
+        }
       }
     }
     x = h;
@@ -177,7 +185,8 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
     if (pol->activation == MRL_ACT_TANH) {
       for (size_t i = 0; i < n; i++) dx[i] *= 1.0 - x[i] * x[i];
     } else {
-      for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dx[i] : 0;
+      const unsigned char* on = work->pattern + work->act_off[l];
+      for (size_t i = 0; i < n; i++) dx[i] = on[i] ? dx[i] : 0;
     }
     dz = dx;
   }

@@ -8,6 +8,13 @@
 // a central difference of two gradients of L_s at theta_s +- h v/|v|. Memory
 // is a few parameter vectors, never nparam^2.
 //
+// ReLU networks: the gradient jumps where a unit switches on or off, so a
+// difference of two gradients whose probes straddle a switch gets that jump
+// divided by 2h, a spike that does not shrink with h. With
+// outer.hvp_freeze_relu (the default) the second gradient reuses the first
+// one's on/off pattern: both lie on one smooth piece, and the product is the
+// Hessian automatic differentiation gives (ReLU'' = 0), as MAML's code had it.
+//
 // Which Hessian: every batch is held fixed, so H_s is the Hessian of the
 // surrogate -(1/M) sum A log pi(a|s) with the advantages as constants. The
 // term from the dependence of batch s's sampling distribution on theta_s
@@ -35,8 +42,12 @@ void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPoli
   double h = cfg->outer.hvp_step / norm;
   for (int i = 0; i < n; i++) probe[i] = theta[i] + h * v[i];
   mrl_loss_grad(pol, probe, work, b, gplus);
+  // a ReLU that switches between the probes would add its jump in the
+  // gradient divided by 2h: a spike, whatever h, not curvature
+  work->freeze_pattern = cfg->outer.hvp_freeze_relu;
   for (int i = 0; i < n; i++) probe[i] = theta[i] - h * v[i];
   mrl_loss_grad(pol, probe, work, b, gminus);
+  work->freeze_pattern = 0;
   double c = lr / (2 * h);
   for (int i = 0; i < n; i++) v[i] -= c * (gplus[i] - gminus[i]);
 }

@@ -195,6 +195,7 @@ typedef struct {
     int cg_subsample;         // outer.cg_subsample: trpo: every q-th row in CG products
     double cg_damping;        // outer.cg_damping: trpo: F + damping I
     double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
+    int hvp_freeze_relu;      // outer.hvp_freeze_relu: bool; one ReLU pattern for both probes
   } outer;
 
   struct {
@@ -367,6 +368,12 @@ typedef struct {
   double* dmean;                   // (maxbatch, nact) scratch for dL/dmean
   double* mean;                    // (batch, nact) output of the last forward (a view into act)
   double* norm_input;              // (maxbatch, nobs) normalized observations (obs_norm), or NULL
+  // ReLU on/off pattern of the hidden layers, at act's offsets: written by
+  // every forward, read by the backward; with freeze_pattern set, a forward
+  // applies the stored pattern instead (the same rows must be forwarded), so
+  // that two nearby parameter vectors are differenced on one smooth piece
+  unsigned char* pattern;  // (maxbatch, sizes[l]) per hidden layer l
+  int freeze_pattern;
 } mrlPolicyWork;
 
 // Describe the policy of cfg for an env of nobs/nact.
@@ -667,14 +674,16 @@ double mrl_combo_weight(mrlComboMode mode, int s, int k);
 // policy-gradient Hessian is dropped, as in the original MAML code):
 //   g = (I - lr H_0)(I - lr H_1) ... (I - lr H_{k-1}) grad L_q(theta_k),
 // each H_s v by central differences of gradients of L_s at theta_s +- h v/|v|
-// (h = outer.hvp_step). Writes g (nparam). Memory O(nparam); cost 2k + 1
+// (h = outer.hvp_step; with outer.hvp_freeze_relu both gradients use the ReLU
+// pattern of the first, so H_s is the Hessian automatic differentiation
+// gives, ReLU'' = 0). Writes g (nparam). Memory O(nparam); cost 2k + 1
 // gradients.
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 
 // v <- (I - lr H) v, the Jacobian of one inner SGD step theta - lr grad L(theta)
 // applied to v: H the Hessian of the loss of batch b at theta, by a central
-// difference of two gradients at theta +- h v/|v| (h = outer.hvp_step).
-// scratch: (3, nparam).
+// difference of two gradients at theta +- h v/|v| (h = outer.hvp_step), on
+// one ReLU pattern with outer.hvp_freeze_relu. scratch: (3, nparam).
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
                              double lr, const double* theta, const mrlBatch* b, double* v,
                              double* scratch);
