@@ -255,7 +255,7 @@ static const keyInfo kKeys[] = {
           "trpo: damping added to the Fisher matrix"),
   DBL_KEY("outer.hvp_step", outer.hvp_step, 1e-5, 0, 1, OPEN_LO,
           "maml: finite-difference step of Hessian-vector products"),
-  BOOL_KEY("outer.hvp_freeze_relu", outer.hvp_freeze_relu, 1,
+  BOOL_KEY("outer.hvp_freeze_relu", outer.hvp_freeze_relu, 0,
            "maml: both gradients of a Hessian-vector product on one ReLU on/off pattern (false: "
            "the difference also counts the kinks between the probes)"),
 

@@ -11,9 +11,11 @@
 // ReLU networks: the gradient jumps where a unit switches on or off, so a
 // difference of two gradients whose probes straddle a switch gets that jump
 // divided by 2h, a spike that does not shrink with h. With
-// outer.hvp_freeze_relu (the default) the second gradient reuses the first
-// one's on/off pattern: both lie on one smooth piece, and the product is the
-// Hessian automatic differentiation gives (ReLU'' = 0), as MAML's code had it.
+// outer.hvp_freeze_relu the second gradient reuses the first one's on/off
+// pattern: both lie on one smooth piece, and the product is the Hessian
+// automatic differentiation gives (ReLU'' = 0), as MAML's code had it. Off by
+// default: on the cheetah it took larger TRPO steps but did not adapt better
+// (docs/RESULTS.md 2.4).
 //
 // Which Hessian: every batch is held fixed, so H_s is the Hessian of the
 // surrogate -(1/M) sum A log pi(a|s) with the advantages as constants. The

@@ -178,7 +178,7 @@ static void fill_unusual(mrlConfig* c) {
   c->outer.eps_end = 2.5e-7;
   c->outer.meta_batch = 3;
   c->outer.iterations = 10000000;
-  c->outer.hvp_freeze_relu = 0;
+  c->outer.hvp_freeze_relu = 1;
   c->eval.tasks = 1;
   c->eval.steps = 0;
   c->eval.episodes = 7;
