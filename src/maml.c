@@ -14,8 +14,9 @@
 // outer.hvp_freeze_relu the second gradient reuses the first one's on/off
 // pattern: both lie on one smooth piece, and the product is the Hessian
 // automatic differentiation gives (ReLU'' = 0), as MAML's code had it. Off by
-// default: on the cheetah it took larger TRPO steps but did not adapt better
-// (docs/RESULTS.md 2.4).
+// default: it lets TRPO take its whole trust region, yet the direction task
+// adapted worse with it (3 seeds) while the velocity task did better (one
+// seed, half trained; docs/RESULTS.md 2.4).
 //
 // Which Hessian: every batch is held fixed, so H_s is the Hessian of the
 // surrogate -(1/M) sum A log pi(a|s) with the advantages as constants. The
