@@ -48,6 +48,18 @@ const char* const mrl_progress_columns[] = {
 const int mrl_progress_ncolumns =
     (int)(sizeof(mrl_progress_columns) / sizeof(mrl_progress_columns[0]));
 
+int mrl_csv_split(char* line, char** fields, int max) {
+  int n = 0;
+  for (char* p = line; n < max;) {
+    fields[n++] = p;
+    char* comma = strchr(p, ',');
+    if (!comma) break;
+    *comma = 0;
+    p = comma + 1;
+  }
+  return n;
+}
+
 static double* put_returns(double* v, const mrlReturnStats* s) {
   *v++ = s->average;
   *v++ = s->std;

@@ -1069,6 +1069,10 @@ typedef struct mrlLog_ mrlLog;
 extern const char* const mrl_progress_columns[];
 extern const int mrl_progress_ncolumns;
 
+// Split a CSV line (modified in place) at its commas into at most max fields;
+// returns how many. No quoting: metarl's CSV cells are names and numbers.
+int mrl_csv_split(char* line, char** fields, int max);
+
 // Values of row in the order of mrl_progress_columns (NaN where empty).
 void mrl_progress_values(const mrlProgress* row, double* values);
 

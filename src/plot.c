@@ -48,20 +48,6 @@ static char* read_text(const char* path, char* err, size_t errlen) {
   return s;
 }
 
-// Split line (modified in place) at commas into at most max fields.
-static int split_csv(char* line, char** fields, int max) {
-  int n = 0;
-  char* p = line;
-  while (n < max) {
-    fields[n++] = p;
-    char* c = strchr(p, ',');
-    if (!c) break;
-    *c = 0;
-    p = c + 1;
-  }
-  return n;
-}
-
 // A whole-string number; empty or malformed: NaN.
 static double parse_num(const char* s) {
   char* end;
@@ -287,7 +273,7 @@ static char* read_table(const char* path, char** save, char** head, int* nh, cha
   char* text = read_text(path, err, errlen);
   if (!text) return NULL;
   char* line = strtok_r(text, "\n", save);
-  *nh = line ? split_csv(line, head, MAX_COLS) : 0;
+  *nh = line ? mrl_csv_split(line, head, MAX_COLS) : 0;
   if (*nh) strip_eol(head[*nh - 1]);
   return text;
 }
@@ -326,7 +312,7 @@ static int read_progress(const char* rundir, Curve* c, char* err, size_t errlen)
     strip_eol(line);
     if (!*line) continue;
     char* f[MAX_COLS];
-    int nf = split_csv(line, f, MAX_COLS);
+    int nf = mrl_csv_split(line, f, MAX_COLS);
     double s = nf == nh ? parse_num(f[cs]) : NAN;
     double a = nf == nh ? parse_num(f[cpre]) : NAN;
     double b = nf == nh ? parse_num(f[cpost]) : NAN;
@@ -438,7 +424,7 @@ static int vary_columns(const char* rest, int nh, int p0, int np, int* use) {
   for (char* line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     strip_eol(line);
     char* f[MAX_COLS];
-    if (split_csv(line, f, MAX_COLS) != nh) continue;
+    if (mrl_csv_split(line, f, MAX_COLS) != nh) continue;
     for (int i = 0; i < np; i++) {
       double v = parse_num(f[p0 + i]);
       if (!seen)
@@ -542,7 +528,7 @@ static int read_tasks(const char* rundir, const char* param, EvalData* e, char* 
     strip_eol(line);
     if (!*line) continue;
     char* f[MAX_COLS];
-    int nf = split_csv(line, f, MAX_COLS);
+    int nf = mrl_csv_split(line, f, MAX_COLS);
     if (nf != nh || !isfinite(parse_num(f[cstep])) || !isfinite(parse_num(f[cret]))) {
       free(text);
       return mrl_error(err, errlen, "%s:%d: malformed row", path, lineno);

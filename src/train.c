@@ -444,21 +444,6 @@ static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_
                                    &tr->outer, err, errlen);
 }
 
-// One CSV line's fields, split in place at the commas (no quoting: metarl's
-// columns are names and numbers); returns how many, at most max.
-static int split_fields(char* line, char** fields, int max) {
-  line[strcspn(line, "\r\n")] = 0;
-  int n = 0;
-  for (char* p = line; n < max;) {
-    fields[n++] = p;
-    char* comma = strchr(p, ',');
-    if (!comma) break;
-    *comma = 0;
-    p = comma + 1;
-  }
-  return n;
-}
-
 // Resume: keep the header and the rows of iterations before `iteration` (the
 // checkpoint's count of iterations done); rows written after the checkpoint
 // by the interrupted run are dropped, so that none is duplicated. A run
@@ -481,7 +466,8 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
   int old_of[MAXCOL];  // for each current column, its index in the old header (-1: none)
   int same = 1;
   if (fgets(header, sizeof(header), f)) {
-    int nold = split_fields(header, old_names, MAXCOL);
+    header[strcspn(header, "\r\n")] = 0;
+    int nold = mrl_csv_split(header, old_names, MAXCOL);
     same = nold == mrl_progress_ncolumns;
     for (int c = 0; c < mrl_progress_ncolumns; c++) {
       old_of[c] = -1;
@@ -502,7 +488,8 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
       continue;
     }
     char* fields[MAXCOL];
-    int nf = split_fields(line, fields, MAXCOL);
+    line[strcspn(line, "\r\n")] = 0;
+    int nf = mrl_csv_split(line, fields, MAXCOL);
     int it = old_of[0];
     if (it < 0 || it >= nf || atoi(fields[it]) >= iteration) continue;
     for (int c = 0; c < mrl_progress_ncolumns; c++) {
