@@ -319,8 +319,11 @@ struct mrlFamily_ {
   void (*target)(mrlEnv* env, int i, double* y);
 };
 
-// Make the family named cfg->env.name, configured from cfg.
+// Make the family named cfg->env.name, configured from cfg. NULL with a
+// message in err for an unknown name or a family that cannot be made (e.g. an
+// MJCF file that does not load).
 mrlFamily* mrl_family_make(const mrlConfig* cfg, char* err, size_t errlen);
+// Release a family from mrl_family_make (NULL: nothing to do).
 void mrl_family_free(mrlFamily* fam);
 
 // Known family names, NULL-terminated, and a one-line description of each.
@@ -371,7 +374,9 @@ typedef struct {
   // ReLU on/off pattern of the hidden layers, at act's offsets: written by
   // every forward, read by the backward; with freeze_pattern set, a forward
   // applies the stored pattern instead (the same rows must be forwarded), so
-  // that two nearby parameter vectors are differenced on one smooth piece
+  // that two nearby parameter vectors are differenced on one smooth piece.
+  // Unused with tanh. freeze_pattern is 0 after mrl_policy_work_make; whoever
+  // sets it clears it again (maml.c does, around one gradient)
   unsigned char* pattern;  // (maxbatch, sizes[l]) per hidden layer l
   int freeze_pattern;
 } mrlPolicyWork;
@@ -384,10 +389,16 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact);
 // Deterministic in rng.
 void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params);
 
+// Scratch for forwards and backwards of up to maxbatch rows of pol (zeroed;
+// never fails: stops on out-of-memory like mrl_alloc).
 mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch);
+// Release work (NULL: nothing to do).
 void mrl_policy_work_free(mrlPolicyWork* work);
 
-// Forward a batch obs (batch, nobs); the mean lands in work->mean (batch, nact).
+// Forward a batch obs (batch, nobs), 1 <= batch <= work->maxbatch (asserted);
+// the mean lands in work->mean (batch, nact). obs must stay untouched until the
+// backward (work->input points to it, or to its normalized copy). Writes the
+// ReLU pattern, or applies the stored one while work->freeze_pattern is set.
 void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const double* obs, int batch);
 
@@ -434,6 +445,8 @@ typedef struct {
   int supervised;     // set by mrl_sample: act holds labels, the loss is MSE
 } mrlBatch;
 
+// A zeroed batch of nenv episodes of up to horizon steps (stops on
+// out-of-memory like mrl_alloc). Release it with mrl_batch_free (NULL: nothing).
 mrlBatch* mrl_batch_make(int nenv, int horizon, int nobs, int nact);
 void mrl_batch_free(mrlBatch* b);
 
@@ -488,10 +501,13 @@ typedef struct {
   double* feat;       // (T nenv, nfeat)
   double* gram;       // (nfeat, nfeat) Gram matrix, then its Cholesky factor
   double* gram0;      // (nfeat, nfeat) F^T F before regularization
-  double* rhs;        // (nfeat)
+  double* rhs;        // (2, nfeat): F^T R; the features of one final state (bootstrap)
   double* coef;       // (nfeat)
 } mrlBaseline;
 
+// Scratch of the baseline for observations of nobs and up to maxrows rows
+// (with time features; stops on out-of-memory like mrl_alloc). Release it with
+// mrl_baseline_free (NULL: nothing to do).
 mrlBaseline* mrl_baseline_make(int nobs, int maxrows);
 void mrl_baseline_free(mrlBaseline* bl);
 
@@ -557,8 +573,10 @@ typedef struct {
   double* v;                     // (n) second moment (Adam)
 } mrlOptim;
 
-// kind sgd or adam (trpo is not a first-order rule: see mrl_trpo_step).
+// kind sgd or adam (trpo is not a first-order rule: see mrl_trpo_step) over n
+// parameters; Adam gets zeroed moments (beta1 0.9, beta2 0.999, epsilon 1e-8).
 void mrl_optim_init(mrlOptim* opt, mrlOptimKind kind, int n, double lr);
+// Release the moments (opt itself is the caller's); opt->m and opt->v become NULL.
 void mrl_optim_free(mrlOptim* opt);
 void mrl_optim_reset(mrlOptim* opt);  // zero moments and step count
 // params -= step(grad) with the optimizer's rule and learning rate lr.
@@ -619,6 +637,9 @@ typedef struct {
   double* obs_stats;  // (MRL_OBS_STATS_LEN(nobs)) or NULL: mrl_obs_stats of the first batch
 } mrlLearner;
 
+// A learner of nenv episodes per batch for fam and pol (which must outlive
+// it), with cfg's inner optimizer and, for inner.step ppo, PPO scratch. Sets
+// OpenBLAS to one thread, process-wide. Stops on out-of-memory like mrl_alloc.
 mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                              int nenv);
 
@@ -633,6 +654,7 @@ void mrl_learner_keep(mrlLearner* ln, int nsaved, int grad_sum);
 // each mrl_inner_adapt whose batches are to be kept; the learner must not
 // have been given owned slots by mrl_learner_keep.
 void mrl_learner_lend(mrlLearner* ln, int nsaved, mrlBatch** saved, double* thetas);
+// Release the learner and what it owns (not lent slots); NULL: nothing to do.
 void mrl_learner_free(mrlLearner* ln);
 
 // Adapt from phi to `task` with k inner steps: each samples the learner's
@@ -668,22 +690,25 @@ void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed
 double mrl_combo_weight(mrlComboMode mode, int s, int k);
 
 // Second-order MAML meta-gradient of one task, after mrl_inner_adapt with
-// k SGD VPG (or supervised) steps and ln->nsaved > k: the gradient of the
-// query loss L_q(theta_k(phi)) with theta_{s+1} = theta_s - lr grad L_s(theta_s)
+// k SGD VPG (or supervised) steps and ln->nsaved > k (asserted): the gradient
+// of the query loss L_q(theta_k(phi)) with
+// theta_{s+1} = theta_s - lr_s grad L_s(theta_s), lr_s = mrl_inner_lr(cfg, s),
 // and every batch held fixed (the sampling-distribution term of the
 // policy-gradient Hessian is dropped, as in the original MAML code):
-//   g = (I - lr H_0)(I - lr H_1) ... (I - lr H_{k-1}) grad L_q(theta_k),
-// each H_s v by central differences of gradients of L_s at theta_s +- h v/|v|
-// (h = outer.hvp_step; with outer.hvp_freeze_relu both gradients use the ReLU
-// pattern of the first, so H_s is the Hessian automatic differentiation
-// gives, ReLU'' = 0). Writes g (nparam). Memory O(nparam); cost 2k + 1
-// gradients.
+//   g = (I - lr_0 H_0)(I - lr_1 H_1) ... (I - lr_{k-1} H_{k-1}) grad L_q(theta_k),
+// each H_s v by mrl_inner_step_jacobian (central differences of gradients of
+// L_s at theta_s +- h v/|v|, h = outer.hvp_step; with outer.hvp_freeze_relu
+// both gradients use the ReLU pattern of the first, so H_s is the Hessian
+// automatic differentiation gives, ReLU'' = 0). Writes g (nparam); uses
+// ln->work and ln->scratch. Memory O(nparam); cost 2k + 1 gradients.
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 
 // v <- (I - lr H) v, the Jacobian of one inner SGD step theta - lr grad L(theta)
 // applied to v: H the Hessian of the loss of batch b at theta, by a central
-// difference of two gradients at theta +- h v/|v| (h = outer.hvp_step), on
-// one ReLU pattern with outer.hvp_freeze_relu. scratch: (3, nparam).
+// difference of two gradients at theta +- h v/|v| (h = outer.hvp_step). With
+// outer.hvp_freeze_relu the second gradient reuses the first one's ReLU
+// pattern (work->freeze_pattern is set for it and cleared after). v = 0 is
+// left as it is. scratch: (3, nparam); work's last forward is overwritten.
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
                              double lr, const double* theta, const mrlBatch* b, double* v,
                              double* scratch);
@@ -693,13 +718,15 @@ void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPoli
 typedef struct mrlPool_ mrlPool;
 typedef void (*mrlPoolFn)(void* ctx, int worker, int job);
 
-int mrl_pool_default_threads(void);  // online cores
-// A pool of nthreads workers (0: one per core); 1 runs jobs in the caller.
+int mrl_pool_default_threads(void);  // online cores (1 if unknown)
+// A pool of nthreads workers (<= 0: one per core); 1 runs jobs in the caller.
+// Stops the process (mrl_fatal) if a thread cannot be started.
 mrlPool* mrl_pool_make(int nthreads);
-int mrl_pool_size(const mrlPool* pool);
+int mrl_pool_size(const mrlPool* pool);  // its workers (>= 1)
 // Run fn(ctx, worker, job) for job = 0..njobs-1 and wait for all; worker is
 // in [0, size) and no two concurrent calls share it.
 void mrl_pool_run(mrlPool* pool, int njobs, mrlPoolFn fn, void* ctx);
+// Stop and join the workers (no run may be in progress); NULL: nothing to do.
 void mrl_pool_free(mrlPool* pool);
 
 //-------------------------------- distributed -------------------------------
@@ -782,8 +809,6 @@ mrlFault mrl_dist_fault(int iteration);
 // before every checkpoint and at the end of training).
 #define MRL_DIST_CHECK_EVERY 10
 
-//--------------------------------- training ---------------------------------
-
 //------------------------------------ trpo ----------------------------------
 
 // One task's part of the TRPO outer step (trpo.c): the policy whose change is
@@ -815,8 +840,10 @@ typedef struct {
   double* vecs;                 // (6, nparam) scratch
 } mrlTrustSet;
 
-// maxrows: rows of one batch (episodes x horizon); k_max: inner steps at most.
+// A trust set for pol (borrowed, must outlive it). maxrows: rows of one batch
+// (episodes x horizon); k_max: inner steps at most. Stops on out-of-memory.
 mrlTrustSet* mrl_trust_make(const mrlPolicy* pol, int maxrows, int k_max);
+// Release ts and what it owns (not the borrowed batches); NULL: nothing to do.
 void mrl_trust_free(mrlTrustSet* ts);
 // Set ts up for one task after its adaptation: k inner steps, batches and
 // thetas as the learner kept them (both must stay untouched until the outer
@@ -834,8 +861,12 @@ void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* wor
 void mrl_trust_eval(mrlTrustSet* ts, mrlPolicyWork* work, const double* p, double* surrogate,
                     double* kl);
 
-// What a TRPO step did: the mean KL of the step taken, the surrogate before
-// and after it (after = before when rejected), the backtracks tried.
+// What a TRPO step did: kl, the mean KL of the step taken (0 when rejected);
+// the mean surrogate at phi and at the new phi (after = before when rejected);
+// backtracks, the index of the last candidate tried (0: the full step; 15
+// when every candidate was rejected). The three doubles are NaN and backtracks
+// -1 when no candidate was tried (no task with ok, or x^T A x of mrl_trpo_step
+// not positive and finite: a zero gradient, say); progress.csv leaves them empty.
 typedef struct {
   double kl, surrogate_before, surrogate_after;
   int backtracks;
@@ -843,15 +874,20 @@ typedef struct {
 
 // The TRPO step on phi along the mean loss gradient g of the tasks with
 // ok[j] (ntask in all; this rank holds sets[begin..end-1], the others come by
-// MPI gathers in task order): x = CG(mean J^T F J + damping I, g) with
-// cg_iters iterations, full step -sqrt(2 max_kl / x^T F x) x, shrunk by 0.8
-// up to 15 times until the mean KL is <= max_kl and, if check_surrogate, the
-// mean surrogate is below its value at phi. Rejected (phi unchanged, returns
-// 0) if none fits; else updates phi and returns the multiple of x taken.
-// work (one per pool worker) is scratch. The same bits for any threads/ranks.
+// MPI gathers in task order): x = CG(A, g) with A = mean J^T F J + damping I
+// and cg_iters iterations, full step -sqrt(2 max_kl / x^T A x) x, shrunk by
+// 0.8 up to 15 times until the mean KL is <= max_kl and, if check_surrogate,
+// the mean surrogate is below its value at phi. Rejected (phi unchanged,
+// returns 0) if none fits, or if x^T A x is not positive and finite;
+// else updates phi and returns the multiple of x taken. stats gets what the
+// step did (mrlTrpoStats). Collective under MPI: every rank calls it, with or
+// without tasks. work (one per pool worker) is scratch. The same bits for any
+// threads/ranks.
 double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
                      int ntask, int begin, int end, int check_surrogate, mrlPolicyWork** work,
                      mrlPool* pool, double* phi, const double* g, mrlTrpoStats* stats);
+
+//--------------------------------- training ---------------------------------
 
 // Returns of a set of episodes, under garage's column names.
 typedef struct {
@@ -875,9 +911,11 @@ typedef struct {
   double return_post;        // mean return after k inner steps
   double std_pre, std_post;  // across tasks
   double step_size;          // outer step size used
-  // outer.optim trpo (NaN otherwise): rllab's MeanKL, LossBefore, LossAfter of
-  // the step taken (the mean over tasks of the adapted policies' KL and
-  // surrogate) and the line search's backtracks
+  // outer.optim trpo, progress.csv's Outer/MeanKL, Outer/LossBefore,
+  // Outer/LossAfter, Outer/Backtracks: mrlTrpoStats of the step (the means over
+  // tasks of the KL and surrogate of the bounded policies: theta_k(phi') for
+  // maml, phi' on the first batch otherwise). NaN (empty cells) with another
+  // optimizer or when no step was attempted (no finite task or mean direction)
   double trpo_kl, trpo_loss_before, trpo_loss_after, trpo_backtracks;
   double seconds;  // wall-clock since start
   // seconds per phase of this iteration: sampling, advantage and inner update
@@ -902,9 +940,11 @@ typedef struct {
 
 typedef struct mrlTrainer_ mrlTrainer;
 
-// Set up training from a checked config: family, policy, phi initialized
-// from the seed, worker threads.
+// Set up training from a checked config (copied): family, policy, phi
+// initialized from the seed, worker threads, this rank's block of tasks.
+// NULL with a message in err if the family cannot be made.
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen);
+// Stop the workers and release everything; NULL: nothing to do.
 void mrl_trainer_free(mrlTrainer* tr);
 
 // Run one meta-iteration; fills row. Deterministic in (seed, iteration)
@@ -925,9 +965,14 @@ int mrl_trainer_iteration(const mrlTrainer* tr);  // iterations done
 mrlFamily* mrl_trainer_family(mrlTrainer* tr);
 
 // The outer optimizer (sgd or adam state; trpo keeps none), the total env
-// steps so far, and restoring a checkpoint's state into a fresh trainer.
+// steps so far.
 mrlOptim* mrl_trainer_outer_optim(mrlTrainer* tr);
 long mrl_trainer_total_steps(const mrlTrainer* tr);
+// Restore a checkpoint's state (mrl_checkpoint_load_state: phi, outer
+// optimizer, iteration, env steps) into a fresh trainer. Returns 0, or -1
+// with err if the file cannot be read, does not fit the policy or the outer
+// optimizer, or its iteration is outside 0..outer.iterations; phi may then
+// be overwritten already.
 int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errlen);
 
 // Train cfg end to end into run directory rundir (progress.csv, checkpoints),
@@ -936,7 +981,12 @@ int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errl
 // continues from it: phi, the outer optimizer, the iteration and the env-step
 // count are restored, progress.csv rows from that iteration on are dropped and
 // new rows appended, so the result is bit-identical to an uninterrupted run.
-// Returns an exit code.
+// A progress.csv begun by an older metarl (other columns) is rewritten under
+// today's header, each kept row moved by column name (cells it lacks empty).
+// Checkpoints every log.checkpoint_every iterations, at the end and on
+// SIGINT, SIGTERM or SIGUSR1 (then exit MRL_EXIT_INTERRUPTED). Returns an
+// exit code (2: the trainer, checkpoint or policy.init_from is unusable;
+// 1: a runtime failure), the same on every rank, with its message in err.
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen);
 
 //--------------------------------- evaluation -------------------------------
@@ -1028,8 +1078,8 @@ typedef struct {
 
 #define MRL_BOOTSTRAP_RESAMPLES 10000  // resamples of every bootstrap interval
 
-double mrl_stats_mean(const double* x, int n);
-double mrl_stats_sem(const double* x, int n);
+double mrl_stats_mean(const double* x, int n);  // NaN if n <= 0
+double mrl_stats_sem(const double* x, int n);   // as mrlSummary.sem: 0 if n < 2
 // Interquartile mean: sorts a copy, drops floor(n/4) values at each end (as
 // scipy.stats.trim_mean(x, 0.25), used by rliable) and averages the rest.
 double mrl_stats_iqm(const double* x, int n);
@@ -1053,6 +1103,7 @@ typedef struct mrlEvents_ mrlEvents;
 
 // Create dir/events.out.tfevents.<unix time>.<host> and write the
 // file_version record "brain.Event:2". path (may be NULL) gets the file name.
+// NULL with a message in err if the file cannot be created or written.
 mrlEvents* mrl_events_open(const char* dir, char* path, size_t pathlen, char* err, size_t errlen);
 // One Event at (wall_time, step) holding a scalar summary value per tag; NaN
 // values are left out. Flushed. Returns 0, or -1 on a write error.
@@ -1069,18 +1120,26 @@ typedef struct mrlLog_ mrlLog;
 extern const char* const mrl_progress_columns[];
 extern const int mrl_progress_ncolumns;
 
-// Split a CSV line (modified in place) at its commas into at most max fields;
-// returns how many. No quoting: metarl's CSV cells are names and numbers.
+// Split a CSV line (modified in place: each comma becomes a NUL) into
+// fields, pointers into line, at most max of them; returns how many (0 only if
+// max <= 0; an empty line is one empty field). Past max fields the rest of the
+// line is dropped, so a count of max may hide more. The line ending is not
+// stripped: remove it first, or the last field keeps it. No quoting: metarl's
+// CSV cells are names and numbers.
 int mrl_csv_split(char* line, char** fields, int max);
 
 // Values of row in the order of mrl_progress_columns (NaN where empty).
 void mrl_progress_values(const mrlProgress* row, double* values);
 
 // Open the log of a run of total_iterations into rundir; out may be NULL.
-// append: continue progress.csv (a resumed run) instead of starting it.
+// append: continue progress.csv (a resumed run), which must already start
+// with today's header, instead of starting it with the header; a new event
+// file is created either way. NULL with a message in err if a file cannot be
+// opened or written.
 mrlLog* mrl_log_open(const char* rundir, int total_iterations, int append, FILE* out, char* err,
                      size_t errlen);
-// Append row to progress.csv and the event file, and show it on out.
+// Append row to progress.csv (NaN values as empty cells; flushed) and the
+// event file, and show it on out. Returns 0, or -1 with err on a write error.
 int mrl_log_write(mrlLog* log, const mrlProgress* row, char* err, size_t errlen);
 // Finish the progress bar, close the files; returns 0 or -1 with err.
 int mrl_log_close(mrlLog* log, char* err, size_t errlen);
@@ -1091,12 +1150,15 @@ int mrl_log_close(mrlLog* log, char* err, size_t errlen);
 #define MRL_PLOT_HEIGHT 600  //
 
 // Plot the runs: outdir/learning.{png,svg} (returns before and after
-// adaptation against env steps, one color per run) and, for each run with
-// eval/summary.json and eval/adaptation.csv, outdir/adaptation[-N].{png,svg}
-// (return against adaptation step per initialization with 95% bands) and
-// outdir/tasks[-N].{png,svg} (return after the last step against task
-// parameter `param`, NULL: the only one, or the norm of several). Lists the
-// files written on out. Returns an exit code (2: bad or missing input).
+// adaptation against env steps, one color per run), outdir/learning-time.*
+// (the same against wall-clock time, when every row has its Time) and, for
+// each run with eval/summary.json and eval/adaptation.csv,
+// outdir/adaptation[-RUN].{png,svg} (return against adaptation step per
+// initialization with 95% bands) and outdir/tasks[-RUN].{png,svg} (return
+// after the last step against task parameter `param`, NULL: the only one, or
+// the norm of several); -RUN, the run directory's name, only with several
+// runs. Creates outdir if needed. Lists the files written on out. Returns an
+// exit code (2: bad or missing input; 1: outdir cannot be created).
 int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, const char* param,
                   FILE* out, char* err, size_t errlen);
 
@@ -1105,11 +1167,16 @@ int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, cons
 // Write params atomically (temporary file, fsync, rename) to path with a
 // header (magic, format version, policy shape, iteration) and a checksum.
 // Same as mrl_checkpoint_save_state with no optimizer and 0 env steps.
+// Returns 0, or -1 with err (a previous file at path is then left whole),
+// also for a non-finite parameter, which is never saved.
 int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
                         char* err, size_t errlen);
 
-// Read a checkpoint written for the same policy shape; params (nparam). The
-// training state beyond the parameters is skipped.
+// Read a checkpoint written for the same policy shape; params (nparam),
+// iteration (may be NULL). The training state beyond the parameters is
+// skipped. Returns 0, or -1 with err for a missing, foreign, corrupted or
+// other-version file, another shape or non-finite values; params may then be
+// overwritten already.
 int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
                         char* err, size_t errlen);
 

@@ -38,6 +38,7 @@ typedef struct mrlGLContext_ mrlGLContext;
 // OSMesaGetProcAddress, and so that a process that only trains never loads
 // it. NULL with a message if the library or the context is missing.
 mrlGLContext* mrl_gl_offscreen_make(int width, int height, char* err, size_t errlen);
+// Destroy the context and its buffer (libOSMesa stays loaded); NULL: nothing.
 void mrl_gl_offscreen_free(mrlGLContext* gl);
 
 //---------------------------------- scene -----------------------------------
@@ -67,6 +68,8 @@ typedef struct {
 // mjFONTSCALE_*.
 void mrl_scene_make(mrlScene* sc, const mjModel* m, int root, int floor, int width, int height,
                     int fontscale);
+// Free the MuJoCo scene and GL resources of sc (made by mrl_scene_make; the
+// same GL context must be current); sc itself is the caller's.
 void mrl_scene_free(mrlScene* sc);
 
 // Point the tracking camera at `root` from the side (azimuth 90 degrees),
@@ -185,8 +188,12 @@ typedef struct {
 int mrl_watch_flag(mrlWatchOptions* o, int argc, char** argv, int* i);
 
 // Load the run (config, family, checkpoint) and set the first task. Returns
-// an exit code: 2 for a missing run, checkpoint or unknown task key.
+// an exit code with a message in err: 2 for a missing run or checkpoint, a
+// bad config, a family that is not mujoco or an unknown task key. Call
+// mrl_watch_free afterwards whatever the outcome.
 int mrl_watch_make(mrlWatch* w, const mrlWatchOptions* opt, char* err, size_t errlen);
+// Release what w holds and zero it (w itself is the caller's); safe after a
+// failed mrl_watch_make.
 void mrl_watch_free(mrlWatch* w);
 
 // Parse "key=value,..." into the override list, checking every key against

@@ -360,7 +360,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       row->trpo_kl = st.kl;
       row->trpo_loss_before = st.surrogate_before;
       row->trpo_loss_after = st.surrogate_after;
-      row->trpo_backtracks = st.backtracks;
+      row->trpo_backtracks = st.backtracks < 0 ? NAN : st.backtracks;
     } else {
       step = cfg->outer.lr;
       mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);

@@ -16,8 +16,10 @@
 // F is never formed: conjugate gradient needs only products F u. For a
 // Gaussian with state-independent log-std, F = mean over rows of
 // Jm^T diag(1/std^2) Jm (Jm the Jacobian of the mean in the parameters) plus
-// 2 I on the log-std. Jm u is a central difference of two forward passes (the
-// network is smooth, so the error is O(h^2)); Jm^T w is one backward pass.
+// 2 I on the log-std. Jm u is a central difference of two forward passes
+// (O(h^2) where the network is smooth; a ReLU unit that switches between the
+// two probes adds a bounded error, of the order of its change of slope, not a
+// spike: the mean itself is continuous); Jm^T w is one backward pass.
 //
 // The line search backtracks from the step that meets the KL bound on the
 // quadratic model until the exact KL is within outer.max_kl and, when asked,
@@ -313,7 +315,9 @@ static double dot(const double* a, const double* b, int n) {
 double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
                      int ntask, int begin, int end, int check_surrogate, mrlPolicyWork** work,
                      mrlPool* pool, double* phi, const double* g, mrlTrpoStats* st) {
-  memset(st, 0, sizeof(*st));
+  // no step tried (no finite task, or no direction): NaN and -1, empty cells
+  st->kl = st->surrogate_before = st->surrogate_after = NAN;
+  st->backtracks = -1;
   int nok = 0;
   for (int j = 0; j < ntask; j++) nok += ok[j] != 0;
   // every rank goes on, tasks or none: the gathers below are collective
@@ -350,6 +354,7 @@ double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** s
   if (xFx > 0 && isfinite(xFx)) {
     double kl0;
     evaluate(&tj, &tt, phi, &st->surrogate_before, &kl0);
+    st->kl = 0;  // what a rejected step leaves
     double full = sqrt(2 * cfg->outer.max_kl / xFx);
     for (int i = 0; i < n; i++) step[i] = -full * x[i];
     double frac = 1;

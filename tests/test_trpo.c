@@ -174,6 +174,23 @@ static void check_step(int check_surrogate) {
   mrl_pool_free(pool);
 }
 
+// No direction to step along (a zero gradient): no candidate is tried, phi
+// stays, and the stats say so (NaN, -1) rather than report a step of KL 0.
+static void check_no_direction(void) {
+  mrlPool* pool = mrl_pool_make(1);
+  mrlPolicyWork* work[1] = {ln[0]->work};
+  static double p[4096], zero[4096];
+  memcpy(p, phi, sizeof(double) * pol.nparam);
+  memset(zero, 0, sizeof(double) * pol.nparam);
+  mrlTrpoStats st;
+  double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NTASK, 0, NTASK, 1, work, pool, p, zero, &st);
+  cr_assert(scale == 0);
+  cr_assert(memcmp(p, phi, sizeof(double) * pol.nparam) == 0, "phi moved");
+  cr_assert(isnan(st.kl) && isnan(st.surrogate_before) && isnan(st.surrogate_after));
+  cr_assert(st.backtracks == -1);
+  mrl_pool_free(pool);
+}
+
 static void check_product_symmetric_positive(void) {
   int n = pol.nparam;
   static double u[4096], v[4096], fu[4096], fv[4096];
@@ -196,6 +213,10 @@ TestSuite(trpo, .init = setup0, .fini = teardown);
 
 Test(trpo, step_respects_kl_bound) {
   check_step(0);
+}
+
+Test(trpo, no_direction_leaves_phi_and_reports_no_step) {
+  check_no_direction();
 }
 
 Test(trpo, product_symmetric_positive) {
