@@ -449,8 +449,10 @@ static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_
 // by the interrupted run are dropped, so that none is duplicated. A run
 // started by an older metarl has other columns: its header becomes today's
 // and each kept row is moved under it by column name (columns it lacks stay
-// empty), so that the rows appended now line up with the header.
-static int truncate_progress(const char* path, int iteration, char* err, size_t errlen) {
+// empty), so that the rows appended now line up with the header. *seconds
+// gets the Time of the last row kept (0 if none).
+static int truncate_progress(const char* path, int iteration, double* seconds, char* err,
+                             size_t errlen) {
   FILE* f = fopen(path, "r");
   if (!f) return mrl_error(err, errlen, "cannot read '%s': %s", path, strerror(errno));
   char tmp[MRL_STRLEN * 4 + 16];
@@ -461,7 +463,10 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
     return mrl_error(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
   }
   enum { MAXCOL = 64 };
-  char line[8192], header[8192] = "";
+  char line[8192], header[8192] = "", kept[8192];
+  int time_col = 0;
+  while (strcmp(mrl_progress_columns[time_col], "Time")) time_col++;
+  *seconds = 0;
   char* old_names[MAXCOL];
   int old_of[MAXCOL];  // for each current column, its index in the old header (-1: none)
   int same = 1;
@@ -483,11 +488,15 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
   fputc('\n', g);
   while (fgets(line, sizeof(line), f)) {
     // rows whose Iteration (today's first column) is before the checkpoint
+    char* fields[MAXCOL];
     if (same) {
-      if (atoi(line) < iteration) fputs(line, g);
+      if (atoi(line) >= iteration) continue;
+      fputs(line, g);
+      memcpy(kept, line, sizeof(kept));
+      kept[strcspn(kept, "\r\n")] = 0;
+      if (mrl_csv_split(kept, fields, MAXCOL) > time_col) *seconds = atof(fields[time_col]);
       continue;
     }
-    char* fields[MAXCOL];
     line[strcspn(line, "\r\n")] = 0;
     int nf = mrl_csv_split(line, fields, MAXCOL);
     int it = old_of[0];
@@ -497,6 +506,8 @@ static int truncate_progress(const char* path, int iteration, char* err, size_t 
       fprintf(g, "%s%s", c ? "," : "", o >= 0 && o < nf ? fields[o] : "");
     }
     fputc('\n', g);
+    int o = old_of[time_col];
+    if (o >= 0 && o < nf) *seconds = atof(fields[o]);
   }
   fclose(f);
   if (fclose(g) || rename(tmp, path)) {
@@ -560,9 +571,13 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
     }
     if (!code && resume) remove_stale_temporaries(rundir);
     snprintf(path, sizeof(path), "%s/progress.csv", rundir);
-    if (!code && resume && truncate_progress(path, tr->iteration, err, errlen)) {
+    double seconds = 0;
+    if (!code && resume && truncate_progress(path, tr->iteration, &seconds, err, errlen)) {
       code = MRL_EXIT_RUNTIME;
     }
+    // Time counts the run's training time: a resumed run goes on from its last
+    // kept row (the hours it stood stopped are not counted)
+    tr->start_time -= seconds;
     if (!code && !(log = mrl_log_open(rundir, cfg->outer.iterations, resume, out, err, errlen))) {
       code = MRL_EXIT_RUNTIME;
     }

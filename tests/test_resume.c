@@ -156,6 +156,9 @@ static void make_rundir(const char* name, char* out) {
   cr_assert_eq(system(cmd), 0);
 }
 
+static void cell(const char* path, int row, const char* col, char* out, size_t len);
+static void set_times(const char* path, int base);
+
 // Sends SIGINT to the process once progress.csv holds 3 data rows.
 static void* interrupter(void* arg) {
   const char* csv = arg;
@@ -197,6 +200,8 @@ Test(resume, interrupted_run_resumes_bit_identical, .timeout = 120) {
   int its[64];
   int rows = iterations_of(path, its, 64);
   cr_assert(rows >= 3 && rows < 30, "interrupted after %d rows", rows);
+  // hours of training before the stop: Time goes on from them
+  set_times(path, 10000);
   // a row written after the last checkpoint (a crash between the two): dropped on resume
   FILE* f = fopen(path, "a");
   fprintf(f, "%d,1,2,3,4,5,6,7\n", rows);
@@ -206,6 +211,14 @@ Test(resume, interrupted_run_resumes_bit_identical, .timeout = 120) {
   rows = iterations_of(path, its, 64);
   cr_assert_eq(rows, 30);
   for (int i = 0; i < rows; i++) cr_assert_eq(its[i], i, "row %d is iteration %d", i, its[i]);
+  char t[64];
+  double before = 0;
+  for (int i = 0; i < rows; i++) {
+    cell(path, i, "Time", t, sizeof(t));
+    cr_assert_geq(atof(t), before, "Time went back at row %d: %s after %g", i, t, before);
+    before = atof(t);
+  }
+  cr_assert_gt(before, 10000, "the resumed rows count the time before the stop");
   long la, lb;
   char a_path[1100], b_path[1100];
   snprintf(a_path, sizeof(a_path), "%s/checkpoints/latest.ckpt", full);
@@ -252,6 +265,17 @@ static void cell(const char* path, int row, const char* col, char* out, size_t l
   cr_assert_eq(nf, nhead, "row %d has %d fields, the header %d", row, nf, nhead);
 }
 
+// Sets the Time column of every data row of a progress.csv to base + its row
+// index: the training time a long run would have logged before its stop.
+static void set_times(const char* path, int base) {
+  char cmd[4096];
+  snprintf(cmd, sizeof(cmd),
+           "awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == \"Time\") c = i; "
+           "print; next } { $c = %d + NR - 2; print }' '%s' > '%s.t' && mv '%s.t' '%s'",
+           base, path, path, path, path);
+  cr_assert_eq(system(cmd), 0, "could not rewrite the times");
+}
+
 // A run begun by an older metarl, whose progress.csv lacked the Outer/ columns
 // and ordered the others differently, resumes with today's header: each kept
 // row moves under it by name and the rows appended line up.
@@ -278,6 +302,7 @@ Test(resume, older_progress_columns_are_moved_under_the_new_header, .timeout = 1
            "'^TotalEnvSteps,Iteration,.*OuterStepSize,Time/Sampling' && mv '%s.old' '%s'",
            path, path, path, path, path);
   cr_assert_eq(system(cmd), 0, "could not write the older layout");
+  set_times(path, 500);
   cfg.outer.iterations = 5;
   cr_assert_eq(mrl_train_run(&cfg, run, NULL, err, sizeof(err)), MRL_EXIT_OK, "%s", err);
   char got[64];
@@ -291,6 +316,8 @@ Test(resume, older_progress_columns_are_moved_under_the_new_header, .timeout = 1
   cr_assert_str_eq(got, "4");
   cell(path, 4, "Outer/MeanKL", got, sizeof(got));
   cr_assert_gt(atof(got), 0, "the appended row is under today's header: '%s'", got);
+  cell(path, 3, "Time", got, sizeof(got));
+  cr_assert_gt(atof(got), 502, "Time goes on from the old rows' last: '%s'", got);
 }
 
 static uint64_t fnv1a(const unsigned char* p, size_t n) {
