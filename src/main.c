@@ -35,14 +35,17 @@ static int cmd_view(int argc, char** argv);
 static int cmd_record(int argc, char** argv);
 
 static const Command commands[] = {
-    {"train", "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR",
+    {"train",
+     "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR "
+     "[--threads N]",
      "Meta-train the initialization described by CONFIG.yaml. key=value pairs override\n"
      "config keys (same checks as the file). Writes a new run directory\n"
      "<log.dir>/<name>-<YYYYmmdd-HHMMSS>/ (or DIR, which must not exist) with config.yaml,\n"
      "meta.json, progress.csv and checkpoints/. SIGINT/SIGTERM save a checkpoint, exit 130.\n"
      "--resume RUN_DIR continues an interrupted run from its latest checkpoint with its own\n"
      "config.yaml (no other config or override), appending to its progress.csv; the result\n"
-     "is bit-identical to a run never interrupted.\n",
+     "is bit-identical to a run never interrupted. --threads N (0: one per core) replaces\n"
+     "the run's thread count, which changes the speed only.\n",
      cmd_train},
     {"eval",
      "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
@@ -237,15 +240,24 @@ static void report_config_error(const char* path, int argc, char** argv, const c
 static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int* quiet_out) {
   const char* resume = NULL;
   int quiet_resume = 0, nother = 0;
+  long threads = -1;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--resume")) {
       if (++i == argc) return usage_error("%s needs a run directory", "--resume");
       resume = argv[i];
     } else if (!strcmp(argv[i], "--quiet")) {
       quiet_resume = 1;
+    } else if (!strcmp(argv[i], "--threads")) {
+      if (parse_long("--threads", i + 1 < argc ? argv[i + 1] : NULL, 0, 256, &threads)) {
+        return MRL_EXIT_USAGE;
+      }
+      i++;
     } else {
       nother++;
     }
+  }
+  if (threads >= 0 && !resume) {
+    return usage_error("train: --threads goes with --resume (%s)", "a new run takes threads=N");
   }
   if (resume) {
     if (nother)
@@ -253,7 +265,11 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
                          "the run's config.yaml is used");
     *quiet_out = quiet_resume;
     snprintf(rundir, 4096, "%s", resume);
-    return resume_setup(resume, job);
+    int code = resume_setup(resume, job);
+    // the thread count changes the speed, never the bits: the one key a
+    // resumed run may change (its config.yaml keeps the first run's)
+    if (threads >= 0) job->threads = (int)threads;
+    return code;
   }
   const char* config_path = NULL;
   const char* out = NULL;

@@ -10,7 +10,8 @@
 #      equals an uninterrupted run's byte for byte, progress.csv lists every
 #      iteration once, and no temporary checkpoint of a killed save is left.
 #   2. SIGINT and SIGTERM: exit 130 after saving a checkpoint of the
-#      iteration the message names; the resumed run ends bit-identical too.
+#      iteration the message names; the resumed run ends bit-identical too,
+#      also when resumed on another thread count (--threads 2).
 #
 #   tests/interrupt_test.sh /path/to/metarl /path/to/source-dir [SEED]
 #
@@ -178,8 +179,11 @@ for sig in INT TERM; do
     fail "SIG$sig: exit $code, expected 130 ($msg)"
   elif [[ $msg != "metarl: interrupted at iteration $it; checkpoint saved in $run/checkpoints" ]]; then
     fail "SIG$sig: message '$msg' (latest.ckpt holds iteration $it)"
-  elif ! "$metarl" train --resume "$run" --quiet; then
+  # the SIGTERM leg resumes on 2 threads: the thread count changes no bit
+  elif ! "$metarl" train --resume "$run" $([[ $sig == TERM ]] && echo --threads 2) >"$work/out"; then
     fail "SIG$sig: resume failed"
+  elif [[ $sig == TERM ]] && ! grep -q '1 rank x 2 threads' "$work/out"; then
+    fail "SIGTERM: resume --threads 2 did not run 2 threads: $(head -n 1 "$work/out")"
   elif ! cmp -s ref/checkpoints/latest.ckpt "$run/checkpoints/latest.ckpt" || ! rows_complete "$run"; then
     fail "SIG$sig: the resumed run differs from the uninterrupted one"
   else
