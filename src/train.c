@@ -379,6 +379,8 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       }
       tr->outer.t = keep_t;
       step = 0;
+      // the step was undone: its statistics describe no step taken
+      row->trpo_kl = row->trpo_loss_before = row->trpo_loss_after = row->trpo_backtracks = NAN;
     }
   }
   tr->skipped_in_a_row = finite ? 0 : tr->skipped_in_a_row + 1;
