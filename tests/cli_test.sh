@@ -198,6 +198,21 @@ if run 0 eval "$work/runA" --tasks 2 --steps 1 --episodes 2; then
   else
     ok "eval writes adaptation.csv and summary.json and prints a table"
   fi
+  # scripts/task-bins on those rows: each task in one bin, and "all" is eval's mean at step 0
+  mean0=$(awk '$1 == "0" { print $2; exit }' "$out")
+  if bins=$("$srcdir/scripts/task-bins" "$work/runA/eval/adaptation.csv" task 0 1 2); then
+    row=$(awk '$1 == "runA" && $2 == "0"' <<<"$bins")
+    counted=$(grep -o 'n = *[0-9]*' <<<"$row" | awk '{ s += $3 } END { print s + 0 }')
+    all=$(awk '{ print $(NF - 3) }' <<<"$row")
+    if [[ "$counted" != 4 ]] ||
+        ! awk -v a="$all" -v b="$mean0" 'BEGIN { exit !(a - b < 0.051 && b - a < 0.051) }'; then
+      fail "task-bins: step 0 of runA is '$row' (eval's mean $mean0, 2 tasks)"
+    else
+      ok "task-bins puts each task in one bin and agrees with eval's mean"
+    fi
+  else
+    fail "task-bins: exit code $?"
+  fi
 fi
 
 # eval --compare with a run of another policy shape: exit 2, one line, nothing written
