@@ -206,7 +206,7 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
 }
 
 Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini = teardown,
-     .timeout = 120) {
+     .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.iterations = 2;
@@ -258,7 +258,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
 // by task and step by step, what it scores evaluated on its own -- the same
 // tasks and noise streams. A run of another family is still refused.
 Test(eval, a_compared_run_keeps_its_own_observation, .init = setup, .fini = teardown,
-     .timeout = 120) {
+     .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.iterations = 3;
@@ -289,7 +289,7 @@ Test(eval, a_compared_run_keeps_its_own_observation, .init = setup, .fini = tear
 }
 
 // Statistics and the meta-test read the parameters and never write them.
-Test(eval, meta_test_in_training_changes_no_bit, .init = setup, .fini = teardown, .timeout = 120) {
+Test(eval, meta_test_in_training_changes_no_bit, .init = setup, .fini = teardown, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.iterations = 4;
@@ -317,7 +317,7 @@ Test(eval, meta_test_in_training_changes_no_bit, .init = setup, .fini = teardown
 // the batches mrl_inner_adapt samples with the same keys, counted here
 // independently from their valid rows, and the same bits on 1 and 2 threads.
 Test(eval, episode_lengths_are_those_of_the_sampled_batches, .init = setup, .fini = teardown,
-     .timeout = 120) {
+     .timeout = 300) {
   enum { NTASK = 3, NSTEP = 3, NEPS = 4 };
   const uint64_t seed = 7;
   mrlConfig cfg;

@@ -224,7 +224,7 @@ static void beats_random(mrlConfig* cfg, int iterations) {
   mrl_family_free(fam);
 }
 
-Test(outer, fomaml_beats_random, .timeout = 120) {
+Test(outer, fomaml_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = MRL_OUTER_FOMAML;
@@ -232,7 +232,7 @@ Test(outer, fomaml_beats_random, .timeout = 120) {
   beats_random(&cfg, 30);
 }
 
-Test(outer, maml_beats_random, .timeout = 120) {
+Test(outer, maml_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = MRL_OUTER_MAML;
@@ -240,7 +240,7 @@ Test(outer, maml_beats_random, .timeout = 120) {
   beats_random(&cfg, 30);
 }
 
-Test(outer, maml_trpo_beats_random, .timeout = 120) {
+Test(outer, maml_trpo_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = MRL_OUTER_MAML;
@@ -249,7 +249,7 @@ Test(outer, maml_trpo_beats_random, .timeout = 120) {
   beats_random(&cfg, 30);
 }
 
-Test(outer, joint_beats_random, .timeout = 120) {
+Test(outer, joint_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = MRL_OUTER_JOINT;
@@ -257,7 +257,7 @@ Test(outer, joint_beats_random, .timeout = 120) {
   beats_random(&cfg, 30);
 }
 
-Test(outer, combo_beats_random, .timeout = 120) {
+Test(outer, combo_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = MRL_OUTER_COMBO;
@@ -266,7 +266,7 @@ Test(outer, combo_beats_random, .timeout = 120) {
   beats_random(&cfg, 30);
 }
 
-Test(outer, reptile_as_gradient_beats_random, .timeout = 120) {
+Test(outer, reptile_as_gradient_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.reptile_as_gradient = 1;
@@ -274,7 +274,7 @@ Test(outer, reptile_as_gradient_beats_random, .timeout = 120) {
   beats_random(&cfg, 30);
 }
 
-Test(outer, reptile_over_ppo_beats_random, .timeout = 120) {
+Test(outer, reptile_over_ppo_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.inner.step = MRL_INNER_PPO;

@@ -182,7 +182,7 @@ static void* interrupter(void* arg) {
 // saves and returns 130; the resumed run's final checkpoint (parameters,
 // Adam state, iteration, env steps) is byte-identical to an uninterrupted
 // one, and progress.csv lists every iteration exactly once.
-Test(resume, interrupted_run_resumes_bit_identical, .timeout = 120) {
+Test(resume, interrupted_run_resumes_bit_identical, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg, MRL_OUTER_FOMAML);
   cfg.outer.iterations = 30;
@@ -279,7 +279,7 @@ static void set_times(const char* path, int base) {
 // A run begun by an older metarl, whose progress.csv lacked the Outer/ columns
 // and ordered the others differently, resumes with today's header: each kept
 // row moves under it by name and the rows appended line up.
-Test(resume, older_progress_columns_are_moved_under_the_new_header, .timeout = 120) {
+Test(resume, older_progress_columns_are_moved_under_the_new_header, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg, MRL_OUTER_MAML);
   cfg.outer.optim = MRL_OPT_TRPO;
@@ -397,7 +397,7 @@ Test(resume, optimizer_mismatch_refused) {
 // first update is the one a trainer given those parameters makes), keeps a copy
 // in checkpoints/init.ckpt, and a checkpoint of another policy shape is refused
 // naming the key and the file.
-Test(resume, init_from_starts_from_the_checkpoint, .timeout = 120) {
+Test(resume, init_from_starts_from_the_checkpoint, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg, MRL_OUTER_FOMAML);
   cfg.outer.iterations = 2;

@@ -202,7 +202,7 @@ Test(tfevents, scalars_decode_back) {
 
 // The training log: each progress.csv row is one Event at its iteration
 // holding every non-empty cell of the row under its column name.
-Test(tfevents, training_log_matches_progress_csv, .timeout = 120) {
+Test(tfevents, training_log_matches_progress_csv, .timeout = 300) {
   openblas_set_num_threads(1);
   char dir[] = "/tmp/metarl_trainlog_XXXXXX";
   cr_assert_not_null(mkdtemp(dir));
