@@ -302,6 +302,12 @@ static double reptile_eps(const mrlConfig* cfg, int iteration) {
   return frac * cfg->outer.eps_end + (1 - frac) * cfg->outer.eps_start;
 }
 
+// The TRPO columns of an iteration that took no TRPO step: empty cells, not a
+// step of KL 0.
+static void clear_trpo_stats(mrlProgress* row) {
+  row->trpo_kl = row->trpo_loss_before = row->trpo_loss_after = row->trpo_backtracks = NAN;
+}
+
 int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errlen) {
   const mrlConfig* cfg = &tr->cfg;
   int n = tr->pol.nparam, m = cfg->outer.meta_batch, nret = cfg->inner.steps + 1;
@@ -336,7 +342,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     finite = isfinite(tr->mean_result[i]);  // a sum of finite results can overflow
   }
   double step = 0;
-  row->trpo_kl = row->trpo_loss_before = row->trpo_loss_after = row->trpo_backtracks = NAN;
+  clear_trpo_stats(row);
   if (finite) {
     // undo copies: an overflowing step must leave phi and the optimizer as they were
     double* keep_m = tr->backup + n;
@@ -379,8 +385,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       }
       tr->outer.t = keep_t;
       step = 0;
-      // the step was undone: its statistics describe no step taken
-      row->trpo_kl = row->trpo_loss_before = row->trpo_loss_after = row->trpo_backtracks = NAN;
+      clear_trpo_stats(row);  // the step was undone: no step was taken
     }
   }
   tr->skipped_in_a_row = finite ? 0 : tr->skipped_in_a_row + 1;
