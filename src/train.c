@@ -472,7 +472,10 @@ static int truncate_progress(const char* path, int iteration, double* seconds, c
   enum { MAXCOL = 64 };
   char line[8192], header[8192] = "", kept[8192];
   int time_col = 0;
-  while (strcmp(mrl_progress_columns[time_col], "Time")) time_col++;
+  while (time_col < mrl_progress_ncolumns && strcmp(mrl_progress_columns[time_col], "Time")) {
+    time_col++;
+  }
+  MRL_ASSERT(time_col < mrl_progress_ncolumns);
   *seconds = 0;
   char* old_names[MAXCOL];
   int old_of[MAXCOL];  // for each current column, its index in the old header (-1: none)
@@ -499,7 +502,7 @@ static int truncate_progress(const char* path, int iteration, double* seconds, c
     if (same) {
       if (atoi(line) >= iteration) continue;
       fputs(line, g);
-      memcpy(kept, line, sizeof(kept));
+      memcpy(kept, line, strlen(line) + 1);  // split cuts its copy, not the row written
       kept[strcspn(kept, "\r\n")] = 0;
       if (mrl_csv_split(kept, fields, MAXCOL) > time_col) *seconds = atof(fields[time_col]);
       continue;
