@@ -256,6 +256,31 @@ if run 2 plot "$work/no-such-run"; then
   ok "plot of a missing run exits 2"
 fi
 
+# every shipped config trains: one iteration of tiny batches each, from outside the tree
+# (a config's model path must resolve wherever metarl runs), leaving a checkpoint and a
+# finite return in its first progress row. Catches configs left behind by a renamed key.
+nconfigs=0
+failed_before=$failed
+for config in "$srcdir"/configs/*.yaml; do
+  name=$(basename "$config" .yaml)
+  nconfigs=$((nconfigs + 1))
+  if run 0 train "$config" outer.iterations=1 outer.meta_batch=2 inner.episodes=2 \
+      env.horizon=10 eval.every=0 threads=1 --out "$work/configs/$name" --quiet; then
+    ret=$(awk -F, 'NR == 2 { print $3 }' "$work/configs/$name/progress.csv")
+    if [[ ! -f "$work/configs/$name/checkpoints/latest.ckpt" ]]; then
+      fail "configs/$name.yaml: no checkpoint after one iteration"
+    elif [[ ! "$ret" =~ ^-?[0-9] ]]; then  # not empty, nan or inf
+      fail "configs/$name.yaml: first iteration's return is '$ret'"
+    fi
+  fi
+done
+if [[ $nconfigs -ge 19 ]] && [[ $failed -eq $failed_before ]]; then
+  ok "each of the $nconfigs shipped configs trains one iteration"
+elif [[ $nconfigs -lt 19 ]]; then
+  : >"$out"; : >"$err"
+  fail "found $nconfigs configs in $srcdir/configs, expected at least 19"
+fi
+
 # nothing may land in the working directory (runs/, MUJOCO_LOG.TXT, ...)
 leftover=$(find "$work/sandbox" -mindepth 1 | head -n 5)
 if [[ -n "$leftover" ]]; then
