@@ -266,7 +266,7 @@ for config in "$srcdir"/configs/*.yaml; do
   nconfigs=$((nconfigs + 1))
   if run 0 train "$config" outer.iterations=1 outer.meta_batch=2 inner.episodes=2 \
       env.horizon=10 eval.every=0 threads=1 --out "$work/configs/$name" --quiet; then
-    ret=$(awk -F, 'NR == 2 { print $3 }' "$work/configs/$name/progress.csv")
+    ret=$(awk -F, 'NR == 2 { print $3 }' "$work/configs/$name/progress.csv" 2>/dev/null || true)
     if [[ ! -f "$work/configs/$name/checkpoints/latest.ckpt" ]]; then
       fail "configs/$name.yaml: no checkpoint after one iteration"
     elif [[ ! "$ret" =~ ^-?[0-9] ]]; then  # not empty, nan or inf
