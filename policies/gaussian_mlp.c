@@ -26,6 +26,7 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   pol->activation = cfg->policy.activation;
   pol->init_log_std = cfg->policy.init_log_std;
   pol->output_init = cfg->policy.output_init;
+  pol->entropy_coef = cfg->rl.entropy_coef;
   int off = 0;
   for (int l = 0; l < pol->nlayer; l++) {
     pol->woff[l] = off;
@@ -203,4 +204,20 @@ double mrl_policy_logprob(const mrlPolicy* pol, const double* params, const mrlP
     lp += -0.5 * z * z - logstd[j] - 0.9189385332046727;  // log(sqrt(2 pi))
   }
   return lp;
+}
+
+double mrl_policy_entropy(const mrlPolicy* pol, const double* params) {
+  int nact = pol->sizes[pol->nlayer];
+  double h = 0;
+  for (int j = 0; j < nact; j++)
+    h += params[pol->logstd_off + j] + 1.4189385332046727;  // 0.5 log(2 pi e)
+  return h;
+}
+
+double mrl_entropy_bonus(const mrlPolicy* pol, const double* params, double* grad) {
+  double c = pol->entropy_coef;
+  if (c == 0) return 0;
+  int nact = pol->sizes[pol->nlayer];
+  for (int j = 0; j < nact; j++) grad[pol->logstd_off + j] -= c;
+  return -c * mrl_policy_entropy(pol, params);
 }

@@ -217,6 +217,9 @@ static const keyInfo kKeys[] = {
   BOOL_KEY("rl.bootstrap_time_limit", rl.bootstrap_time_limit, 0,
            "continue the returns of episodes cut by env.horizon with the baseline's value "
            "(a time-free linear baseline) instead of ending them there"),
+  DBL_KEY("rl.entropy_coef", rl.entropy_coef, 0.0, 0, 10, 0,
+          "weight c of the entropy bonus: every policy-gradient loss subtracts c times the "
+          "policy's entropy (nats, summed over the actions)"),
 
   ENUM_KEY("inner.step", inner.step, kInnerStep, MRL_INNER_VPG, "inner-loop learner"),
   ENUM_KEY("inner.optim", inner.optim, kOptim, MRL_OPT_SGD, "inner-loop optimizer"),

@@ -36,7 +36,7 @@ static long loss_begin(const mrlPolicy* pol, const double* params, mrlPolicyWork
   return valid;
 }
 
-// L = -(1/M) sum_r A_r log pi(a_r | s_r) over the M valid rows. Per row,
+// L = -(1/M) sum_r A_r log pi(a_r | s_r) - c H over the M valid rows. Per row,
 // dlogpi/dmean = (a - mean) / std^2 and dlogpi/dlogstd = z^2 - 1 with
 // z = (a - mean) / std. Invalid rows carry A = 0 and add nothing.
 double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
@@ -70,7 +70,7 @@ double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWor
     loss += w * lp;
   }
   mrl_policy_backward(pol, params, work, work->dmean, grad);
-  return loss;
+  return loss + mrl_entropy_bonus(pol, params, grad);
 }
 
 double mrl_mse_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,

@@ -165,6 +165,7 @@ typedef struct {
     mrlBaselineKind baseline;  // rl.baseline:    linear | zero
     int normalize_advantages;  // rl.normalize_advantages: bool
     int bootstrap_time_limit;  // rl.bootstrap_time_limit: bool
+    double entropy_coef;       // rl.entropy_coef: weight of the entropy bonus in the PG losses
   } rl;
 
   struct {
@@ -358,6 +359,9 @@ typedef struct {
   double output_init;  // the output layer's weights start at this times Glorot's
   int obs_norm;        // 1: observation statistics at norm_off
   int norm_off;        // offset of the observation statistics (obs_norm)
+  // rl.entropy_coef, carried here so that every policy-gradient loss (VPG,
+  // PPO's clipped surrogate, TRPO's surrogate) subtracts the same bonus
+  double entropy_coef;
 } mrlPolicy;
 
 // Scratch of one worker: activations for a batch of up to maxbatch rows.
@@ -416,6 +420,17 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
 // (Chan et al.'s pairwise update). A no-op without policy.obs_norm or with
 // count 0. Merging in a fixed order gives the same bits on every run.
 void mrl_obs_norm_merge(const mrlPolicy* pol, double* params, const double* stats);
+
+// Differential entropy of the policy's Gaussian, summed over the actions
+// (nats; the same in every state): sum_j log_std_j + 0.5 log(2 pi e).
+double mrl_policy_entropy(const mrlPolicy* pol, const double* params);
+
+// Add the entropy bonus -pol->entropy_coef * entropy to a policy-gradient
+// loss: returns the term and ADDS its gradient (-entropy_coef on every
+// log-std) into grad. It keeps the action noise from collapsing while the
+// mean is still poor; being linear in the log-std it has no curvature, so
+// MAML's Hessian-vector products do not change. 0 with the coefficient 0.
+double mrl_entropy_bonus(const mrlPolicy* pol, const double* params, double* grad);
 
 // Log-likelihood of the action act (nact) of row `row` of the last forward.
 double mrl_policy_logprob(const mrlPolicy* pol, const double* params, const mrlPolicyWork* work,
@@ -546,8 +561,10 @@ void mrl_gae(mrlBatch* batch, double gamma, double lambda, int normalize);
 // use a zero baseline.
 int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
 
-// Policy-gradient surrogate L = -(1/nvalid) sum A log pi(a|s) of a batch:
-// returns L and writes dL/dparams into grad (nparam, overwritten).
+// Policy-gradient surrogate L = -(1/nvalid) sum A log pi(a|s) - c H of a
+// batch (c H the entropy bonus of mrl_entropy_bonus; no rows: L = 0 and a
+// zero gradient): returns L and writes dL/dparams into grad (nparam,
+// overwritten).
 double mrl_pg_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const mrlBatch* batch, double* grad);
 
@@ -681,7 +698,8 @@ double mrl_inner_lr(const mrlConfig* cfg, int s);
 // passes over the valid rows in inner.ppo_minibatches shuffled minibatches
 // (shuffles keyed by (seed, MINIBATCH, iteration, key, epoch)), each an
 // inner.optim step of size lr on the clipped surrogate
-// -(1/M) sum min(r A, clip(r, 1 - c, 1 + c) A), r = pi_theta / pi_old.
+// -(1/M) sum min(r A, clip(r, 1 - c, 1 + c) A) - entropy bonus,
+// r = pi_theta / pi_old.
 // Updates ln->theta.
 void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed,
                   uint64_t iteration, uint64_t key);
@@ -856,8 +874,8 @@ void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* cons
 // Jacobian of the k inner steps, by maml.c's Hessian-vector products).
 void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* work, const double* v,
                        double* out);
-// The task's importance-weighted surrogate -(1/M) sum ratio A (the MSE when
-// supervised) and mean KL(pi_old || pi_new) of theta_k(p), exact.
+// The task's importance-weighted surrogate -(1/M) sum ratio A minus the
+// entropy bonus (the MSE when supervised) and mean KL(pi_old || pi_new) of theta_k(p), exact.
 void mrl_trust_eval(mrlTrustSet* ts, mrlPolicyWork* work, const double* p, double* surrogate,
                     double* kl);
 

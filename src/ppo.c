@@ -11,7 +11,8 @@
 
 #include "metarl.h"
 
-// Clipped-surrogate loss and gradient of m gathered rows; returns the loss.
+// Clipped-surrogate loss (with the entropy bonus) and gradient of m gathered
+// rows; returns the loss.
 static double clipped_loss_grad(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                                 const double* obs, const double* act, const double* adv,
                                 const double* old_logp, int m, double clip, double* grad) {
@@ -43,7 +44,7 @@ static double clipped_loss_grad(const mrlPolicy* pol, const double* params, mrlP
     }
   }
   mrl_policy_backward(pol, params, work, work->dmean, grad);
-  return loss;
+  return loss + mrl_entropy_bonus(pol, params, grad);
 }
 
 void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed,

@@ -106,11 +106,7 @@ void mrl_batch_stats(const mrlPolicy* pol, const double* params, const mrlBatch*
     for (int t = 0; t < b->len[i]; t++, g *= gamma) disc += g * b->rew[(size_t)t * n + i];
     s->sum_disc_return += disc;
   }
-  // a diagonal Gaussian: sum over actions of log std + 0.5 log(2 pi e)
-  s->entropy = 0;
-  for (int j = 0; j < pol->sizes[pol->nlayer]; j++) {
-    s->entropy += params[pol->logstd_off + j] + 1.4189385332046727;
-  }
+  s->entropy = mrl_policy_entropy(pol, params);
   s->explained_variance = NAN;
   if (!fitted) return;
   double sr = 0, srr = 0, se = 0, see = 0;

@@ -239,7 +239,10 @@ void mrl_trust_eval(mrlTrustSet* ts, mrlPolicyWork* work, const double* p, doubl
       surr -= exp(mrl_policy_logprob(pol, theta, work, a, r) - ts->logp_old[r]) * ts->adv[r];
     }
   }
+  // the gradient TRPO steps along (mrl_loss_grad) has the entropy bonus: the
+  // line search must judge the same objective
   *surrogate = surr / rows;
+  if (!ts->supervised) *surrogate -= pol->entropy_coef * mrl_policy_entropy(pol, theta);
   *kl = kl_std + sq / rows;
 }
 

@@ -284,3 +284,44 @@ Test(outer, reptile_over_ppo_beats_random, .timeout = 300) {
   cfg.inner.ppo_minibatches = 2;
   beats_random(&cfg, 30);
 }
+
+// PPO's clipped surrogate carries the entropy bonus: with every advantage 0
+// the bonus is the whole gradient, so each of the epochs x minibatches SGD
+// steps raises every log-std by lr c and nothing else moves.
+Test(outer, ppo_step_with_entropy_bonus_alone_raises_the_log_std) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.inner.step = MRL_INNER_PPO;
+  cfg.inner.optim = MRL_OPT_SGD;
+  cfg.inner.lr = 0.1;
+  cfg.inner.ppo_epochs = 3;
+  cfg.inner.ppo_minibatches = 2;
+  cfg.rl.entropy_coef = 0.2;
+  char err[MRL_ERRLEN];
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  int n = pol.nparam;
+  double phi[4096], task[2];
+  mrlRng rng;
+  mrl_rng_init(&rng, 5, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, phi);
+  mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
+  mrl_task_sample(fam, &cfg, 0, 0, 0, task);
+  fam->set_task(ln->env, task);
+  mrl_sample(fam, ln->env, &pol, phi, ln->work, ln->batch, 1, 0, 0);
+  memset(ln->batch->adv, 0, sizeof(double) * ln->batch->nenv * ln->batch->horizon);
+  memcpy(ln->theta, phi, sizeof(double) * n);
+  mrl_optim_reset(&ln->optim);
+  mrl_ppo_step(&cfg, ln, cfg.inner.lr, 1, 0, 0);
+  double rise =
+      cfg.inner.lr * cfg.rl.entropy_coef * cfg.inner.ppo_epochs * cfg.inner.ppo_minibatches;
+  for (int i = 0; i < n; i++) {
+    int logstd = i >= pol.logstd_off && i < pol.logstd_off + fam->nact;
+    double want = phi[i] + (logstd ? rise : 0);
+    cr_assert(fabs(ln->theta[i] - want) < 1e-12, "param %d: %g, want %g", i, ln->theta[i], want);
+  }
+  mrl_learner_free(ln);
+  mrl_family_free(fam);
+}

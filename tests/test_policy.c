@@ -119,7 +119,8 @@ static mrlBatch* random_batch(const mrlPolicy* pol) {
   return b;
 }
 
-// L = -(1/M) sum A log pi, recomputed from scratch for finite differences.
+// L = -(1/M) sum A log pi - c H, recomputed from scratch for finite
+// differences; H = sum_j log(std_j sqrt(2 pi e)), the Gaussian's entropy.
 static double surrogate(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const mrlBatch* b) {
   mrl_policy_forward(pol, params, work, b->obs, 20);
@@ -130,12 +131,17 @@ static double surrogate(const mrlPolicy* pol, const double* params, mrlPolicyWor
     loss -= b->adv[r] * mrl_policy_logprob(pol, params, work, b->act + r * b->nact, r);
     m++;
   }
-  return loss / m;
+  double entropy = 0;
+  for (int j = 0; j < b->nact; j++) {
+    entropy += log(exp(params[pol->logstd_off + j]) * sqrt(2 * M_PI * M_E));
+  }
+  return loss / m - pol->entropy_coef * entropy;
 }
 
-static void check_gradient(mrlActivation activation) {
+static void check_gradient_with(mrlActivation activation, double entropy_coef) {
   mrlPolicy pol;
   setup_policy(&pol, activation, 3, 2);
+  pol.entropy_coef = entropy_coef;
   double params[200], grad[200], fd[200];
   random_params(&pol, 21, params);
   mrlBatch* b = random_batch(&pol);
@@ -164,8 +170,49 @@ static void check_gradient(mrlActivation activation) {
   mrl_batch_free(b);
 }
 
+static void check_gradient(mrlActivation activation) {
+  check_gradient_with(activation, 0);
+}
+
 Test(policy, gradient_matches_finite_differences_tanh) {
   check_gradient(MRL_ACT_TANH);
+}
+
+// The entropy bonus: its value and its gradient (-c on each log-std) join
+// the surrogate's; checked against the closed-form entropy.
+Test(policy, entropy_bonus_matches_finite_differences) {
+  check_gradient_with(MRL_ACT_TANH, 0.07);
+}
+
+// rl.entropy_coef reaches the policy; the bonus is the only change, on the
+// log-std alone.
+Test(policy, entropy_bonus_moves_only_the_log_std) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  char err[MRL_ERRLEN];
+  cr_assert_eq(mrl_config_override(&cfg, "rl.entropy_coef=0.25", err, sizeof err), 0, "%s", err);
+  mrlPolicy pol, plain;
+  mrl_policy_setup(&pol, &cfg, 3, 2);
+  cr_assert_eq(pol.entropy_coef, 0.25);
+  setup_policy(&plain, MRL_ACT_TANH, 3, 2);
+  cr_assert_eq(plain.entropy_coef, 0);
+  double params[200], g0[200], g1[200];
+  random_params(&plain, 41, params);
+  mrlBatch* b = random_batch(&plain);
+  mrlPolicyWork* work = mrl_policy_work_make(&plain, 20);
+  double l0 = mrl_pg_loss_grad(&plain, params, work, b, g0);
+  plain.entropy_coef = 0.25;
+  double l1 = mrl_pg_loss_grad(&plain, params, work, b, g1);
+  double h = mrl_policy_entropy(&plain, params);
+  cr_assert(fabs(h - (params[plain.logstd_off] + params[plain.logstd_off + 1] +
+                      log(2 * M_PI * M_E))) < 1e-12);
+  cr_assert(fabs((l1 - l0) - (-0.25 * h)) < 1e-12, "loss moved by %g", l1 - l0);
+  for (int i = 0; i < plain.nparam; i++) {
+    double want = i >= plain.logstd_off && i < plain.logstd_off + 2 ? -0.25 : 0;
+    cr_assert(fabs((g1[i] - g0[i]) - want) < 1e-12, "param %d moved by %g", i, g1[i] - g0[i]);
+  }
+  mrl_policy_work_free(work);
+  mrl_batch_free(b);
 }
 
 Test(policy, gradient_matches_finite_differences_relu) {

@@ -28,6 +28,7 @@ static mrlTrustSet* sets[NTASK];
 static int ok[NTASK] = {1, 1, 1};
 static double phi[4096], g[4096];
 static int k_inner;
+static double entropy_coef;  // rl.entropy_coef of the next setup
 
 // NTASK tasks adapted from phi with k inner steps, their trust sets over
 // theta_k(phi'), and g, the mean of their meta-gradients (k = 0: the policy
@@ -43,6 +44,7 @@ static void setup_k(int k) {
   cfg.env.horizon = 30;
   cfg.inner.episodes = 6;
   cfg.inner.lr = 0.3;  // a large step, so that its Jacobian matters
+  cfg.rl.entropy_coef = entropy_coef;
   fam = mrl_family_make(&cfg, err, sizeof(err));
   cr_assert_not_null(fam, "%s", err);
   mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
@@ -271,7 +273,7 @@ Test(trpo_adapted, product_is_the_kl_hessian) {
 
 // d/de surrogate(phi + e v) at 0 is g . v: the surrogate is the objective
 // whose gradient the MAML meta-gradient is.
-Test(trpo_adapted, surrogate_slope_is_the_meta_gradient) {
+static void check_surrogate_slope(void) {
   int n = pol.nparam;
   static double v[4096], p[4096];
   for (int trial = 0; trial < 3; trial++) {
@@ -286,6 +288,23 @@ Test(trpo_adapted, surrogate_slope_is_the_meta_gradient) {
     cr_log_info("g.v %.8g, slope %.8g", gv, slope);
     cr_assert(fabs(slope - gv) < 1e-3 * fabs(gv) + 1e-9, "g.v %g vs slope %g", gv, slope);
   }
+}
+
+Test(trpo_adapted, surrogate_slope_is_the_meta_gradient) {
+  check_surrogate_slope();
+}
+
+// With an entropy bonus in the gradient, the line search's surrogate has it too.
+static void setup1_entropy(void) {
+  entropy_coef = 0.05;
+  setup_k(1);
+  entropy_coef = 0;
+}
+
+TestSuite(trpo_entropy, .init = setup1_entropy, .fini = teardown);
+
+Test(trpo_entropy, surrogate_slope_is_the_meta_gradient) {
+  check_surrogate_slope();
 }
 
 // Every 4th row in the products: the curvature is an estimate, the step
