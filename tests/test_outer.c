@@ -304,6 +304,7 @@ Test(outer, ppo_step_with_entropy_bonus_alone_raises_the_log_std) {
   mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
   int n = pol.nparam;
   double phi[4096], task[2];
+  cr_assert(n <= 4096);
   mrlRng rng;
   mrl_rng_init(&rng, 5, MRL_RNG_INIT, 0, 0, 0);
   mrl_policy_init(&pol, &rng, phi);
