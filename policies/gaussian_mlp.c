@@ -15,18 +15,16 @@
 
 #include "metarl.h"
 
-void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) {
+void mrl_mlp_layout(mrlPolicy* pol, int nin, const int* hidden, int nhidden, int nout,
+                    mrlActivation activation) {
   memset(pol, 0, sizeof(*pol));
-  int nhidden = cfg->policy.nhidden;
   MRL_ASSERT(nhidden >= 0 && nhidden <= MRL_MAXLAYERS);
   pol->nlayer = nhidden + 1;
-  pol->sizes[0] = nobs;
-  for (int i = 0; i < nhidden; i++) pol->sizes[i + 1] = cfg->policy.hidden[i];
-  pol->sizes[pol->nlayer] = nact;
-  pol->activation = cfg->policy.activation;
-  pol->init_log_std = cfg->policy.init_log_std;
-  pol->output_init = cfg->policy.output_init;
-  pol->entropy_coef = cfg->rl.entropy_coef;
+  pol->sizes[0] = nin;
+  for (int i = 0; i < nhidden; i++) pol->sizes[i + 1] = hidden[i];
+  pol->sizes[pol->nlayer] = nout;
+  pol->activation = activation;
+  pol->output_init = 1;
   int off = 0;
   for (int l = 0; l < pol->nlayer; l++) {
     pol->woff[l] = off;
@@ -35,7 +33,14 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
     off += pol->sizes[l + 1];
   }
   pol->logstd_off = off;
-  pol->nparam = off + nact;
+  pol->nparam = off + nout;
+}
+
+void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) {
+  mrl_mlp_layout(pol, nobs, cfg->policy.hidden, cfg->policy.nhidden, nact, cfg->policy.activation);
+  pol->init_log_std = cfg->policy.init_log_std;
+  pol->output_init = cfg->policy.output_init;
+  pol->entropy_coef = cfg->rl.entropy_coef;
   pol->obs_norm = cfg->policy.obs_norm;
   if (pol->obs_norm) {
     pol->norm_off = pol->nparam;

@@ -4,7 +4,8 @@
 // advantage.c: discounted returns, the linear feature baseline of rllab and
 // ProMP (ridge regression of returns on [o, o^2, t, t^2, t^3, 1]) and GAE;
 // optionally the returns of episodes cut by the time limit bootstrapped with
-// the baseline's value of their last state.
+// the baseline's value of their last state. (The learned baseline of
+// rl.baseline=mlp is value.c's.)
 
 #include <math.h>
 #include <string.h>
@@ -34,6 +35,7 @@ void mrl_baseline_free(mrlBaseline* bl) {
   free(bl->gram0);
   free(bl->rhs);
   free(bl->coef);
+  mrl_value_free(bl->vf);
   free(bl);
 }
 
@@ -241,6 +243,9 @@ int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* b) {
   int rc = 0;
   if (cfg->rl.baseline == MRL_BASELINE_LINEAR) {
     rc = mrl_baseline_fit_predict(bl, b);
+  } else if (cfg->rl.baseline == MRL_BASELINE_MLP) {
+    MRL_ASSERT(bl->vf);
+    rc = mrl_value_fit_predict(bl->vf, b);
   } else {
     memset(b->baseline, 0, sizeof(double) * b->nenv * b->horizon);
   }

@@ -89,7 +89,7 @@ const char* mrl_outer_algo_name(mrlOuterAlgo algo) {
   return (int)algo >= 0 && (int)algo < n ? kOuterAlgo[algo] : "?";
 }
 static const char* const kCombo[] = {"last", "sum", "mean", "first", NULL};
-static const char* const kBaseline[] = {"linear", "zero", NULL};
+static const char* const kBaseline[] = {"linear", "zero", "mlp", NULL};
 static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};
 static const char* const kRandGroup[] = {"element", "body", NULL};
 static const char* const kVelocity[] = {"root", "com", NULL};
@@ -211,7 +211,8 @@ static const keyInfo kKeys[] = {
   DBL_KEY("rl.gamma", rl.gamma, 0.99, 0, 1, 0, "discount"),
   DBL_KEY("rl.gae_lambda", rl.gae_lambda, 1.0, 0, 1, 0, "GAE lambda"),
   ENUM_KEY("rl.baseline", rl.baseline, kBaseline, MRL_BASELINE_LINEAR,
-           "value baseline of the advantages"),
+           "value baseline of the advantages: linear (ridge regression on [o, o^2, t, t^2, t^3]), "
+           "zero, or mlp (a value network fitted to each batch, rl.vf_*)"),
   BOOL_KEY("rl.normalize_advantages", rl.normalize_advantages, 1,
            "scale advantages to mean 0, std 1 per batch"),
   BOOL_KEY("rl.bootstrap_time_limit", rl.bootstrap_time_limit, 0,
@@ -220,6 +221,14 @@ static const keyInfo kKeys[] = {
   DBL_KEY("rl.entropy_coef", rl.entropy_coef, 0.0, 0, 10, 0,
           "weight c of the entropy bonus: every policy-gradient loss subtracts c times the "
           "policy's entropy (nats, summed over the actions)"),
+  {.name = "rl.vf_hidden", .type = KEY_INTLIST, .offset = OFF(rl.vf_hidden),
+   .count_offset = OFF(rl.vf_nhidden), .lo = 1, .hi = 4096, .def_list = {32, 32},
+   .def_len = 2, .doc = "mlp baseline: hidden layer sizes (tanh) of the value network"},
+  INT_KEY("rl.vf_epochs", rl.vf_epochs, 10, 1, 1000,
+          "mlp baseline: passes over each batch when fitting the value network"),
+  INT_KEY("rl.vf_minibatches", rl.vf_minibatches, 32, 1, 1000,
+          "mlp baseline: shuffled minibatches per pass (Adam steps per pass)"),
+  DBL_KEY("rl.vf_lr", rl.vf_lr, 3e-3, 0, 1, OPEN_LO, "mlp baseline: Adam step size"),
 
   ENUM_KEY("inner.step", inner.step, kInnerStep, MRL_INNER_VPG, "inner-loop learner"),
   ENUM_KEY("inner.optim", inner.optim, kOptim, MRL_OPT_SGD, "inner-loop optimizer"),

@@ -115,6 +115,9 @@ mrlLearner* mrl_learner_make(const mrlConfig* cfg, const mrlFamily* fam, const m
   ln->own_batch = mrl_batch_make(nenv, T, fam->nobs, fam->nact);
   ln->batch = ln->own_batch;
   ln->baseline = mrl_baseline_make(fam->nobs, nenv * T);
+  if (cfg->rl.baseline == MRL_BASELINE_MLP) {
+    ln->baseline->vf = mrl_value_make(cfg, fam->nobs, nenv * T);
+  }
   mrl_optim_init(&ln->optim, cfg->inner.optim, pol->nparam, cfg->inner.lr);
   ln->theta = mrl_alloc(sizeof(double) * pol->nparam);
   ln->grad = mrl_alloc(sizeof(double) * pol->nparam);
@@ -205,6 +208,9 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
   fam->set_task(ln->env, task);
   memcpy(ln->theta, phi, sizeof(double) * n);
   mrl_optim_reset(&ln->optim);
+  // every task's value network starts from the same weights: a task's
+  // baseline must not depend on which tasks this worker adapted before
+  if (ln->baseline->vf) mrl_value_reset(ln->baseline->vf, iteration, task_key);
   int combo = ln->grad_sum && cfg->outer.algo == MRL_OUTER_COMBO;
   if (combo) memset(ln->grad_sum, 0, sizeof(double) * n);
   for (int s = 0; s <= k; s++) {

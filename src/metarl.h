@@ -84,7 +84,7 @@ typedef enum {
   MRL_COMBO_MEAN,      // the sum / (k + 1)
   MRL_COMBO_FIRST      // g_1 alone: joint training
 } mrlComboMode;
-typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO } mrlBaselineKind;
+typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO, MRL_BASELINE_MLP } mrlBaselineKind;
 typedef enum {
   MRL_REWARD_FORWARD = 0,  // forward_weight * velocity along the surface
   MRL_REWARD_TARGET_VEL,   // -|velocity - task target velocity|
@@ -160,12 +160,17 @@ typedef struct {
   } policy;
 
   struct {
-    double gamma;              // rl.gamma:       discount
-    double gae_lambda;         // rl.gae_lambda:  GAE lambda
-    mrlBaselineKind baseline;  // rl.baseline:    linear | zero
-    int normalize_advantages;  // rl.normalize_advantages: bool
-    int bootstrap_time_limit;  // rl.bootstrap_time_limit: bool
-    double entropy_coef;       // rl.entropy_coef: weight of the entropy bonus in the PG losses
+    double gamma;                  // rl.gamma:       discount
+    double gae_lambda;             // rl.gae_lambda:  GAE lambda
+    mrlBaselineKind baseline;      // rl.baseline:    linear | zero | mlp
+    int normalize_advantages;      // rl.normalize_advantages: bool
+    int bootstrap_time_limit;      // rl.bootstrap_time_limit: bool
+    double entropy_coef;           // rl.entropy_coef: weight of the entropy bonus in the PG losses
+    int vf_nhidden;                // number of entries in rl.vf_hidden
+    int vf_hidden[MRL_MAXLAYERS];  // rl.vf_hidden: hidden layer sizes of the mlp baseline
+    int vf_epochs;                 // rl.vf_epochs: passes over each batch (mlp baseline)
+    int vf_minibatches;            // rl.vf_minibatches: minibatches per pass (mlp baseline)
+    double vf_lr;                  // rl.vf_lr: Adam step size of the mlp baseline
   } rl;
 
   struct {
@@ -259,7 +264,8 @@ typedef enum {
   MRL_RNG_RESET,       // initial states of episodes
   MRL_RNG_ACTION,      // exploration noise
   MRL_RNG_EVAL,        // evaluation-only draws
-  MRL_RNG_MINIBATCH    // PPO minibatch shuffles
+  MRL_RNG_MINIBATCH,   // PPO minibatch shuffles
+  MRL_RNG_VALUE        // the mlp baseline's initialization and shuffles
 } mrlRngPurpose;
 
 typedef struct {
@@ -273,6 +279,8 @@ void mrl_rng_init(mrlRng* rng, uint64_t seed, mrlRngPurpose purpose, uint64_t it
 uint64_t mrl_rng_u64(mrlRng* rng);    // uniform 64-bit integer
 double mrl_rng_uniform(mrlRng* rng);  // uniform in [0, 1), 53 bits
 double mrl_rng_normal(mrlRng* rng);   // standard normal (Box-Muller)
+// Shuffle a (n) in place by Fisher-Yates, one draw per position n-1..1.
+void mrl_rng_shuffle(mrlRng* rng, int* a, int n);
 
 //----------------------------------- envs -----------------------------------
 
@@ -384,6 +392,14 @@ typedef struct {
   unsigned char* pattern;  // (maxbatch, sizes[l]) per hidden layer l
   int freeze_pattern;
 } mrlPolicyWork;
+
+// Lay out an MLP nin -> hidden... -> nout (activation on the hidden layers)
+// in pol: sizes, offsets and nparam, with nout trailing log-std entries; no
+// observation statistics, output_init 1, every other field 0. The policy
+// (mrl_policy_setup) and the mlp baseline (value.c) share this layout, and
+// with it mrl_policy_init, mrl_policy_forward and mrl_policy_backward.
+void mrl_mlp_layout(mrlPolicy* pol, int nin, const int* hidden, int nhidden, int nout,
+                    mrlActivation activation);
 
 // Describe the policy of cfg for an env of nobs/nact.
 void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact);
@@ -507,8 +523,11 @@ void mrl_batch_lengths(const mrlBatch* b, double* mean_length, double* full_frac
 
 //-------------------------------- advantages --------------------------------
 
+typedef struct mrlValueNet mrlValueNet;
+
 // Scratch for the linear feature baseline (features [o, o^2, t, t^2, t^3, 1];
-// the time features are 0 when time_features is 0).
+// the time features are 0 when time_features is 0), and the value network of
+// rl.baseline=mlp when there is one.
 typedef struct {
   int nfeat;          // 2 nobs + 4
   int time_features;  // 1 (mrl_baseline_make's default): the value depends on t
@@ -518,11 +537,13 @@ typedef struct {
   double* gram0;      // (nfeat, nfeat) F^T F before regularization
   double* rhs;        // (2, nfeat): F^T R; the features of one final state (bootstrap)
   double* coef;       // (nfeat)
+  mrlValueNet* vf;  // rl.baseline mlp: set by the owner (mrl_value_make), freed with bl; else NULL
 } mrlBaseline;
 
 // Scratch of the baseline for observations of nobs and up to maxrows rows
-// (with time features; stops on out-of-memory like mrl_alloc). Release it with
-// mrl_baseline_free (NULL: nothing to do).
+// (with time features, no value network; stops on out-of-memory like
+// mrl_alloc). Release it with mrl_baseline_free (NULL: nothing to do), which
+// also frees bl->vf.
 mrlBaseline* mrl_baseline_make(int nobs, int maxrows);
 void mrl_baseline_free(mrlBaseline* bl);
 
@@ -556,9 +577,10 @@ int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* batch, double gamma
 // advantages of valid rows to mean 0 and standard deviation 1.
 void mrl_gae(mrlBatch* batch, double gamma, double lambda, int normalize);
 
-// Everything above in order, as the config says. Returns 0, or -1 if the
-// baseline fit failed (non-finite returns or features): the advantages then
-// use a zero baseline.
+// Everything above in order, as the config says (rl.baseline mlp: bl->vf, which
+// must be set). Returns 0, or -1 if the baseline fit failed (non-finite
+// returns or features, or a diverged value network): the advantages then use
+// a zero baseline.
 int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* batch);
 
 // Policy-gradient surrogate L = -(1/nvalid) sum A log pi(a|s) - c H of a
@@ -598,6 +620,57 @@ void mrl_optim_free(mrlOptim* opt);
 void mrl_optim_reset(mrlOptim* opt);  // zero moments and step count
 // params -= step(grad) with the optimizer's rule and learning rate lr.
 void mrl_optim_step(mrlOptim* opt, double* params, const double* grad, double lr);
+
+//------------------------------- value network ------------------------------
+
+// The learned baseline of rl.baseline=mlp: V(o, t) = MLP([o, t / horizon])
+// with tanh hidden layers rl.vf_hidden and a linear output, fitted to the
+// returns of each batch by Adam (rl.vf_lr) on 0.5 (V - R)^2 over rl.vf_epochs
+// passes of rl.vf_minibatches shuffled minibatches. Every task starts from
+// one seeded initialization (mrl_value_reset, called by mrl_inner_adapt) and
+// the weights and Adam's moments carry from one inner step of the task to the
+// next. Inputs and targets are standardized by the means and standard
+// deviations of the first batch after a reset (inputs then clipped to +-10).
+struct mrlValueNet {
+  mrlPolicy net;             // the MLP's layout (its single log-std entry is unused)
+  mrlPolicyWork* work;       // activations for up to maxrows rows
+  mrlOptim optim;            // Adam
+  double* init;              // (nparam) the seeded initialization every task starts from
+  double* params;            // (nparam) current weights
+  double* grad;              // (nparam) scratch
+  double* x;                 // (maxrows, nin) inputs of the batch being fitted
+  double* y;                 // (maxrows) its targets
+  double* mb_x;              // (maxrows, nin) one minibatch, gathered
+  double* mb_y;              // (maxrows)
+  int* order;                // (maxrows) shuffled row order
+  double* in_mean;           // (nin) standardization of the inputs
+  double* in_scale;          // (nin) 1 / std (1 for a constant column)
+  double out_mean, out_std;  // of the targets
+  int nin, maxrows, epochs, minibatches;
+  double lr;
+  uint64_t seed, iteration, task_key;  // key the shuffle streams
+  int fits;                            // successful fits since the last reset
+};
+
+// The value network of cfg for observations of nobs, fitting up to maxrows
+// rows at a time (stops on out-of-memory like mrl_alloc); reset for
+// (iteration 0, task 0). Release it with mrl_value_free (NULL: nothing to do).
+mrlValueNet* mrl_value_make(const mrlConfig* cfg, int nobs, int maxrows);
+void mrl_value_free(mrlValueNet* vf);
+
+// Back to the seeded initialization with zeroed Adam moments, for the task
+// (iteration, task_key) that keys the next fits' shuffles.
+void mrl_value_reset(mrlValueNet* vf, uint64_t iteration, uint64_t task_key);
+
+// Fit vf to batch->ret of the valid rows (warm-started from its current
+// weights) and write its predictions to batch->baseline (0 on invalid rows).
+// Returns 0, or -1 with a zero baseline if a return or observation is not
+// finite (weights untouched) or the fit diverged (vf is reset).
+int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* batch);
+
+// 0.5 mean squared error of vf's predictions on m standardized rows x (m,
+// nin) against y (m), and its gradient into grad (nparam, overwritten).
+double mrl_value_loss_grad(mrlValueNet* vf, const double* x, const double* y, int m, double* grad);
 
 //-------------------------------- inner loop --------------------------------
 

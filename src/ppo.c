@@ -70,12 +70,7 @@ void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed
     if (nmb > 1) {  // Fisher-Yates from a stream keyed by what it shuffles
       mrlRng rng;
       mrl_rng_init(&rng, seed, MRL_RNG_MINIBATCH, iteration, key, epoch);
-      for (int i = nvalid - 1; i > 0; i--) {
-        int j = (int)(mrl_rng_u64(&rng) % (uint64_t)(i + 1));
-        int t = ln->rows[i];
-        ln->rows[i] = ln->rows[j];
-        ln->rows[j] = t;
-      }
+      mrl_rng_shuffle(&rng, ln->rows, nvalid);
     }
     for (int mb = 0; mb < nmb; mb++) {
       int lo = (int)((long)nvalid * mb / nmb), hi = (int)((long)nvalid * (mb + 1) / nmb);

@@ -45,6 +45,15 @@ double mrl_rng_uniform(mrlRng* rng) {
   return (double)(mrl_rng_u64(rng) >> 11) * 0x1.0p-53;
 }
 
+void mrl_rng_shuffle(mrlRng* rng, int* a, int n) {
+  for (int i = n - 1; i > 0; i--) {  // Fisher-Yates
+    int j = (int)(mrl_rng_u64(rng) % (uint64_t)(i + 1));
+    int t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
 // Box-Muller with both uniforms drawn fresh, so each normal costs exactly two
 // counters and no state is cached between calls.
 double mrl_rng_normal(mrlRng* rng) {

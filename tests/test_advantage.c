@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metarl.h"
@@ -252,5 +253,196 @@ Test(advantage, bootstrap_clips_extrapolated_values) {
   cr_assert_eq(b->v_final[0], v < 0 ? 0 : vhi);
   for (int r = 0; r < nenv * T; r++) cr_assert(isfinite(b->ret[r]) && isfinite(b->baseline[r]));
   mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}
+
+//------------------------------ the mlp baseline -----------------------------
+
+// A value network of cfg's defaults with the given passes, on nobs inputs.
+static mrlValueNet* value_net(int nobs, int maxrows, int epochs) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.rl.vf_epochs = epochs;
+  return mrl_value_make(&cfg, nobs, maxrows);
+}
+
+// Explained variance of batch->baseline for batch->ret over the valid rows.
+static double explained(const mrlBatch* b) {
+  double s = 0, ss = 0, e = 0, ee = 0;
+  int n = 0;
+  for (int t = 0; t < b->horizon; t++) {
+    for (int i = 0; i < b->nenv; i++) {
+      if (t >= b->len[i]) continue;
+      size_t r = (size_t)t * b->nenv + i;
+      double d = b->ret[r] - b->baseline[r];
+      s += b->ret[r];
+      ss += b->ret[r] * b->ret[r];
+      e += d;
+      ee += d * d;
+      n++;
+    }
+  }
+  double var_ret = ss / n - (s / n) * (s / n), var_res = ee / n - (e / n) * (e / n);
+  return 1 - var_res / var_ret;
+}
+
+// Returns that no quadratic follows, R = 5 sin(3 o0) cos(2 o1) + 2 t / T:
+// the linear baseline explains little of them, the value network nearly all,
+// and rows after an episode's end stay 0.
+static mrlBatch* wavy_batch(int nenv, int T, uint64_t seed) {
+  mrlBatch* b = mrl_batch_make(nenv, T, 2, 1);
+  mrlRng rng;
+  mrl_rng_init(&rng, seed, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < nenv; i++) b->len[i] = i == 0 ? T / 2 : T;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      double* o = b->obs + r * 2;
+      o[0] = 2 * mrl_rng_uniform(&rng) - 1;
+      o[1] = 2 * mrl_rng_uniform(&rng) - 1;
+      b->ret[r] = t < b->len[i] ? 5 * sin(3 * o[0]) * cos(2 * o[1]) + 2.0 * t / T : 0;
+    }
+  }
+  return b;
+}
+
+Test(value, fits_returns_the_linear_baseline_cannot) {
+  int nenv = 8, T = 60;
+  mrlBatch* b = wavy_batch(nenv, T, 7);
+  mrlBaseline* bl = mrl_baseline_make(2, nenv * T);
+  cr_assert_eq(mrl_baseline_fit_predict(bl, b), 0);
+  double linear = explained(b);
+  mrlValueNet* vf = value_net(2, nenv * T, 200);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  double mlp = explained(b);
+  cr_assert(linear < 0.5, "linear explains %g", linear);
+  cr_assert(mlp > 0.95, "mlp explains %g (linear %g)", mlp, linear);
+  for (int t = T / 2; t < T; t++) cr_assert_eq(b->baseline[(size_t)t * nenv], 0);
+  cr_assert_eq(vf->fits, 1);
+  mrl_value_free(vf);
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+}
+
+// A reset returns to the same weights: the same task and batch give the same
+// bits; another task key shuffles differently; a second fit without a reset
+// starts from the first one's weights and keeps its standardization.
+Test(value, reset_and_keys_make_fits_reproducible) {
+  int nenv = 4, T = 50, rows = nenv * T;
+  mrlBatch* b = wavy_batch(nenv, T, 3);
+  mrlValueNet* vf = value_net(2, rows, 3);
+  static double first[200], again[200], other[200];
+  mrl_value_reset(vf, 5, 9);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  memcpy(first, b->baseline, sizeof(double) * rows);
+  double mean0 = vf->in_mean[0], out_std = vf->out_std;
+  mrl_value_reset(vf, 5, 9);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  memcpy(again, b->baseline, sizeof(double) * rows);
+  cr_assert_eq(memcmp(first, again, sizeof(double) * rows), 0);
+  mrl_value_reset(vf, 5, 10);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  memcpy(other, b->baseline, sizeof(double) * rows);
+  cr_assert_neq(memcmp(first, other, sizeof(double) * rows), 0);
+
+  // warm start: a second batch with scaled returns keeps the first's scales,
+  // and its fit begins where the first ended (not at the initialization)
+  mrl_value_reset(vf, 5, 9);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  mrlBatch* b2 = wavy_batch(nenv, T, 4);
+  for (int r = 0; r < rows; r++) b2->ret[r] *= 3;
+  cr_assert_eq(mrl_value_fit_predict(vf, b2), 0);
+  cr_assert_eq(vf->fits, 2);
+  cr_assert_eq(vf->in_mean[0], mean0);
+  cr_assert_eq(vf->out_std, out_std);
+  mrl_value_free(vf);
+  mrl_batch_free(b2);
+  mrl_batch_free(b);
+}
+
+// A non-finite return fails the fit with a zero baseline and leaves the
+// weights as they were; the next good batch fits.
+Test(value, non_finite_returns_fail_without_touching_the_weights) {
+  int nenv = 4, T = 20, rows = nenv * T;
+  mrlBatch* b = wavy_batch(nenv, T, 5);
+  mrlValueNet* vf = value_net(2, rows, 2);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  static double before[4096];
+  int n = vf->net.nparam;
+  cr_assert(n <= 4096);
+  memcpy(before, vf->params, sizeof(double) * n);
+  double keep = b->ret[7];
+  b->ret[7] = NAN;
+  cr_assert_eq(mrl_value_fit_predict(vf, b), -1);
+  for (int r = 0; r < rows; r++) cr_assert_eq(b->baseline[r], 0);
+  cr_assert_eq(memcmp(before, vf->params, sizeof(double) * n), 0);
+  cr_assert_eq(vf->fits, 1);
+  b->ret[7] = keep;
+  b->obs[3] = INFINITY;
+  cr_assert_eq(mrl_value_fit_predict(vf, b), -1);
+  b->obs[3] = 0.5;
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  for (int i = 0; i < n; i++) cr_assert(isfinite(vf->params[i]));
+  mrl_value_free(vf);
+  mrl_batch_free(b);
+}
+
+// The loss's gradient against central differences, every parameter.
+Test(value, loss_gradient_matches_finite_differences) {
+  int m = 12;
+  mrlValueNet* vf = value_net(3, m, 1);
+  mrlRng rng;
+  mrl_rng_init(&rng, 11, MRL_RNG_EVAL, 0, 0, 0);
+  double x[12 * 4], y[12];
+  for (int i = 0; i < m * 4; i++) x[i] = mrl_rng_normal(&rng);
+  for (int i = 0; i < m; i++) y[i] = mrl_rng_normal(&rng);
+  int n = vf->net.nparam;
+  for (int i = 0; i < n; i++) vf->params[i] += 0.3 * mrl_rng_normal(&rng);
+  double* g = malloc(sizeof(double) * n);
+  double* scratch = malloc(sizeof(double) * n);
+  mrl_value_loss_grad(vf, x, y, m, g);
+  double worst = 0;
+  for (int i = 0; i < n; i++) {
+    double p = vf->params[i], h = 1e-5;
+    vf->params[i] = p + h;
+    double up = mrl_value_loss_grad(vf, x, y, m, scratch);
+    vf->params[i] = p - h;
+    double down = mrl_value_loss_grad(vf, x, y, m, scratch);
+    vf->params[i] = p;
+    worst = fmax(worst, fabs((up - down) / (2 * h) - g[i]));
+  }
+  cr_assert(worst < 1e-7, "worst gradient error %g", worst);
+  cr_assert_eq(g[vf->net.logstd_off], 0);  // the unused log-std entry
+  free(g);
+  free(scratch);
+  mrl_value_free(vf);
+}
+
+// mrl_advantages dispatches to the value network for rl.baseline=mlp.
+Test(value, advantages_use_the_value_network) {
+  int nenv = 4, T = 30;
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.rl.baseline = MRL_BASELINE_MLP;
+  cfg.rl.gamma = 0;  // returns are the rewards
+  cfg.rl.gae_lambda = 1;
+  cfg.rl.normalize_advantages = 0;
+  mrlBatch* b = wavy_batch(nenv, T, 8);
+  memcpy(b->rew, b->ret, sizeof(double) * nenv * T);
+  mrlBaseline* bl = mrl_baseline_make(2, nenv * T);
+  bl->vf = mrl_value_make(&cfg, 2, nenv * T);
+  cr_assert_eq(mrl_advantages(&cfg, bl, b), 0);
+  cr_assert_eq(bl->vf->fits, 1);
+  double moved = 0;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      if (t >= b->len[i]) continue;
+      cr_assert(fabs(b->adv[r] - (b->rew[r] - b->baseline[r])) < 1e-12);
+      moved = fmax(moved, fabs(b->baseline[r]));
+    }
+  }
+  cr_assert(moved > 0.1);
+  mrl_baseline_free(bl);  // frees bl->vf too
   mrl_batch_free(b);
 }

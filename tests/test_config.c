@@ -222,6 +222,12 @@ Test(config, defaults_have_documented_values) {
   cr_assert_eq(c.rl.gae_lambda, 1.0);
   cr_assert_eq(c.rl.baseline, MRL_BASELINE_LINEAR);
   cr_assert_eq(c.rl.normalize_advantages, 1);
+  cr_assert_eq(c.rl.vf_nhidden, 2);
+  cr_assert_eq(c.rl.vf_hidden[0], 32);
+  cr_assert_eq(c.rl.vf_hidden[1], 32);
+  cr_assert_eq(c.rl.vf_epochs, 10);
+  cr_assert_eq(c.rl.vf_minibatches, 32);
+  cr_assert_eq(c.rl.vf_lr, 0.003);
   cr_assert_eq(c.inner.step, MRL_INNER_VPG);
   cr_assert_eq(c.inner.optim, MRL_OPT_SGD);
   cr_assert_eq(c.inner.lr, 0.1);
