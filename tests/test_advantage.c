@@ -324,31 +324,31 @@ Test(value, fits_returns_the_linear_baseline_cannot) {
   mrl_batch_free(b);
 }
 
+// Reset vf for (iteration, key), fit b and copy its baseline (rows) to out.
+static void fit_after_reset(mrlValueNet* vf, mrlBatch* b, uint64_t iteration, uint64_t key,
+                            double* out) {
+  mrl_value_reset(vf, iteration, key);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  memcpy(out, b->baseline, sizeof(double) * b->nenv * b->horizon);
+}
+
 // A reset returns to the same weights: the same task and batch give the same
 // bits; another task key shuffles differently; a second fit without a reset
-// starts from the first one's weights and keeps its standardization.
+// keeps the first one's standardization.
 Test(value, reset_and_keys_make_fits_reproducible) {
   int nenv = 4, T = 50, rows = nenv * T;
   mrlBatch* b = wavy_batch(nenv, T, 3);
   mrlValueNet* vf = value_net(2, rows, 3);
   static double first[200], again[200], other[200];
-  mrl_value_reset(vf, 5, 9);
-  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
-  memcpy(first, b->baseline, sizeof(double) * rows);
+  fit_after_reset(vf, b, 5, 9, first);
   double mean0 = vf->in_mean[0], out_std = vf->out_std;
-  mrl_value_reset(vf, 5, 9);
-  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
-  memcpy(again, b->baseline, sizeof(double) * rows);
+  fit_after_reset(vf, b, 5, 9, again);
   cr_assert_eq(memcmp(first, again, sizeof(double) * rows), 0);
-  mrl_value_reset(vf, 5, 10);
-  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
-  memcpy(other, b->baseline, sizeof(double) * rows);
+  fit_after_reset(vf, b, 5, 10, other);
   cr_assert_neq(memcmp(first, other, sizeof(double) * rows), 0);
 
-  // warm start: a second batch with scaled returns keeps the first's scales,
-  // and its fit begins where the first ended (not at the initialization)
-  mrl_value_reset(vf, 5, 9);
-  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  // a second batch with three times the returns is read on the first's scales
+  fit_after_reset(vf, b, 5, 9, again);
   mrlBatch* b2 = wavy_batch(nenv, T, 4);
   for (int r = 0; r < rows; r++) b2->ret[r] *= 3;
   cr_assert_eq(mrl_value_fit_predict(vf, b2), 0);
