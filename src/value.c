@@ -189,8 +189,7 @@ int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* b) {
   int n = vf->net.nparam;
   for (int i = 0; i < n; i++) {
     if (!isfinite(vf->params[i])) {  // diverged: start the task's value over
-      uint64_t iteration = vf->iteration, key = vf->task_key;
-      mrl_value_reset(vf, iteration, key);
+      mrl_value_reset(vf, vf->iteration, vf->task_key);
       return -1;
     }
   }

@@ -387,6 +387,25 @@ Test(value, non_finite_returns_fail_without_touching_the_weights) {
   mrl_batch_free(b);
 }
 
+// A fit that diverges (a step size no config allows: the weights overflow to
+// NaN) fails with a zero baseline and starts the task's value over.
+Test(value, diverged_fit_resets_the_weights) {
+  int nenv = 4, T = 20, rows = nenv * T;
+  mrlBatch* b = wavy_batch(nenv, T, 6);
+  mrlValueNet* vf = value_net(2, rows, 2);
+  mrl_value_reset(vf, 3, 4);
+  vf->lr = 1e300;
+  cr_assert_eq(mrl_value_fit_predict(vf, b), -1);
+  for (int r = 0; r < rows; r++) cr_assert_eq(b->baseline[r], 0);
+  cr_assert_eq(memcmp(vf->params, vf->init, sizeof(double) * vf->net.nparam), 0);
+  cr_assert_eq(vf->fits, 0);
+  cr_assert_eq(vf->task_key, 4);
+  vf->lr = 3e-3;
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  mrl_value_free(vf);
+  mrl_batch_free(b);
+}
+
 // The loss's gradient against central differences, every parameter.
 Test(value, loss_gradient_matches_finite_differences) {
   int m = 12;
