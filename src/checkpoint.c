@@ -1,12 +1,14 @@
 // Copyright 2026 The metarl Authors.
 // Licensed under the Apache License, Version 2.0 (see LICENSE).
 //
-// checkpoint.c: the training state on disk. Layout (little-endian), version 2:
+// checkpoint.c: the training state on disk. Layout (little-endian), version 3:
 //   "MRLCKPT\0" magic, u32 format version, u32 nlayer, u32 sizes[nlayer + 1],
 //   u32 activation, u32 nparam, i64 iteration, i64 total env steps,
 //   f64 params[nparam], u32 outer optimizer kind, u32 moments (0 or nparam),
 //   i64 optimizer steps t, f64 m[moments], f64 v[moments],
+//   u32 nvalue, f64 value[nvalue] (rl.vf_shared's value network, or none),
 //   u64 FNV-1a checksum of every byte before it.
+// Version 2 is version 3 without the value block and is still read.
 // Version 1 (metarl 0.1.0) held the parameters only and cannot resume a run:
 // it is refused with a message.
 // Saving writes a temporary file in the same folder, fsyncs it and renames it
@@ -25,7 +27,7 @@
 #include "metarl.h"
 
 #define CKPT_MAGIC "MRLCKPT"  // with its NUL: 8 bytes
-#define CKPT_VERSION 2
+#define CKPT_VERSION 3
 #define CKPT_MAXBYTES (1L << 31)
 
 static uint64_t fnv1a(const unsigned char* p, size_t n) {
@@ -52,21 +54,28 @@ static void put_u32(unsigned char** p, uint32_t v) {
 
 int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* params, int iteration,
                         char* err, size_t errlen) {
-  return mrl_checkpoint_save_state(path, pol, params, iteration, 0, NULL, err, errlen);
+  return mrl_checkpoint_save_state(path, pol, params, iteration, 0, NULL, NULL, 0, err, errlen);
 }
 
 int mrl_checkpoint_save_state(const char* path, const mrlPolicy* pol, const double* params,
-                              int iteration, long total_steps, const mrlOptim* opt, char* err,
-                              size_t errlen) {
+                              int iteration, long total_steps, const mrlOptim* opt,
+                              const double* value, int nvalue, char* err, size_t errlen) {
   for (int i = 0; i < pol->nparam; i++) {
     if (!isfinite(params[i])) {
       return mrl_error(err, errlen, "refusing to save '%s': parameter %d is not finite", path, i);
     }
   }
+  if (!value) nvalue = 0;
+  for (int i = 0; i < nvalue; i++) {
+    if (!isfinite(value[i])) {
+      return mrl_error(err, errlen, "refusing to save '%s': value-network number %d is not finite",
+                       path, i);
+    }
+  }
   uint32_t moments = (opt && opt->m) ? (uint32_t)pol->nparam : 0;
   MRL_ASSERT(!opt || opt->n == pol->nparam);
   size_t body = ckpt_header_bytes(pol->nlayer) + sizeof(double) * pol->nparam + 4 + 4 + 8 +
-                2 * sizeof(double) * moments;
+                2 * sizeof(double) * moments + 4 + sizeof(double) * nvalue;
   unsigned char* buf = mrl_alloc(body + 8);
   unsigned char* p = buf;
   put(&p, CKPT_MAGIC, 8);
@@ -88,6 +97,8 @@ int mrl_checkpoint_save_state(const char* path, const mrlPolicy* pol, const doub
     put(&p, opt->m, sizeof(double) * moments);
     put(&p, opt->v, sizeof(double) * moments);
   }
+  put_u32(&p, (uint32_t)nvalue);
+  if (nvalue) put(&p, value, sizeof(double) * nvalue);
   uint64_t sum = fnv1a(buf, body);
   put(&p, &sum, 8);
 
@@ -144,12 +155,12 @@ static int get_u32(const unsigned char** p, const unsigned char* end, uint32_t* 
 
 int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
                         char* err, size_t errlen) {
-  return mrl_checkpoint_load_state(path, pol, params, iteration, NULL, NULL, err, errlen);
+  return mrl_checkpoint_load_state(path, pol, params, iteration, NULL, NULL, NULL, 0, err, errlen);
 }
 
 int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* params,
-                              int* iteration, long* total_steps, mrlOptim* opt, char* err,
-                              size_t errlen) {
+                              int* iteration, long* total_steps, mrlOptim* opt, double* value,
+                              int nvalue, char* err, size_t errlen) {
   FILE* f = fopen(path, "rb");
   if (!f) return mrl_error(err, errlen, "cannot read checkpoint '%s': %s", path, strerror(errno));
   unsigned char* buf = NULL;
@@ -180,9 +191,10 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
     mrl_error(err, errlen, "'%s' is not a metarl checkpoint (bad magic)", path);
   } else if (n < 16 || fnv1a(buf, n - 8) != stored_sum) {
     mrl_error(err, errlen, "checkpoint '%s' is truncated or corrupted (checksum mismatch)", path);
-  } else if ((p += 8, get_u32(&p, end, &version)) || version != CKPT_VERSION) {
-    mrl_error(err, errlen, "checkpoint '%s' has format version %u; this metarl reads version %d%s",
-              path, version, CKPT_VERSION,
+  } else if ((p += 8, get_u32(&p, end, &version)) || (version != CKPT_VERSION && version != 2)) {
+    mrl_error(err, errlen,
+              "checkpoint '%s' has format version %u; this metarl reads versions 2 and %d%s", path,
+              version, CKPT_VERSION,
               version == 1 ? " (version 1, from metarl 0.1.0, holds no optimizer state and "
                              "cannot be resumed: use metarl 0.1.0 or train again)"
                            : "");
@@ -213,8 +225,9 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
       rc = mrl_error(err, errlen, "checkpoint '%s' holds %u parameters; the policy has %d%s", path,
                      nparam, pol->nparam, why);
     }
-    uint32_t kind = 0, moments = 0;
+    uint32_t kind = 0, moments = 0, stored_nvalue = 0;
     int64_t it = 0, steps = 0, t = 0;
+    const unsigned char* moment_bytes = NULL;
     if (rc == 0) {
       memcpy(&it, p, 8);
       memcpy(&steps, p + 8, 8);
@@ -225,11 +238,42 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
       get_u32(&p, end, &moments);
       memcpy(&t, p, 8);
       p += 8;
+      moment_bytes = p;
+      size_t left = (size_t)(end - p), mbytes = 2 * sizeof(double) * moments;
+      // version 2 ends with the moments; version 3 adds the value block
       if ((moments != 0 && moments != nparam) ||
-          (size_t)(end - p) != 2 * sizeof(double) * moments + 8) {
+          (version == 2 ? left != mbytes + 8 : left < mbytes + 4 + 8)) {
         rc = mrl_error(err, errlen, "checkpoint '%s': malformed optimizer state", path);
       }
     }
+    if (rc == 0 && version >= 3) {
+      p = moment_bytes + 2 * sizeof(double) * moments;
+      get_u32(&p, end, &stored_nvalue);
+      if ((size_t)(end - p) != sizeof(double) * stored_nvalue + 8) {
+        rc = mrl_error(err, errlen, "checkpoint '%s': malformed value-network block", path);
+      }
+    }
+    if (rc == 0 && value) {
+      if ((int)stored_nvalue != nvalue) {
+        rc = stored_nvalue == 0
+                 ? mrl_error(err, errlen,
+                             "checkpoint '%s' holds no value network, which rl.vf_shared needs "
+                             "(the run was trained without rl.vf_shared)",
+                             path)
+                 : mrl_error(err, errlen,
+                             "checkpoint '%s' holds a value network of %u numbers; this config's "
+                             "has %d (another rl.vf_hidden?)",
+                             path, stored_nvalue, nvalue);
+      }
+      for (int i = 0; i < nvalue && rc == 0; i++) {
+        memcpy(&value[i], p + sizeof(double) * i, sizeof(double));
+        if (!isfinite(value[i])) {
+          rc = mrl_error(err, errlen, "checkpoint '%s': value-network number %d is not finite",
+                         path, i);
+        }
+      }
+    }
+    if (moment_bytes) p = moment_bytes;  // back to the moments
     // a checksum only proves the bytes are those written: the values must
     // still be ones that save_state writes (found by fuzz/fuzz_checkpoint)
     if (rc == 0 && (it < 0 || it > INT_MAX || steps < 0 || t < 0)) {

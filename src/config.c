@@ -229,6 +229,9 @@ static const keyInfo kKeys[] = {
   INT_KEY("rl.vf_minibatches", rl.vf_minibatches, 32, 1, 1000,
           "mlp baseline: shuffled minibatches per pass (Adam steps per pass)"),
   DBL_KEY("rl.vf_lr", rl.vf_lr, 3e-3, 0, 1, OPEN_LO, "mlp baseline: Adam step size"),
+  BOOL_KEY("rl.vf_shared", rl.vf_shared, 0,
+           "mlp baseline: carry one value network across iterations (the mean of the tasks' "
+           "fits, saved in the checkpoint) and compute advantages before fitting each batch"),
 
   ENUM_KEY("inner.step", inner.step, kInnerStep, MRL_INNER_VPG, "inner-loop learner"),
   ENUM_KEY("inner.optim", inner.optim, kOptim, MRL_OPT_SGD, "inner-loop optimizer"),
@@ -1330,6 +1333,11 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     return mrl_error(err, errlen,
                      "rl.bootstrap_time_limit needs a value to bootstrap with: set "
                      "rl.baseline=linear");
+  }
+  if (cfg->rl.vf_shared && cfg->rl.baseline != MRL_BASELINE_MLP) {
+    return mrl_error(err, errlen,
+                     "rl.vf_shared carries the value network of rl.baseline=mlp: set "
+                     "rl.baseline=mlp or rl.vf_shared=false");
   }
   if (cfg->outer.algo == MRL_OUTER_REPTILE && cfg->inner.steps == 0) {
     return mrl_error(err, errlen,

@@ -48,13 +48,23 @@ static void eval_job(void* ctx, int worker, int job) {
 void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                     const double* params, int ntask, int nstep, int neps, uint64_t seed,
                     mrlAdaptCurve* curve) {
+  mrl_eval_adapt_from(cfg, fam, pol, params, NULL, ntask, nstep, neps, seed, curve);
+}
+
+void mrl_eval_adapt_from(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                         const double* params, const double* value_state, int ntask, int nstep,
+                         int neps, uint64_t seed, mrlAdaptCurve* curve) {
   mrlPool* pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(pool);
   int begin, end;
   mrl_dist_range(ntask, mrl_dist_rank(), mrl_dist_size(), &begin, &end);
   EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve, begin};
   ej.learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
-  for (int w = 0; w < nworker; w++) ej.learners[w] = mrl_learner_make(cfg, fam, pol, neps);
+  for (int w = 0; w < nworker; w++) {
+    ej.learners[w] = mrl_learner_make(cfg, fam, pol, neps);
+    mrlValueNet* vf = ej.learners[w]->baseline->vf;
+    if (value_state && vf && vf->shared) mrl_value_load_state(vf, value_state);
+  }
   curve->ntask = ntask;
   curve->nstep = nstep;
   mrl_pool_run(pool, end - begin, eval_job, &ej);
@@ -82,10 +92,10 @@ void mrl_curve_stats(const mrlAdaptCurve* curve, int step, double* mean, double*
 }
 
 void mrl_eval_meta_test(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
-                        const double* params, int ntask, int nstep, int neps, uint64_t seed,
-                        double* pre, double* post, double* post_sem) {
+                        const double* params, const double* value_state, int ntask, int nstep,
+                        int neps, uint64_t seed, double* pre, double* post, double* post_sem) {
   mrlAdaptCurve curve = {.returns = mrl_alloc(sizeof(double) * ntask * nstep)};  // no lengths
-  mrl_eval_adapt(cfg, fam, pol, params, ntask, nstep, neps, seed, &curve);
+  mrl_eval_adapt_from(cfg, fam, pol, params, value_state, ntask, nstep, neps, seed, &curve);
   double* x = mrl_alloc(sizeof(double) * ntask);
   for (int j = 0; j < ntask; j++) x[j] = curve.returns[(size_t)j * nstep];
   *pre = mrl_stats_mean(x, ntask);
@@ -116,6 +126,7 @@ typedef struct {
   mrlAdaptCurve curve;    // (ntask, nstep)
   mrlSummary* summary;    // (nstep)
   mrlSummary* paired;     // (nstep) the run's return minus this one's, task by task (not the run)
+  double* value_state;    // rl.vf_shared of both configs: its value network, else NULL
   double* mean_length;    // (nstep) mean over tasks of curve.mean_length
   double* full_fraction;  // (nstep) mean over tasks of curve.full_fraction
 } Init;
@@ -170,9 +181,10 @@ static int load_run_config(const char* rundir, mrlConfig* cfg, char* err, size_t
   return 0;
 }
 
-// Load rundir's latest checkpoint for policy pol.
+// Load rundir's latest checkpoint for policy pol (and rl.vf_shared's value
+// network into value, nvalue numbers, unless value is NULL).
 static int load_latest(const char* rundir, const mrlPolicy* pol, double* params, int* iteration,
-                       char* err, size_t errlen) {
+                       double* value, int nvalue, char* err, size_t errlen) {
   char path[4096];
   struct stat st;
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
@@ -182,7 +194,8 @@ static int load_latest(const char* rundir, const mrlPolicy* pol, double* params,
                      "every log.checkpoint_every iterations and at the end of training",
                      rundir);
   }
-  return mrl_checkpoint_load(path, pol, params, iteration, err, errlen);
+  return mrl_checkpoint_load_state(path, pol, params, iteration, NULL, NULL, value, nvalue, err,
+                                   errlen);
 }
 
 typedef struct {
@@ -383,7 +396,14 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     }
     snprintf(in->algo, sizeof(in->algo), "%s", mrl_outer_algo_name(rc->outer.algo));
     in->params = mrl_alloc(sizeof(double) * in->pol.nparam);
-    if (load_latest(dir, &in->pol, in->params, &in->iteration, err, errlen)) {
+    // its value network, when both it and the adapting config carry one
+    int nvalue = 0;
+    if (cfg.rl.vf_shared && rc->rl.vf_shared) {
+      nvalue = mrl_value_state_len(&cfg, in->fam->nobs);
+      in->value_state = mrl_alloc(sizeof(double) * nvalue);
+    }
+    if (load_latest(dir, &in->pol, in->params, &in->iteration, in->value_state, nvalue, err,
+                    errlen)) {
       code = MRL_EXIT_USAGE;
       break;
     }
@@ -408,8 +428,8 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     mrl_policy_init(&pol, &rng, rnd->params);
     double* x = mrl_alloc(sizeof(double) * ntask);
     for (int c = 0; c < ninit; c++) {
-      mrl_eval_adapt(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params, ntask, nstep,
-                     neps, opt->seed, &inits[c].curve);
+      mrl_eval_adapt_from(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params,
+                          inits[c].value_state, ntask, nstep, neps, opt->seed, &inits[c].curve);
       const mrlAdaptCurve* cv = &inits[c].curve;
       for (int s = 0; s < nstep; s++) {  // over tasks in task order
         for (int j = 0; j < ntask; j++) x[j] = cv->returns[(size_t)j * nstep + s];
@@ -517,6 +537,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   for (int c = 0; c < ninit; c++) {
     if (inits[c].fam != fam) mrl_family_free(inits[c].fam);
     free(inits[c].params);
+    free(inits[c].value_state);
     free(inits[c].curve.returns);
     free(inits[c].summary);
     free(inits[c].paired);

@@ -171,6 +171,7 @@ typedef struct {
     int vf_epochs;                 // rl.vf_epochs: passes over each batch (mlp baseline)
     int vf_minibatches;            // rl.vf_minibatches: minibatches per pass (mlp baseline)
     double vf_lr;                  // rl.vf_lr: Adam step size of the mlp baseline
+    int vf_shared;                 // rl.vf_shared: one value network carried across iterations
   } rl;
 
   struct {
@@ -631,6 +632,13 @@ void mrl_optim_step(mrlOptim* opt, double* params, const double* grad, double lr
 // the weights and Adam's moments carry from one inner step of the task to the
 // next. Inputs and targets are standardized by the means and standard
 // deviations of the first batch after a reset (inputs then clipped to +-10).
+//
+// With rl.vf_shared the initialization is not fixed: it is the shared value
+// network the trainer carries from iteration to iteration (the mean of the
+// tasks' fitted weights, mrl_value_merge), saved in the checkpoint; its
+// standardization is the trainer's too, and each batch's advantages use the
+// values predicted before the fit to that batch, so that the baseline has
+// not already seen the returns it is subtracted from.
 struct mrlValueNet {
   mrlPolicy net;             // the MLP's layout (its single log-std entry is unused)
   mrlPolicyWork* work;       // activations for up to maxrows rows
@@ -650,13 +658,25 @@ struct mrlValueNet {
   double lr;
   uint64_t seed, iteration, task_key;  // key the shuffle streams
   int fits;                            // successful fits since the last reset
+  int shared;                          // rl.vf_shared
+  int have_shared_stats;               // shared: the trainer's standardization is set
+  double* batch_stats;                 // (MRL_VALUE_STATS_LEN) of the first batch since reset
 };
+
+// Standardization as one vector: input means (nin), input 1/std (nin),
+// target mean, target std (0: not set yet).
+#define MRL_VALUE_STATS_LEN(nin) (2 * (nin) + 2)
+// The shared state of rl.vf_shared: the weights, then the standardization.
+#define MRL_VALUE_STATE_LEN(vf) ((vf)->net.nparam + MRL_VALUE_STATS_LEN((vf)->nin))
 
 // The value network of cfg for observations of nobs, fitting up to maxrows
 // rows at a time (stops on out-of-memory like mrl_alloc); reset for
 // (iteration 0, task 0). Release it with mrl_value_free (NULL: nothing to do).
 mrlValueNet* mrl_value_make(const mrlConfig* cfg, int nobs, int maxrows);
 void mrl_value_free(mrlValueNet* vf);
+
+// MRL_VALUE_STATE_LEN of the value network cfg makes for observations of nobs.
+int mrl_value_state_len(const mrlConfig* cfg, int nobs);
 
 // Back to the seeded initialization with zeroed Adam moments, for the task
 // (iteration, task_key) that keys the next fits' shuffles.
@@ -667,6 +687,28 @@ void mrl_value_reset(mrlValueNet* vf, uint64_t iteration, uint64_t task_key);
 // Returns 0, or -1 with a zero baseline if a return or observation is not
 // finite (weights untouched) or the fit diverged (vf is reset).
 int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* batch);
+
+// rl.vf_shared: the initial shared state: vf's seeded weights, no
+// standardization yet (state: MRL_VALUE_STATE_LEN(vf)).
+void mrl_value_initial_state(const mrlValueNet* vf, double* state);
+
+// rl.vf_shared: start every later task from state (weights and
+// standardization; a state without standardization leaves each task to
+// standardize by its first batch, as without rl.vf_shared).
+void mrl_value_load_state(mrlValueNet* vf, const double* state);
+
+// rl.vf_shared: the task just adapted, for mrl_value_merge: its weights and
+// the standardization of its first batch (zeroed if no fit succeeded).
+void mrl_value_task_slot(const mrlValueNet* vf, double* slot);
+
+// rl.vf_shared: the next shared state from the m task slots (those with ok[j]
+// and a successful fit, in task order): the mean of their weights, and
+// standardization moved a tenth of the way toward the mean of their first
+// batches' (the first merge takes that mean whole). The weights are rescaled so that
+// the network predicts the same values under the new standardization. No
+// usable slot: state is unchanged. vf gives the layout only.
+void mrl_value_merge(const mrlValueNet* vf, double* state, const double* slots, const int* ok,
+                     int m);
 
 // 0.5 mean squared error of vf's predictions on m standardized rows x (m,
 // nin) against y (m), and its gradient into grad (nparam, overwritten).
@@ -1059,8 +1101,16 @@ mrlFamily* mrl_trainer_family(mrlTrainer* tr);
 // steps so far.
 mrlOptim* mrl_trainer_outer_optim(mrlTrainer* tr);
 long mrl_trainer_total_steps(const mrlTrainer* tr);
+// rl.vf_shared: the value network carried across iterations
+// (MRL_VALUE_STATE_LEN doubles, mrl_trainer_value_len), else NULL and 0.
+const double* mrl_trainer_value_state(const mrlTrainer* tr);
+int mrl_trainer_value_len(const mrlTrainer* tr);
+// Save the trainer's state to path (mrl_checkpoint_save_state: phi, outer
+// optimizer, iteration, env steps, rl.vf_shared's value network). Returns 0,
+// or -1 with err (a previous file at path is then left whole).
+int mrl_trainer_save(const mrlTrainer* tr, const char* path, char* err, size_t errlen);
 // Restore a checkpoint's state (mrl_checkpoint_load_state: phi, outer
-// optimizer, iteration, env steps) into a fresh trainer. Returns 0, or -1
+// optimizer, iteration, env steps, value network) into a fresh trainer. Returns 0, or -1
 // with err if the file cannot be read, does not fit the policy or the outer
 // optimizer, or its iteration is outside 0..outer.iterations; phi may then
 // be overwritten already.
@@ -1101,6 +1151,13 @@ typedef struct {
 void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
                     const double* params, int ntask, int nstep, int neps, uint64_t seed,
                     mrlAdaptCurve* curve);
+
+// mrl_eval_adapt with rl.vf_shared's value network: every task's starts from
+// value_state (MRL_VALUE_STATE_LEN; NULL, or a config without rl.vf_shared:
+// the seeded network, as mrl_eval_adapt).
+void mrl_eval_adapt_from(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                         const double* params, const double* value_state, int ntask, int nstep,
+                         int neps, uint64_t seed, mrlAdaptCurve* curve);
 
 // Mean over tasks of the return after `step` steps, and the half-width of its
 // normal 95% confidence interval (1.96 standard errors).
@@ -1150,10 +1207,11 @@ int mrl_bench_run(const mrlConfig* cfg, const mrlBenchOptions* opt, FILE* out, c
 
 // Meta-test during training: the mean return over the first ntask held-out
 // tasks after 0 and nstep-1 inner steps of neps episodes, and the standard
-// error of the latter. Deterministic in seed; touches nothing but its outputs.
+// error of the latter; value_state as in mrl_eval_adapt_from. Deterministic
+// in seed; touches nothing but its outputs.
 void mrl_eval_meta_test(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
-                        const double* params, int ntask, int nstep, int neps, uint64_t seed,
-                        double* pre, double* post, double* post_sem);
+                        const double* params, const double* value_state, int ntask, int nstep,
+                        int neps, uint64_t seed, double* pre, double* post, double* post_sem);
 
 //--------------------------------- statistics -------------------------------
 
@@ -1272,17 +1330,21 @@ int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, 
                         char* err, size_t errlen);
 
 // Everything an outer loop needs to resume: params, iteration, total env
-// steps and the outer optimizer (kind, step count, Adam moments; opt may be
-// NULL: none). Random streams are keyed by iteration and need no state.
+// steps, the outer optimizer (kind, step count, Adam moments; opt may be
+// NULL: none) and rl.vf_shared's value network (nvalue numbers; value NULL:
+// none). Random streams are keyed by iteration and need no state.
 int mrl_checkpoint_save_state(const char* path, const mrlPolicy* pol, const double* params,
-                              int iteration, long total_steps, const mrlOptim* opt, char* err,
-                              size_t errlen);
+                              int iteration, long total_steps, const mrlOptim* opt,
+                              const double* value, int nvalue, char* err, size_t errlen);
 
-// Read what mrl_checkpoint_save_state wrote. opt, when not NULL, must be
-// initialized with the checkpoint's kind and size (else an error says so).
+// Read what mrl_checkpoint_save_state wrote (format version 2 or 3). opt,
+// when not NULL, must be initialized with the checkpoint's kind and size
+// (else an error says so). value, when not NULL, must find exactly nvalue
+// finite value-network numbers in the file (else an error says so); NULL
+// skips them.
 int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* params,
-                              int* iteration, long* total_steps, mrlOptim* opt, char* err,
-                              size_t errlen);
+                              int* iteration, long* total_steps, mrlOptim* opt, double* value,
+                              int nvalue, char* err, size_t errlen);
 
 //-------------------------------- run directories ---------------------------
 

@@ -138,17 +138,18 @@ typedef struct {
   mrlConfig cfg;
   mrlFamily* fam;
   mrlPolicy pol;
-  int iteration;   // of the checkpoint (-1: random policy)
-  double* phi;     // (nparam) the initialization
-  double* theta;   // (nparam) adapted parameters
-  double* policy;  // phi or theta: what the displayed episode runs
-  int random;      // random actions (view --random): no policy at all
-  int adapted;     // steps of adaptation done so far
-  int nstep;       // adaptation steps K
-  int nepisode;    // episodes per adaptation step
-  uint64_t seed;   // seed of the adaptation's sampling streams
-  int task_index;  // held-out task index (task streams, and the sampling key)
-  double* task;    // (ntask)
+  int iteration;        // of the checkpoint (-1: random policy)
+  double* phi;          // (nparam) the initialization
+  double* theta;        // (nparam) adapted parameters
+  double* value_state;  // rl.vf_shared: the checkpoint's value network, else NULL
+  double* policy;       // phi or theta: what the displayed episode runs
+  int random;           // random actions (view --random): no policy at all
+  int adapted;          // steps of adaptation done so far
+  int nstep;            // adaptation steps K
+  int nepisode;         // episodes per adaptation step
+  uint64_t seed;        // seed of the adaptation's sampling streams
+  int task_index;       // held-out task index (task streams, and the sampling key)
+  double* task;         // (ntask)
   char task_words[1024];
   double* batch_return;  // (nstep + 1) batch mean return after 0..adapted steps
   mrlLearner* learner;   // adaptation (nepisode episodes)

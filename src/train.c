@@ -48,6 +48,11 @@ struct mrlTrainer_ {
   double* mean_result;        // (nparam)
   int task_begin, task_end;   // this rank's tasks of the meta-batch
   double* obs_stats;          // (meta_batch, MRL_OBS_STATS_LEN(nobs)) policy.obs_norm: per task
+  // rl.vf_shared: the value network carried across iterations, and each
+  // task's fit of it (MRL_VALUE_STATE_LEN doubles each)
+  double* vf_state;
+  double* vf_slots;  // (meta_batch, MRL_VALUE_STATE_LEN)
+  int vf_len;
   // numerics: a task whose result is not finite is left out of the mean; a
   // step that would make phi non-finite is undone from these copies
   int* task_ok;            // (meta_batch) 1 if the task's result and returns are finite
@@ -117,6 +122,13 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   if (tr->pol.obs_norm) {
     tr->obs_stats = mrl_alloc(sizeof(double) * m * MRL_OBS_STATS_LEN(fam->nobs));
   }
+  if (cfg->rl.vf_shared) {  // every learner's network starts from the same seeded weights
+    const mrlValueNet* vf = tr->learners[0]->baseline->vf;
+    tr->vf_len = MRL_VALUE_STATE_LEN(vf);
+    tr->vf_state = mrl_alloc(sizeof(double) * tr->vf_len);
+    tr->vf_slots = mrl_alloc(sizeof(double) * m * tr->vf_len);
+    mrl_value_initial_state(vf, tr->vf_state);
+  }
   tr->task_ok = mrl_alloc(sizeof(int) * m);
   tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
   tr->backup = mrl_alloc(sizeof(double) * 3 * n);
@@ -152,6 +164,8 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->task_stats);
   free(tr->mean_result);
   free(tr->obs_stats);
+  free(tr->vf_state);
+  free(tr->vf_slots);
   free(tr);
 }
 
@@ -179,11 +193,24 @@ long mrl_trainer_total_steps(const mrlTrainer* tr) {
   return tr->total_steps;
 }
 
+const double* mrl_trainer_value_state(const mrlTrainer* tr) {
+  return tr->vf_state;
+}
+
+int mrl_trainer_value_len(const mrlTrainer* tr) {
+  return tr->vf_len;
+}
+
+int mrl_trainer_save(const mrlTrainer* tr, const char* path, char* err, size_t errlen) {
+  return mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps,
+                                   &tr->outer, tr->vf_state, tr->vf_len, err, errlen);
+}
+
 int mrl_trainer_restore(mrlTrainer* tr, const char* path, char* err, size_t errlen) {
   int iteration = 0;
   long steps = 0;
-  if (mrl_checkpoint_load_state(path, &tr->pol, tr->phi, &iteration, &steps, &tr->outer, err,
-                                errlen)) {
+  if (mrl_checkpoint_load_state(path, &tr->pol, tr->phi, &iteration, &steps, &tr->outer,
+                                tr->vf_state, tr->vf_len, err, errlen)) {
     return -1;
   }
   if (iteration < 0 || iteration > tr->cfg.outer.iterations) {
@@ -220,6 +247,7 @@ static void task_job(void* ctx, int worker, int job) {
                                         need_query, returns);
   ln->stats = NULL;
   ln->obs_stats = NULL;
+  if (tr->vf_slots) mrl_value_task_slot(ln->baseline->vf, tr->vf_slots + (size_t)job * tr->vf_len);
   double t0 = mrl_now();
   switch (cfg->outer.algo) {
   case MRL_OUTER_REPTILE:
@@ -283,6 +311,7 @@ static void gather_slots(mrlTrainer* tr) {
   if (tr->obs_stats) {
     mrl_dist_gather_tasks(tr->obs_stats, sizeof(double) * MRL_OBS_STATS_LEN(tr->fam->nobs), m);
   }
+  if (tr->vf_slots) mrl_dist_gather_tasks(tr->vf_slots, sizeof(double) * tr->vf_len, m);
 }
 
 static void mean_std(const double* x, int n, int stride, double* mean, double* std) {
@@ -315,6 +344,9 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   double before[MRL_NPHASE] = {0};
   for (int w = 0; w < nworker; w++) {
     for (int p = 0; p < MRL_NPHASE; p++) before[p] += tr->learners[w]->phase_seconds[p];
+  }
+  for (int w = 0; w < nworker && tr->vf_state; w++) {
+    mrl_value_load_state(tr->learners[w]->baseline->vf, tr->vf_state);
   }
   mrl_pool_run(tr->pool, tr->task_end - tr->task_begin, rank_task_job, tr);
   if (mrl_dist_fault(tr->iteration) == MRL_FAULT_PERTURB) {
@@ -406,6 +438,11 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     }
   }
 
+  // rl.vf_shared: the finite tasks' value fits, in task order
+  if (tr->vf_state) {
+    mrl_value_merge(tr->learners[0]->baseline->vf, tr->vf_state, tr->vf_slots, tr->task_ok, m);
+  }
+
   tr->total_steps += steps;
   for (int p = 0; p < MRL_NPHASE; p++) {
     row->phase_seconds[p] = -before[p];
@@ -442,13 +479,9 @@ static void on_signal(int sig) {
 static int save_checkpoints(const char* rundir, mrlTrainer* tr, char* err, size_t errlen) {
   char path[MRL_STRLEN * 4];
   snprintf(path, sizeof(path), "%s/checkpoints/iter_%06d.ckpt", rundir, tr->iteration);
-  if (mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps, &tr->outer,
-                                err, errlen)) {
-    return -1;
-  }
+  if (mrl_trainer_save(tr, path, err, errlen)) return -1;
   snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
-  return mrl_checkpoint_save_state(path, &tr->pol, tr->phi, tr->iteration, tr->total_steps,
-                                   &tr->outer, err, errlen);
+  return mrl_trainer_save(tr, path, err, errlen);
 }
 
 // Resume: keep the header and the rows of iterations before `iteration` (the
@@ -643,7 +676,7 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
       // its own sampling streams, apart from every training iteration's
       mrlRng rng;
       mrl_rng_init(&rng, cfg->seed, MRL_RNG_EVAL, 0, 0, 0);
-      mrl_eval_meta_test(cfg, tr->fam, &tr->pol, tr->phi, cfg->eval.train_tasks,
+      mrl_eval_meta_test(cfg, tr->fam, &tr->pol, tr->phi, tr->vf_state, cfg->eval.train_tasks,
                          cfg->eval.steps + 1, cfg->eval.episodes, mrl_rng_u64(&rng),
                          &row.metatest_pre, &row.metatest_post, &row.metatest_post_sem);
       row.time_metatest = mrl_now() - t0;

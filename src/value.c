@@ -26,6 +26,8 @@ mrlValueNet* mrl_value_make(const mrlConfig* cfg, int nobs, int maxrows) {
   vf->minibatches = cfg->rl.vf_minibatches;
   vf->lr = cfg->rl.vf_lr;
   vf->seed = cfg->seed;
+  vf->shared = cfg->rl.vf_shared;
+  vf->batch_stats = mrl_alloc(sizeof(double) * MRL_VALUE_STATS_LEN(nin));
   int n = vf->net.nparam;
   vf->init = mrl_alloc(sizeof(double) * n);
   vf->params = mrl_alloc(sizeof(double) * n);
@@ -46,6 +48,12 @@ mrlValueNet* mrl_value_make(const mrlConfig* cfg, int nobs, int maxrows) {
   return vf;
 }
 
+int mrl_value_state_len(const mrlConfig* cfg, int nobs) {
+  mrlPolicy net;
+  mrl_mlp_layout(&net, nobs + 1, cfg->rl.vf_hidden, cfg->rl.vf_nhidden, 1, MRL_ACT_TANH);
+  return net.nparam + MRL_VALUE_STATS_LEN(nobs + 1);
+}
+
 void mrl_value_free(mrlValueNet* vf) {
   if (!vf) return;
   free(vf->init);
@@ -60,6 +68,7 @@ void mrl_value_free(mrlValueNet* vf) {
   free(vf->order);
   free(vf->in_mean);
   free(vf->in_scale);
+  free(vf->batch_stats);
   free(vf);
 }
 
@@ -105,9 +114,9 @@ static int gather(mrlValueNet* vf, const mrlBatch* b) {
   return rows;
 }
 
-// Mean and 1 / std of each input column and of the targets over the rows (a
-// constant column keeps scale 1).
-static void standardization(mrlValueNet* vf, int rows) {
+// Mean and 1 / std of each input column and mean and std of the targets over
+// the rows into stats (MRL_VALUE_STATS_LEN; a constant column keeps scale 1).
+static void standardization(const mrlValueNet* vf, int rows, double* stats) {
   int nin = vf->nin;
   for (int k = 0; k <= nin; k++) {
     double sum = 0, sumsq = 0;
@@ -119,13 +128,21 @@ static void standardization(mrlValueNet* vf, int rows) {
     double mean = sum / rows, var = sumsq / rows - mean * mean;
     double scale = var > 1e-12 ? 1 / sqrt(var) : 1;
     if (k < nin) {
-      vf->in_mean[k] = mean;
-      vf->in_scale[k] = scale;
+      stats[k] = mean;
+      stats[nin + k] = scale;
     } else {
-      vf->out_mean = mean;
-      vf->out_std = 1 / scale;
+      stats[2 * nin] = mean;
+      stats[2 * nin + 1] = 1 / scale;
     }
   }
+}
+
+static void use_standardization(mrlValueNet* vf, const double* stats) {
+  int nin = vf->nin;
+  memcpy(vf->in_mean, stats, sizeof(double) * nin);
+  memcpy(vf->in_scale, stats + nin, sizeof(double) * nin);
+  vf->out_mean = stats[2 * nin];
+  vf->out_std = stats[2 * nin + 1];
 }
 
 static void standardize(mrlValueNet* vf, int rows) {
@@ -178,23 +195,8 @@ static void train(mrlValueNet* vf, int rows) {
   }
 }
 
-int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* b) {
-  memset(b->baseline, 0, sizeof(double) * b->nenv * b->horizon);
-  if (!finite_rows(b)) return -1;  // nothing to learn from; keep the weights
-  int rows = gather(vf, b);
-  if (rows == 0) return 0;
-  if (vf->fits == 0) standardization(vf, rows);
-  standardize(vf, rows);
-  train(vf, rows);
-  int n = vf->net.nparam;
-  for (int i = 0; i < n; i++) {
-    if (!isfinite(vf->params[i])) {  // diverged: start the task's value over
-      mrl_value_reset(vf, vf->iteration, vf->task_key);
-      return -1;
-    }
-  }
-  vf->fits++;
-  // predictions on the rows just fitted, in gather's order
+// Predictions of vf on the gathered standardized rows into b->baseline.
+static void predict(mrlValueNet* vf, mrlBatch* b, int rows) {
   mrl_policy_forward(&vf->net, vf->params, vf->work, vf->x, rows);
   int row = 0;
   for (int t = 0; t < b->horizon; t++) {
@@ -203,5 +205,127 @@ int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* b) {
       b->baseline[(size_t)t * b->nenv + i] = vf->out_mean + vf->out_std * vf->work->mean[row++];
     }
   }
+}
+
+int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* b) {
+  memset(b->baseline, 0, sizeof(double) * b->nenv * b->horizon);
+  if (!finite_rows(b)) return -1;  // nothing to learn from; keep the weights
+  int rows = gather(vf, b);
+  if (rows == 0) return 0;
+  if (vf->fits == 0) {
+    standardization(vf, rows, vf->batch_stats);
+    if (!vf->shared || !vf->have_shared_stats) use_standardization(vf, vf->batch_stats);
+  }
+  standardize(vf, rows);
+  // shared: the values of the network as it came, before it sees these returns
+  if (vf->shared) predict(vf, b, rows);
+  train(vf, rows);
+  int n = vf->net.nparam;
+  for (int i = 0; i < n; i++) {
+    if (!isfinite(vf->params[i])) {  // diverged: start the task's value over
+      mrl_value_reset(vf, vf->iteration, vf->task_key);
+      memset(b->baseline, 0, sizeof(double) * b->nenv * b->horizon);
+      return -1;
+    }
+  }
+  vf->fits++;
+  if (!vf->shared) predict(vf, b, rows);  // on the rows just fitted
   return 0;
+}
+
+void mrl_value_initial_state(const mrlValueNet* vf, double* state) {
+  memcpy(state, vf->init, sizeof(double) * vf->net.nparam);
+  memset(state + vf->net.nparam, 0, sizeof(double) * MRL_VALUE_STATS_LEN(vf->nin));
+}
+
+void mrl_value_load_state(mrlValueNet* vf, const double* state) {
+  const double* stats = state + vf->net.nparam;
+  memcpy(vf->init, state, sizeof(double) * vf->net.nparam);
+  vf->have_shared_stats = stats[2 * vf->nin + 1] > 0;
+  if (vf->have_shared_stats) use_standardization(vf, stats);
+}
+
+void mrl_value_task_slot(const mrlValueNet* vf, double* slot) {
+  int len = MRL_VALUE_STATS_LEN(vf->nin);
+  memcpy(slot, vf->params, sizeof(double) * vf->net.nparam);
+  if (vf->fits > 0) {
+    memcpy(slot + vf->net.nparam, vf->batch_stats, sizeof(double) * len);
+  } else {
+    memset(slot + vf->net.nparam, 0, sizeof(double) * len);
+  }
+}
+
+// Rewrite the first and last layers of params so that the network under the
+// standardization `to` predicts what it predicted under `from`:
+//   W1' = W1 s_from / s_to (per input), b1' = b1 + W1 s_from (mu_to - mu_from);
+//   w' = w sd_from / sd_to, b' = (sd_from b + m_from - m_to) / sd_to (output).
+// Exact but for the +-10 clip of the inputs.
+static void restandardize(const mrlValueNet* vf, double* params, const double* from,
+                          const double* to) {
+  const mrlPolicy* net = &vf->net;
+  int nin = vf->nin, h = net->sizes[1];
+  double* w = params + net->woff[0];
+  double* b = params + net->boff[0];
+  for (int j = 0; j < h; j++) {
+    for (int k = 0; k < nin; k++) {
+      double wjk = w[(size_t)j * nin + k];
+      b[j] += wjk * from[nin + k] * (to[k] - from[k]);
+      w[(size_t)j * nin + k] = wjk * from[nin + k] / to[nin + k];
+    }
+  }
+  int last = net->nlayer - 1, hl = net->sizes[last];
+  double sd_from = from[2 * nin + 1], sd_to = to[2 * nin + 1];
+  double* wo = params + net->woff[last];
+  double* bo = params + net->boff[last];
+  for (int j = 0; j < hl; j++) wo[j] *= sd_from / sd_to;
+  bo[0] = (sd_from * bo[0] + from[2 * nin] - to[2 * nin]) / sd_to;
+}
+
+// How far the shared standardization moves toward a meta-batch's first
+// batches each iteration: returns grow several times over a run, and the
+// weights are rescaled with it, so a tenth follows them within tens of
+// iterations without one meta-batch's draw of tasks swinging it.
+#define STATS_RATE 0.1
+
+void mrl_value_merge(const mrlValueNet* vf, double* state, const double* slots, const int* ok,
+                     int m) {
+  int n = vf->net.nparam, len = MRL_VALUE_STATS_LEN(vf->nin), nin = vf->nin;
+  size_t stride = (size_t)n + len;
+  // once an iteration, so the scratch is allocated here (zeroed)
+  double* mean_stats = mrl_alloc(sizeof(double) * len);
+  double* weights = mrl_alloc(sizeof(double) * n);
+  double* converted = mrl_alloc(sizeof(double) * n);
+  int used = 0;
+  for (int j = 0; j < m; j++) {
+    const double* stats = slots + j * stride + n;
+    if (!ok[j] || !(stats[2 * nin + 1] > 0)) continue;
+    for (int i = 0; i < len; i++) mean_stats[i] += stats[i];
+    used++;
+  }
+  for (int i = 0; i < len && used > 0; i++) mean_stats[i] /= used;
+  double* shared_stats = state + n;
+  int first = !(shared_stats[2 * nin + 1] > 0);
+  for (int j = 0; j < m && used > 0; j++) {
+    const double* slot = slots + j * stride;
+    if (!ok[j] || !(slot[n + 2 * nin + 1] > 0)) continue;
+    // before the first merge each task fitted under its own first batch's
+    // standardization; after it, all under the shared one
+    memcpy(converted, slot, sizeof(double) * n);
+    if (first) restandardize(vf, converted, slot + n, mean_stats);
+    for (int i = 0; i < n; i++) weights[i] += converted[i] / used;
+  }
+  if (used > 0 && first) {
+    memcpy(shared_stats, mean_stats, sizeof(double) * len);
+    memcpy(state, weights, sizeof(double) * n);
+  } else if (used > 0) {
+    for (int i = 0; i < len; i++) {  // mean_stats becomes the next standardization
+      mean_stats[i] = (1 - STATS_RATE) * shared_stats[i] + STATS_RATE * mean_stats[i];
+    }
+    restandardize(vf, weights, shared_stats, mean_stats);
+    memcpy(shared_stats, mean_stats, sizeof(double) * len);
+    memcpy(state, weights, sizeof(double) * n);
+  }
+  free(mean_stats);
+  free(weights);
+  free(converted);
 }

@@ -82,7 +82,10 @@ int mrl_watch_make(mrlWatch* w, const mrlWatchOptions* opt, char* err, size_t er
                 path, strerror(errno));
       return MRL_EXIT_USAGE;
     }
-    if (mrl_checkpoint_load(path, &w->pol, w->phi, &w->iteration, err, errlen)) {
+    int nvalue = w->cfg.rl.vf_shared ? mrl_value_state_len(&w->cfg, fam->nobs) : 0;
+    if (nvalue) w->value_state = mrl_alloc(sizeof(double) * nvalue);
+    if (mrl_checkpoint_load_state(path, &w->pol, w->phi, &w->iteration, NULL, NULL, w->value_state,
+                                  nvalue, err, errlen)) {
       return MRL_EXIT_USAGE;
     }
   }
@@ -91,7 +94,11 @@ int mrl_watch_make(mrlWatch* w, const mrlWatchOptions* opt, char* err, size_t er
   w->seed = opt->seed;
   w->batch_return = mrl_alloc(sizeof(double) * (w->nstep + 1));
   w->task = mrl_alloc(sizeof(double) * fam->ntask);
-  if (w->nstep > 0) w->learner = mrl_learner_make(&w->cfg, fam, &w->pol, w->nepisode);
+  if (w->nstep > 0) {
+    w->learner = mrl_learner_make(&w->cfg, fam, &w->pol, w->nepisode);
+    // rl.vf_shared: adapt with the value network trained alongside phi
+    if (w->value_state) mrl_value_load_state(w->learner->baseline->vf, w->value_state);
+  }
   w->env = fam->env_make(fam, 1);
   w->work = mrl_policy_work_make(&w->pol, 1);
   w->obs = mrl_alloc(sizeof(double) * fam->nobs);
@@ -110,6 +117,7 @@ void mrl_watch_free(mrlWatch* w) {
   }
   mrl_policy_work_free(w->work);
   free(w->phi);
+  free(w->value_state);
   free(w->theta);
   free(w->batch_return);
   free(w->task);

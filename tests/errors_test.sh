@@ -191,9 +191,14 @@ printf '\x10' | dd of=flip/checkpoints/latest.ckpt bs=1 seek=1500 conv=notrunc s
 checkpoint_case flip "checkpoint 'WORK/flip/checkpoints/latest.ckpt' is truncated or corrupted (checksum mismatch)"
 
 copy_run version
-printf '\x03' | dd of=version/checkpoints/latest.ckpt bs=1 seek=8 conv=notrunc status=none
+printf '\x04' | dd of=version/checkpoints/latest.ckpt bs=1 seek=8 conv=notrunc status=none
 fix_checksum version/checkpoints/latest.ckpt
-checkpoint_case version "checkpoint 'WORK/version/checkpoints/latest.ckpt' has format version 3; this metarl reads version 2"
+checkpoint_case version "checkpoint 'WORK/version/checkpoints/latest.ckpt' has format version 4; this metarl reads versions 2 and 3"
+
+copy_run novalue
+sed -i 's/^  baseline: linear$/  baseline: mlp/; s/^  vf_shared: false$/  vf_shared: true/' novalue/config.yaml
+grep -q '^  vf_shared: true$' novalue/config.yaml || fail "novalue: the config was not edited"
+checkpoint_case novalue "checkpoint 'WORK/novalue/checkpoints/latest.ckpt' holds no value network, which rl.vf_shared needs (the run was trained without rl.vf_shared)"
 
 copy_run shape
 sed -i 's/^  hidden: \[32\]$/  hidden: [16]/' shape/config.yaml

@@ -266,6 +266,16 @@ static mrlValueNet* value_net(int nobs, int maxrows, int epochs) {
   return mrl_value_make(&cfg, nobs, maxrows);
 }
 
+// The same with rl.vf_shared.
+static mrlValueNet* shared_value_net(int nobs, int maxrows, int epochs) {
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.rl.baseline = MRL_BASELINE_MLP;
+  cfg.rl.vf_shared = 1;
+  cfg.rl.vf_epochs = epochs;
+  return mrl_value_make(&cfg, nobs, maxrows);
+}
+
 // Explained variance of batch->baseline for batch->ret over the valid rows.
 static double explained(const mrlBatch* b) {
   double s = 0, ss = 0, e = 0, ee = 0;
@@ -463,5 +473,88 @@ Test(value, advantages_use_the_value_network) {
   }
   cr_assert(moved > 0.1);
   mrl_baseline_free(bl);  // frees bl->vf too
+  mrl_batch_free(b);
+}
+
+// rl.vf_shared: the advantages of a batch use the values from before the fit
+// to it, so two networks that start alike and fit with 1 or 50 passes give
+// the same baseline on the first batch and different ones on the next.
+Test(value, shared_predicts_before_fitting) {
+  int nenv = 4, T = 40, rows = nenv * T;
+  mrlBatch* b = wavy_batch(nenv, T, 5);
+  mrlValueNet* light = shared_value_net(2, rows, 1);
+  mrlValueNet* heavy = shared_value_net(2, rows, 50);
+  double* first = mrl_alloc(sizeof(double) * rows);
+  fit_after_reset(light, b, 0, 1, first);
+  fit_after_reset(heavy, b, 0, 1, b->baseline);
+  cr_assert_eq(memcmp(first, b->baseline, sizeof(double) * rows), 0,
+               "the first baseline depends on the fit");
+  cr_assert_eq(mrl_value_fit_predict(light, b), 0);
+  memcpy(first, b->baseline, sizeof(double) * rows);
+  cr_assert_eq(mrl_value_fit_predict(heavy, b), 0);
+  cr_assert_neq(memcmp(first, b->baseline, sizeof(double) * rows), 0);
+  free(first);
+  mrl_value_free(light);
+  mrl_value_free(heavy);
+  mrl_batch_free(b);
+}
+
+// mrl_value_merge: the first merge takes a task's own standardization; a
+// later one moves it toward another and rescales the weights, so that the
+// network predicts what it did (up to rounding) under the new standardization.
+Test(value, merge_keeps_the_predictions_when_the_standardization_moves) {
+  int nenv = 4, T = 40, rows = nenv * T;
+  mrlBatch* b = wavy_batch(nenv, T, 6);
+  mrlValueNet* vf = shared_value_net(2, rows, 5);
+  int len = MRL_VALUE_STATE_LEN(vf), n = vf->net.nparam, ok = 1;
+  double* state = mrl_alloc(sizeof(double) * len);
+  double* slot = mrl_alloc(sizeof(double) * len);
+  mrl_value_initial_state(vf, state);
+  mrl_value_load_state(vf, state);
+  fit_after_reset(vf, b, 0, 0, b->baseline);
+  mrl_value_task_slot(vf, slot);
+  mrl_value_merge(vf, state, slot, &ok, 1);  // one task: its weights and standardization
+  cr_assert_eq(memcmp(state + n, slot + n, sizeof(double) * (len - n)), 0);
+  for (int i = 0; i < n; i++) cr_assert_float_eq(state[i], slot[i], 1e-12 * (1 + fabs(slot[i])));
+  double* before = mrl_alloc(sizeof(double) * rows);
+  mrl_value_load_state(vf, state);
+  fit_after_reset(vf, b, 1, 0, before);
+  // a task whose returns are 100 times larger and 50 higher, and inputs shifted
+  for (int r = 0; r < rows; r++) {
+    double* o = b->obs + (size_t)r * 2;
+    o[0] = 3 * o[0] + 1;
+    b->ret[r] = 100 * b->ret[r] + 50;
+  }
+  mrl_value_reset(vf, 1, 1);
+  cr_assert_eq(mrl_value_fit_predict(vf, b), 0);
+  mrl_value_task_slot(vf, slot);
+  memcpy(slot, state, sizeof(double) * n);  // the weights of the state, other statistics
+  double* old = mrl_alloc(sizeof(double) * len);
+  memcpy(old, state, sizeof(double) * len);
+  mrl_value_merge(vf, state, slot, &ok, 1);
+  int nin = vf->nin;
+  cr_assert_float_eq(state[n + 2 * nin + 1],
+                     0.9 * old[n + 2 * nin + 1] + 0.1 * slot[n + 2 * nin + 1], 1e-9);
+  cr_assert_neq(memcmp(state, old, sizeof(double) * n), 0, "the weights were not rescaled");
+  mrl_batch_free(b);
+  b = wavy_batch(nenv, T, 6);  // the first batch again, under the moved statistics
+  mrl_value_load_state(vf, state);
+  double* after = mrl_alloc(sizeof(double) * rows);
+  fit_after_reset(vf, b, 1, 0, after);
+  for (int r = 0; r < rows; r++) {
+    cr_assert_float_eq(after[r], before[r], 1e-8 * (1 + fabs(before[r])), "row %d: %g against %g",
+                       r, after[r], before[r]);
+  }
+  // and a slot with no successful fit leaves the state alone
+  memset(slot + n, 0, sizeof(double) * (len - n));
+  memcpy(old, state, sizeof(double) * len);
+  mrl_value_merge(vf, state, slot, &ok, 1);
+  cr_assert_eq(memcmp(state, old, sizeof(double) * len), 0);
+  free(before);
+  free(after);
+  free(old);
+  free(state);
+  free(slot);
+  mrl_value_free(vf);
   mrl_batch_free(b);
 }

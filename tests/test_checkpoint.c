@@ -243,3 +243,38 @@ Test(checkpoint, obs_norm_mismatch_is_refused_with_the_key_to_set) {
   cr_assert_eq(memcmp(with, back, sizeof(double) * normed.nparam), 0);
   load_fails(&pol, path, "saved with policy.obs_norm");
 }
+
+// rl.vf_shared's value network rides in the same file: back bit for bit,
+// refused when its size differs from the config's or a number is not finite.
+Test(checkpoint, value_network_round_trips_and_mismatches_are_refused) {
+  char path[512], err[MRL_ERRLEN] = "";
+  path_of(path, "v.ckpt");
+  double value[7] = {0.5, -1.25, 3, 1e-300, -0.0, 2, 7}, back[8];
+  cr_assert_eq(
+      mrl_checkpoint_save_state(path, &pol, params, 3, 99, NULL, value, 7, err, sizeof(err)), 0,
+      "%s", err);
+  int it = 0;
+  long steps = 0;
+  cr_assert_eq(
+      mrl_checkpoint_load_state(path, &pol, loaded, &it, &steps, NULL, back, 7, err, sizeof(err)),
+      0, "%s", err);
+  cr_assert_eq(memcmp(value, back, sizeof value), 0);
+  cr_assert_eq(memcmp(params, loaded, sizeof(double) * pol.nparam), 0);
+  cr_assert_eq(it, 3);
+  cr_assert_eq(steps, 99);
+  // a reader without a value network skips it
+  cr_assert_eq(mrl_checkpoint_load(path, &pol, loaded, &it, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(
+      mrl_checkpoint_load_state(path, &pol, loaded, &it, &steps, NULL, back, 8, err, sizeof(err)),
+      -1);
+  cr_assert(strstr(err, "value network of 7 numbers; this config's has 8"), "%s", err);
+  save_ok(path);  // none in the file
+  cr_assert_eq(
+      mrl_checkpoint_load_state(path, &pol, loaded, &it, &steps, NULL, back, 7, err, sizeof(err)),
+      -1);
+  cr_assert(strstr(err, "holds no value network"), "%s", err);
+  value[2] = NAN;
+  cr_assert_eq(
+      mrl_checkpoint_save_state(path, &pol, params, 3, 99, NULL, value, 7, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "value-network number 2 is not finite"), "%s", err);
+}

@@ -1049,6 +1049,15 @@ Test(config, check_cross_key_errors_name_both_keys) {
   cr_assert_str_eq(err,
                    "rl.bootstrap_time_limit needs a value to bootstrap with: set "
                    "rl.baseline=linear");
+
+  mrl_config_default(&c);
+  c.rl.vf_shared = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_str_eq(err,
+                   "rl.vf_shared carries the value network of rl.baseline=mlp: set "
+                   "rl.baseline=mlp or rl.vf_shared=false");
+  c.rl.baseline = MRL_BASELINE_MLP;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 }
 
 // The algorithms that cannot run with some inner loops or optimizers say so.

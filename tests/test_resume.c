@@ -68,20 +68,21 @@ static void run(mrlTrainer* tr, int iterations) {
   }
 }
 
-static void check_trainer_resume(mrlOuterAlgo algo, int adam) {
+static void check_trainer_resume(mrlOuterAlgo algo, int adam, int vf_shared) {
   mrlConfig cfg;
   small_config(&cfg, algo);
   if (!adam) cfg.outer.optim = MRL_OPT_TRPO;
+  if (vf_shared) {
+    cfg.rl.baseline = MRL_BASELINE_MLP;
+    cfg.rl.vf_shared = 1;
+  }
   char err[MRL_ERRLEN], path[512];
   snprintf(path, sizeof(path), "%s/mid.ckpt", dir);
   mrlTrainer* a = make(&cfg);
   run(a, 6);
   mrlTrainer* b = make(&cfg);
   run(b, 3);
-  cr_assert_eq(mrl_checkpoint_save_state(path, mrl_trainer_policy(b), mrl_trainer_params(b),
-                                         mrl_trainer_iteration(b), mrl_trainer_total_steps(b),
-                                         mrl_trainer_outer_optim(b), err, sizeof(err)),
-               0, "%s", err);
+  cr_assert_eq(mrl_trainer_save(b, path, err, sizeof(err)), 0, "%s", err);
   mrl_trainer_free(b);
   mrlTrainer* c = make(&cfg);
   cr_assert_eq(mrl_trainer_restore(c, path, err, sizeof(err)), 0, "%s", err);
@@ -108,20 +109,51 @@ static void check_trainer_resume(mrlOuterAlgo algo, int adam) {
     cr_assert_neq(memcmp(mrl_trainer_params(a), mrl_trainer_params(d), sizeof(double) * n), 0);
     mrl_trainer_free(d);
   }
+  // the value network: saved, restored, and carried on to the same bits
+  if (vf_shared) {
+    int len = mrl_trainer_value_len(a);
+    cr_assert_gt(len, 0);
+    cr_assert_eq(
+        memcmp(mrl_trainer_value_state(a), mrl_trainer_value_state(c), sizeof(double) * len), 0,
+        "resumed value networks differ");
+    mrlTrainer* d = make(&cfg);  // a fresh trainer's is the seeded one: the check can fail
+    cr_assert_neq(
+        memcmp(mrl_trainer_value_state(a), mrl_trainer_value_state(d), sizeof(double) * len), 0);
+    cr_assert_eq(mrl_trainer_restore(d, path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_neq(
+        memcmp(mrl_trainer_value_state(a), mrl_trainer_value_state(d), sizeof(double) * len),
+        0);  // the one of iteration 3, not 6
+    mrl_trainer_free(d);
+    // a checkpoint without it cannot resume a run that carries one
+    char plain[600];
+    snprintf(plain, sizeof(plain), "%s/no-value.ckpt", dir);
+    cr_assert_eq(mrl_checkpoint_save_state(plain, mrl_trainer_policy(a), mrl_trainer_params(a), 6,
+                                           mrl_trainer_total_steps(a), mrl_trainer_outer_optim(a),
+                                           NULL, 0, err, sizeof(err)),
+                 0, "%s", err);
+    d = make(&cfg);
+    cr_assert_eq(mrl_trainer_restore(d, plain, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "holds no value network"), "%s", err);
+    mrl_trainer_free(d);
+  }
   mrl_trainer_free(a);
   mrl_trainer_free(c);
 }
 
 Test(resume, trainer_bit_identical_fomaml_adam) {
-  check_trainer_resume(MRL_OUTER_FOMAML, 1);
+  check_trainer_resume(MRL_OUTER_FOMAML, 1, 0);
 }
 
 Test(resume, trainer_bit_identical_maml_trpo) {
-  check_trainer_resume(MRL_OUTER_MAML, 0);
+  check_trainer_resume(MRL_OUTER_MAML, 0, 0);
 }
 
 Test(resume, trainer_bit_identical_reptile) {
-  check_trainer_resume(MRL_OUTER_REPTILE, 1);
+  check_trainer_resume(MRL_OUTER_REPTILE, 1, 0);
+}
+
+Test(resume, trainer_bit_identical_shared_value) {
+  check_trainer_resume(MRL_OUTER_FOMAML, 1, 1);
 }
 
 static char* slurp(const char* path, long* len) {
@@ -329,6 +361,45 @@ static uint64_t fnv1a(const unsigned char* p, size_t n) {
   return h;
 }
 
+// A version-2 file (version 3 without the value-network block) still loads:
+// made here from a version-3 file by dropping the block's count.
+Test(resume, version_2_checkpoint_loads) {
+  mrlConfig cfg;
+  small_config(&cfg, MRL_OUTER_FOMAML);
+  mrlTrainer* a = make(&cfg);
+  run(a, 2);
+  char path[512], err[MRL_ERRLEN] = "";
+  snprintf(path, sizeof(path), "%s/v2.ckpt", dir);
+  cr_assert_eq(mrl_trainer_save(a, path, err, sizeof(err)), 0, "%s", err);
+  static unsigned char buf[1 << 20];
+  FILE* f = fopen(path, "rb");
+  size_t n = fread(buf, 1, sizeof(buf), f);
+  fclose(f);
+  uint32_t version = 2, nvalue;
+  memcpy(&nvalue, buf + n - 12, 4);
+  cr_assert_eq(nvalue, 0);
+  memcpy(buf + 8, &version, 4);
+  n -= 12;  // without the count and the checksum
+  uint64_t sum = fnv1a(buf, n);
+  memcpy(buf + n, &sum, 8);
+  f = fopen(path, "wb");
+  fwrite(buf, 1, n + 8, f);
+  fclose(f);
+  mrlTrainer* b = make(&cfg);
+  cr_assert_eq(mrl_trainer_restore(b, path, err, sizeof(err)), 0, "%s", err);
+  int np = mrl_trainer_policy(a)->nparam;
+  cr_assert_eq(memcmp(mrl_trainer_params(a), mrl_trainer_params(b), sizeof(double) * np), 0);
+  cr_assert_eq(mrl_trainer_iteration(b), 2);
+  mrl_trainer_free(b);
+  cfg.rl.baseline = MRL_BASELINE_MLP;  // it holds no value network for rl.vf_shared
+  cfg.rl.vf_shared = 1;
+  b = make(&cfg);
+  cr_assert_eq(mrl_trainer_restore(b, path, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "holds no value network"), "%s", err);
+  mrl_trainer_free(b);
+  mrl_trainer_free(a);
+}
+
 // A well-formed version-1 file (metarl 0.1.0): refused, saying why.
 Test(resume, version_1_checkpoint_refused) {
   mrlConfig cfg;
@@ -383,7 +454,7 @@ Test(resume, optimizer_mismatch_refused) {
   snprintf(path, sizeof(path), "%s/adam.ckpt", dir);
   mrlTrainer* a = make(&cfg);
   cr_assert_eq(mrl_checkpoint_save_state(path, mrl_trainer_policy(a), mrl_trainer_params(a), 0, 0,
-                                         mrl_trainer_outer_optim(a), err, sizeof(err)),
+                                         mrl_trainer_outer_optim(a), NULL, 0, err, sizeof(err)),
                0, "%s", err);
   mrl_trainer_free(a);
   cfg.outer.optim = MRL_OPT_SGD;

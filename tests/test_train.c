@@ -41,11 +41,12 @@ static void train(const mrlConfig* cfg, int iterations, double* params) {
   mrl_trainer_free(tr);
 }
 
-static void check_same_bits(mrlOuterAlgo algo, mrlBaselineKind baseline) {
+static void check_same_bits(mrlOuterAlgo algo, mrlBaselineKind baseline, int vf_shared) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = algo;
   cfg.rl.baseline = baseline;
+  cfg.rl.vf_shared = vf_shared;
   static double a[4096], b[4096], c[4096];
   cfg.threads = 1;
   train(&cfg, 3, a);
@@ -63,21 +64,26 @@ static void check_same_bits(mrlOuterAlgo algo, mrlBaselineKind baseline) {
 }
 
 Test(train, same_seed_same_bits_any_threads_reptile) {
-  check_same_bits(MRL_OUTER_REPTILE, MRL_BASELINE_LINEAR);
+  check_same_bits(MRL_OUTER_REPTILE, MRL_BASELINE_LINEAR, 0);
 }
 
 // the value network restarts for every task, so which worker adapted which
 // task before cannot show in the bits
 Test(train, same_seed_same_bits_any_threads_mlp_baseline) {
-  check_same_bits(MRL_OUTER_REPTILE, MRL_BASELINE_MLP);
+  check_same_bits(MRL_OUTER_REPTILE, MRL_BASELINE_MLP, 0);
+}
+
+// the shared value network is merged over the tasks in task order
+Test(train, same_seed_same_bits_any_threads_shared_value) {
+  check_same_bits(MRL_OUTER_REPTILE, MRL_BASELINE_MLP, 1);
 }
 
 Test(train, same_seed_same_bits_any_threads_fomaml) {
-  check_same_bits(MRL_OUTER_FOMAML, MRL_BASELINE_LINEAR);
+  check_same_bits(MRL_OUTER_FOMAML, MRL_BASELINE_LINEAR, 0);
 }
 
 Test(train, same_seed_same_bits_any_threads_joint) {
-  check_same_bits(MRL_OUTER_JOINT, MRL_BASELINE_LINEAR);
+  check_same_bits(MRL_OUTER_JOINT, MRL_BASELINE_LINEAR, 0);
 }
 
 // The claim in miniature: after a short meta-training, adapting on held-out
