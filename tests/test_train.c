@@ -78,6 +78,37 @@ Test(train, same_seed_same_bits_any_threads_shared_value) {
   check_same_bits(MRL_OUTER_REPTILE, MRL_BASELINE_MLP, 1);
 }
 
+// Adaptation with the trained value network differs from adaptation with the
+// seeded one after a step, never before it (the value only shapes the steps).
+Test(train, eval_adapts_with_the_shared_value_network) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.rl.baseline = MRL_BASELINE_MLP;
+  cfg.rl.vf_shared = 1;
+  char err[MRL_ERRLEN];
+  mrlTrainer* tr = mrl_trainer_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(tr, "%s", err);
+  for (int i = 0; i < 3; i++) {
+    mrlProgress row;
+    cr_assert_eq(mrl_trainer_iterate(tr, &row, err, sizeof(err)), 0, "%s", err);
+  }
+  const mrlPolicy* pol = mrl_trainer_policy(tr);
+  const double* phi = mrl_trainer_params(tr);
+  int ntask = 4, nstep = 2;
+  double with[8], without[8];
+  mrlAdaptCurve cw = {.returns = with}, co = {.returns = without};
+  mrl_eval_adapt_from(&cfg, mrl_trainer_family(tr), pol, phi, mrl_trainer_value_state(tr), ntask,
+                      nstep, 5, 7, &cw);
+  mrl_eval_adapt_from(&cfg, mrl_trainer_family(tr), pol, phi, NULL, ntask, nstep, 5, 7, &co);
+  int differ = 0;
+  for (int j = 0; j < ntask; j++) {
+    cr_assert_eq(with[j * nstep], without[j * nstep], "task %d before adaptation", j);
+    differ |= with[j * nstep + 1] != without[j * nstep + 1];
+  }
+  cr_assert(differ, "the value network did not reach the adaptation");
+  mrl_trainer_free(tr);
+}
+
 Test(train, same_seed_same_bits_any_threads_fomaml) {
   check_same_bits(MRL_OUTER_FOMAML, MRL_BASELINE_LINEAR, 0);
 }
