@@ -819,6 +819,30 @@ double mrl_inner_lr(const mrlConfig* cfg, int s);
 void mrl_ppo_step(const mrlConfig* cfg, mrlLearner* ln, double lr, uint64_t seed,
                   uint64_t iteration, uint64_t key);
 
+// Scratch of the pooled PPO step for up to nbatch batches of rows rows each.
+typedef struct {
+  mrlBatch** batches;  // (nbatch) the caller's list of the step's batches
+  double* old_logp;    // (nbatch * rows)
+  int* list;           // (nbatch * rows) shuffled valid rows
+  double* mb_obs;      // (nbatch * rows, nobs)
+  double* mb_act;      // (nbatch * rows, nact)
+  double* mb_aux;      // (2 nbatch * rows) advantages and old log-probabilities
+  double* grad;        // (nparam)
+  mrlPolicyWork* work;
+} mrlPpoPool;
+mrlPpoPool* mrl_ppo_pool_make(const mrlPolicy* pol, int nbatch, int rows);
+void mrl_ppo_pool_free(mrlPpoPool* pp);
+
+// Joint training's PPO update (outer.algo=joint, inner.step=ppo): the epochs
+// and minibatches of mrl_ppo_step over the valid rows of all nbatch batches
+// at once (each batch's advantages computed, and normalized, by its own
+// task), every minibatch an opt step of size lr on theta. Shuffles are keyed
+// by (seed, MINIBATCH, iteration, 2^62, epoch): the same bits for any thread
+// count. nbatch 0: nothing to do.
+void mrl_ppo_pooled_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlPpoPool* pp,
+                         mrlBatch* const* batches, int nbatch, double* theta, mrlOptim* opt,
+                         double lr, uint64_t seed, uint64_t iteration);
+
 // Weight of inner gradient s (0..k) in outer.combo's sum (k + 1 gradients).
 double mrl_combo_weight(mrlComboMode mode, int s, int k);
 

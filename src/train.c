@@ -53,6 +53,9 @@ struct mrlTrainer_ {
   double* vf_state;
   double* vf_slots;  // (meta_batch, MRL_VALUE_STATE_LEN)
   int vf_len;
+  // joint training with inner.step=ppo: the PPO epochs over every task's
+  // batch at phi (kept in task_saved, one slot a task)
+  mrlPpoPool* ppo_pool;
   // numerics: a task whose result is not finite is left out of the mean; a
   // step that would make phi non-finite is undone from these copies
   int* task_ok;            // (meta_batch) 1 if the task's result and returns are finite
@@ -73,6 +76,14 @@ static int uses_outer_optim(const mrlConfig* cfg) {
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlFamily* fam = mrl_family_make(cfg, err, errlen);
   if (!fam) return NULL;
+  if (cfg->outer.algo == MRL_OUTER_JOINT && cfg->inner.step == MRL_INNER_PPO && !fam->supervised &&
+      cfg->outer.optim != MRL_OPT_TRPO && mrl_dist_size() > 1) {
+    mrl_family_free(fam);
+    mrl_error(err, errlen,
+              "outer.algo=joint with inner.step=ppo takes its PPO epochs over every task's batch "
+              "in one process: run it with one rank (the threads still sample in parallel)");
+    return NULL;
+  }
   mrlTrainer* tr = mrl_alloc(sizeof(mrlTrainer));
   tr->cfg = *cfg;
   tr->fam = fam;
@@ -100,17 +111,25 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
     mrl_learner_keep(tr->learners[w], trpo ? 0 : nsaved, cfg->outer.algo == MRL_OUTER_COMBO);
     tr->works[w] = tr->learners[w]->work;
   }
-  if (trpo) {
+  // joint training with PPO steps: one PPO update on the pooled batches
+  int pooled_ppo = cfg->outer.algo == MRL_OUTER_JOINT && cfg->inner.step == MRL_INNER_PPO &&
+                   !fam->supervised && !trpo;
+  if (pooled_ppo) nsaved = 1;
+  if (trpo || pooled_ppo) {
     int local = tr->task_end - tr->task_begin, rows = cfg->inner.episodes * fam->horizon;
     tr->nsaved = nsaved;
-    tr->trust = mrl_alloc(sizeof(mrlTrustSet*) * m);
     tr->task_saved = mrl_alloc(sizeof(mrlBatch*) * local * nsaved);
     tr->task_thetas = mrl_alloc(sizeof(double) * (size_t)local * nsaved * n);
-    for (int j = tr->task_begin; j < tr->task_end; j++)
-      tr->trust[j] =
-          mrl_trust_make(&tr->pol, rows, cfg->outer.algo == MRL_OUTER_MAML ? cfg->inner.steps : 0);
     for (int i = 0; i < local * nsaved; i++) {
       tr->task_saved[i] = mrl_batch_make(cfg->inner.episodes, fam->horizon, fam->nobs, fam->nact);
+    }
+    if (trpo) {
+      tr->trust = mrl_alloc(sizeof(mrlTrustSet*) * m);
+      for (int j = tr->task_begin; j < tr->task_end; j++)
+        tr->trust[j] = mrl_trust_make(&tr->pol, rows,
+                                      cfg->outer.algo == MRL_OUTER_MAML ? cfg->inner.steps : 0);
+    } else {
+      tr->ppo_pool = mrl_ppo_pool_make(&tr->pol, m, rows);
     }
   }
   tr->task_params = mrl_alloc(sizeof(double) * m * fam->ntask);
@@ -145,12 +164,15 @@ void mrl_trainer_free(mrlTrainer* tr) {
   free(tr->works);
   if (tr->trust) {
     for (int j = tr->task_begin; j < tr->task_end; j++) mrl_trust_free(tr->trust[j]);
+    free(tr->trust);
+  }
+  if (tr->task_saved) {
     int nbatch = (tr->task_end - tr->task_begin) * tr->nsaved;
     for (int i = 0; i < nbatch; i++) mrl_batch_free(tr->task_saved[i]);
-    free(tr->trust);
     free(tr->task_saved);
     free(tr->task_thetas);
   }
+  mrl_ppo_pool_free(tr->ppo_pool);
   free(tr->task_ok);
   free(tr->task_bl_failures);
   free(tr->backup);
@@ -239,7 +261,7 @@ static void task_job(void* ctx, int worker, int job) {
   ln->obs_stats =
       tr->obs_stats ? tr->obs_stats + (size_t)job * MRL_OBS_STATS_LEN(tr->fam->nobs) : NULL;
   long bl_failures = ln->baseline_failures;
-  if (tr->trust) {  // this task's own slots, kept until the outer step
+  if (tr->task_saved) {  // this task's own slots, kept until the outer step
     size_t local = (size_t)(job - tr->task_begin) * tr->nsaved;
     mrl_learner_lend(ln, tr->nsaved, tr->task_saved + local, tr->task_thetas + local * n);
   }
@@ -388,6 +410,15 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     if (!uses_outer_optim(cfg)) {
       step = reptile_eps(cfg, tr->iteration);
       for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
+    } else if (tr->ppo_pool) {
+      // the finite tasks' batches, in task order (this process holds them all)
+      int nb = 0;
+      for (int j = 0; j < m; j++) {
+        if (tr->task_ok[j]) tr->ppo_pool->batches[nb++] = tr->task_saved[j - tr->task_begin];
+      }
+      step = cfg->outer.lr;
+      mrl_ppo_pooled_step(cfg, &tr->pol, tr->ppo_pool, tr->ppo_pool->batches, nb, tr->phi,
+                          &tr->outer, step, cfg->seed, tr->iteration);
     } else if (tr->trust) {
       // step: the multiple of F^-1 g taken (0: rejected by the line search);
       // maml and joint have the surrogate of phi' to check, fomaml and combo not

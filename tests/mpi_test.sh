@@ -169,6 +169,15 @@ else
   fail "an error on rank 1: exit $code (expected 1) or message missing"
 fi
 
+# 3b. joint training with PPO pools the batches in one process: more ranks are refused
+job 2 train "$config" "${small[@]}" outer.algo=joint outer.optim=adam inner.step=ppo threads=1 \
+  --out pooled
+if [[ $code -eq 2 ]] && grep -q 'inner.step=ppo takes its PPO epochs over every task' "$work/stderr"; then
+  ok "joint training with PPO on 2 ranks: refused with exit 2 and the reason"
+else
+  fail "joint training with PPO on 2 ranks: exit $code (expected 2) or message missing"
+fi
+
 # 4. drift caught by the checksum before a checkpoint is written
 METARL_FAULT_INJECT=1:2:perturb job 2 train "$config" "${long[@]}" threads=1 --out drifted
 if [[ $code -eq 1 ]] && grep -q 'differ across ranks: rank 1 ' "$work/stderr" &&

@@ -177,6 +177,19 @@ Test(outer, same_bits_any_threads_ppo) {
   check_same_bits(&cfg);
 }
 
+// joint training with PPO: the epochs over the pooled batches run after the
+// tasks, in task order
+Test(outer, same_bits_any_threads_joint_ppo) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_JOINT;
+  cfg.outer.optim = MRL_OPT_ADAM;
+  cfg.outer.lr = 0.01;
+  cfg.inner.step = MRL_INNER_PPO;
+  cfg.inner.ppo_minibatches = 4;
+  check_same_bits(&cfg);
+}
+
 Test(outer, same_bits_any_threads_trpo) {
   mrlConfig cfg;
   small_config(&cfg);
@@ -257,6 +270,20 @@ Test(outer, joint_beats_random, .timeout = 300) {
   beats_random(&cfg, 30);
 }
 
+Test(outer, joint_ppo_beats_random, .timeout = 300) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_JOINT;
+  cfg.outer.optim = MRL_OPT_ADAM;
+  cfg.outer.lr = 0.003;
+  cfg.inner.step = MRL_INNER_PPO;  // the eval adapts with it too
+  cfg.inner.optim = MRL_OPT_SGD;
+  cfg.inner.lr = 0.1;
+  cfg.inner.ppo_epochs = 3;
+  cfg.inner.ppo_minibatches = 4;
+  beats_random(&cfg, 30);
+}
+
 Test(outer, combo_beats_random, .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
@@ -323,6 +350,68 @@ Test(outer, ppo_step_with_entropy_bonus_alone_raises_the_log_std) {
     double want = phi[i] + (logstd ? rise : 0);
     cr_assert(fabs(ln->theta[i] - want) < 1e-12, "param %d: %g, want %g", i, ln->theta[i], want);
   }
+  mrl_learner_free(ln);
+  mrl_family_free(fam);
+}
+
+// The pooled PPO step is the PPO step over the union of the batches: on one
+// batch without shuffling (one minibatch) it gives mrl_ppo_step's bits; on a
+// batch and its copy, the same step up to rounding (each row counted twice,
+// the mean unchanged); on two different batches something else.
+Test(outer, pooled_ppo_step_is_the_step_over_the_union) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.inner.step = MRL_INNER_PPO;
+  cfg.inner.optim = MRL_OPT_ADAM;
+  cfg.inner.lr = 0.01;
+  cfg.inner.ppo_epochs = 3;
+  cfg.inner.ppo_minibatches = 1;
+  char err[MRL_ERRLEN];
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  int n = pol.nparam;
+  static double phi[4096], single[4096], pooled[4096], other[4096];
+  double task[2];
+  mrlRng rng;
+  mrl_rng_init(&rng, 5, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&pol, &rng, phi);
+  mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
+  mrlBatch* second = mrl_batch_make(cfg.inner.episodes, fam->horizon, fam->nobs, fam->nact);
+  for (int t = 0; t < 2; t++) {  // the learner's batch holds task 0's, second task 1's
+    mrl_task_sample(fam, &cfg, 0, 0, t, task);
+    fam->set_task(ln->env, task);
+    mrlBatch* b = t == 0 ? ln->batch : second;
+    mrl_sample(fam, ln->env, &pol, phi, ln->work, b, 1, 0, t);
+    mrl_advantages(&cfg, ln->baseline, b);
+  }
+  memcpy(ln->theta, phi, sizeof(double) * n);
+  mrl_optim_reset(&ln->optim);
+  mrl_ppo_step(&cfg, ln, cfg.inner.lr, 1, 0, 0);
+  memcpy(single, ln->theta, sizeof(double) * n);
+  int rows = cfg.inner.episodes * fam->horizon;
+  mrlPpoPool* pp = mrl_ppo_pool_make(&pol, 2, rows);
+  mrlOptim opt;
+  mrl_optim_init(&opt, MRL_OPT_ADAM, n, cfg.inner.lr);
+  mrlBatch* one[2] = {ln->batch, ln->batch};
+  memcpy(pooled, phi, sizeof(double) * n);
+  mrl_ppo_pooled_step(&cfg, &pol, pp, one, 1, pooled, &opt, cfg.inner.lr, 1, 0);
+  cr_assert_eq(memcmp(single, pooled, sizeof(double) * n), 0, "one batch: %g apart",
+               max_abs_diff(single, pooled, n));
+  mrl_optim_reset(&opt);
+  memcpy(pooled, phi, sizeof(double) * n);
+  mrl_ppo_pooled_step(&cfg, &pol, pp, one, 2, pooled, &opt, cfg.inner.lr, 1, 0);
+  cr_assert(max_abs_diff(single, pooled, n) < 1e-9, "a batch and its copy: %g apart",
+            max_abs_diff(single, pooled, n));
+  mrlBatch* two[2] = {ln->batch, second};
+  mrl_optim_reset(&opt);
+  memcpy(other, phi, sizeof(double) * n);
+  mrl_ppo_pooled_step(&cfg, &pol, pp, two, 2, other, &opt, cfg.inner.lr, 1, 0);
+  cr_assert(max_abs_diff(single, other, n) > 1e-6, "two tasks gave one task's step");
+  mrl_optim_free(&opt);
+  mrl_ppo_pool_free(pp);
+  mrl_batch_free(second);
   mrl_learner_free(ln);
   mrl_family_free(fam);
 }
