@@ -618,6 +618,7 @@ static void share_state(mrlTrainer* tr) {
   mrl_dist_bcast(&tr->outer.t, sizeof(tr->outer.t), 0);
   if (tr->outer.m) mrl_dist_bcast(tr->outer.m, sizeof(double) * n, 0);
   if (tr->outer.v) mrl_dist_bcast(tr->outer.v, sizeof(double) * n, 0);
+  if (tr->vf_state) mrl_dist_bcast(tr->vf_state, sizeof(double) * tr->vf_len, 0);
 }
 
 int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err, size_t errlen) {

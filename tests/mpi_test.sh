@@ -161,6 +161,19 @@ else
   fail "a 2-rank checkpoint resumed by one process: exit $code or checkpoint differs"
 fi
 
+# 2b. the same with rl.vf_shared: the value network in the checkpoint is read by rank 0
+# and must reach every rank on resume
+job 0 train "$config" "${long[@]}" rl.baseline=mlp rl.vf_shared=true threads=1 --out whole-vf
+[[ $code -eq 0 ]] || fail "uninterrupted shared-value run exited $code"
+METARL_FAULT_INJECT=1:3:kill job 2 train "$config" "${long[@]}" rl.baseline=mlp rl.vf_shared=true \
+  threads=1 --out killed-vf
+job 2 train --resume killed-vf --quiet
+if [[ $code -eq 0 ]] && cmp -s whole-vf/checkpoints/latest.ckpt killed-vf/checkpoints/latest.ckpt; then
+  ok "shared value network: killed at 3, resumed with 2 ranks, the single-process checkpoint bit for bit"
+else
+  fail "shared value network: resumed with 2 ranks: exit $code or checkpoint differs"
+fi
+
 # 3. an error raised on one rank
 METARL_FAULT_INJECT=1:2:error job 2 train "$config" "${long[@]}" threads=1 --out errored
 if [[ $code -eq 1 ]] && grep -q 'rank 1 of 2: fault injected' "$work/stderr"; then
