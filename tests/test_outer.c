@@ -312,23 +312,31 @@ Test(outer, reptile_over_ppo_beats_random, .timeout = 300) {
   beats_random(&cfg, 30);
 }
 
+// small_config with 3-epoch PPO inner steps of the given optimizer, step,
+// minibatches and entropy bonus; its family (the caller frees it) and policy.
+static mrlFamily* ppo_setup(mrlConfig* cfg, mrlOptimKind optim, double lr, int minibatches,
+                            double entropy_coef, mrlPolicy* pol) {
+  small_config(cfg);
+  cfg->inner.step = MRL_INNER_PPO;
+  cfg->inner.optim = optim;
+  cfg->inner.lr = lr;
+  cfg->inner.ppo_epochs = 3;
+  cfg->inner.ppo_minibatches = minibatches;
+  cfg->rl.entropy_coef = entropy_coef;
+  char err[MRL_ERRLEN];
+  mrlFamily* fam = mrl_family_make(cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrl_policy_setup(pol, cfg, fam->nobs, fam->nact);
+  return fam;
+}
+
 // PPO's clipped surrogate carries the entropy bonus: with every advantage 0
 // the bonus is the whole gradient, so each of the epochs x minibatches SGD
 // steps raises every log-std by lr c and nothing else moves.
 Test(outer, ppo_step_with_entropy_bonus_alone_raises_the_log_std) {
   mrlConfig cfg;
-  small_config(&cfg);
-  cfg.inner.step = MRL_INNER_PPO;
-  cfg.inner.optim = MRL_OPT_SGD;
-  cfg.inner.lr = 0.1;
-  cfg.inner.ppo_epochs = 3;
-  cfg.inner.ppo_minibatches = 2;
-  cfg.rl.entropy_coef = 0.2;
-  char err[MRL_ERRLEN];
-  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
-  cr_assert_not_null(fam, "%s", err);
   mrlPolicy pol;
-  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  mrlFamily* fam = ppo_setup(&cfg, MRL_OPT_SGD, 0.1, 2, 0.2, &pol);
   int n = pol.nparam;
   double phi[4096], task[2];
   cr_assert(n <= 4096);
@@ -360,17 +368,8 @@ Test(outer, ppo_step_with_entropy_bonus_alone_raises_the_log_std) {
 // the mean unchanged); on two different batches something else.
 Test(outer, pooled_ppo_step_is_the_step_over_the_union) {
   mrlConfig cfg;
-  small_config(&cfg);
-  cfg.inner.step = MRL_INNER_PPO;
-  cfg.inner.optim = MRL_OPT_ADAM;
-  cfg.inner.lr = 0.01;
-  cfg.inner.ppo_epochs = 3;
-  cfg.inner.ppo_minibatches = 1;
-  char err[MRL_ERRLEN];
-  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
-  cr_assert_not_null(fam, "%s", err);
   mrlPolicy pol;
-  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  mrlFamily* fam = ppo_setup(&cfg, MRL_OPT_ADAM, 0.01, 1, 0, &pol);
   int n = pol.nparam;
   static double phi[4096], single[4096], pooled[4096], other[4096];
   double task[2];
