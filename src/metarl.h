@@ -683,9 +683,10 @@ int mrl_value_state_len(const mrlConfig* cfg, int nobs);
 void mrl_value_reset(mrlValueNet* vf, uint64_t iteration, uint64_t task_key);
 
 // Fit vf to batch->ret of the valid rows (warm-started from its current
-// weights) and write its predictions to batch->baseline (0 on invalid rows).
-// Returns 0, or -1 with a zero baseline if a return or observation is not
-// finite (weights untouched) or the fit diverged (vf is reset).
+// weights) and write its predictions to batch->baseline (0 on invalid rows):
+// those of the fitted weights, or with vf->shared those of the weights before
+// the fit. Returns 0, or -1 with a zero baseline if a return or observation
+// is not finite (weights untouched) or the fit diverged (vf is reset).
 int mrl_value_fit_predict(mrlValueNet* vf, mrlBatch* batch);
 
 // rl.vf_shared: the initial shared state: vf's seeded weights, no
