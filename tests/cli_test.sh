@@ -261,11 +261,17 @@ fi
 # finite return in its first progress row. Catches configs left behind by a renamed key.
 nconfigs=0
 failed_before=$failed
+# A config that starts from another's run (policy.init_from: runs/NAME/checkpoints/...)
+# starts from that config's run here, trained earlier in the loop (names sort first).
 for config in "$srcdir"/configs/*.yaml; do
   name=$(basename "$config" .yaml)
   nconfigs=$((nconfigs + 1))
+  from=$(sed -n 's#^ *init_from: *"\{0,1\}runs/\([^/"]*\)/checkpoints/latest.ckpt"\{0,1\} *$#\1#p' \
+    "$config")
+  init=()
+  [[ -n "$from" ]] && init=("policy.init_from=$work/configs/$from/checkpoints/latest.ckpt")
   if run 0 train "$config" outer.iterations=1 outer.meta_batch=2 inner.episodes=2 \
-      env.horizon=10 eval.every=0 threads=1 --out "$work/configs/$name" --quiet; then
+      env.horizon=10 eval.every=0 threads=1 "${init[@]}" --out "$work/configs/$name" --quiet; then
     ret=$(awk -F, 'NR == 2 { print $3 }' "$work/configs/$name/progress.csv" 2>/dev/null || true)
     if [[ ! -f "$work/configs/$name/checkpoints/latest.ckpt" ]]; then
       fail "configs/$name.yaml: no checkpoint after one iteration"
@@ -274,11 +280,11 @@ for config in "$srcdir"/configs/*.yaml; do
     fi
   fi
 done
-if [[ $nconfigs -ge 19 ]] && [[ $failed -eq $failed_before ]]; then
+if [[ $nconfigs -ge 21 ]] && [[ $failed -eq $failed_before ]]; then
   ok "each of the $nconfigs shipped configs trains one iteration"
-elif [[ $nconfigs -lt 19 ]]; then
+elif [[ $nconfigs -lt 21 ]]; then
   : >"$out"; : >"$err"
-  fail "found $nconfigs configs in $srcdir/configs, expected at least 19"
+  fail "found $nconfigs configs in $srcdir/configs, expected at least 21"
 fi
 
 # nothing may land in the working directory (runs/, MUJOCO_LOG.TXT, ...)
