@@ -129,6 +129,7 @@ typedef struct {
   double* value_state;    // rl.vf_shared of both configs: its value network, else NULL
   double* mean_length;    // (nstep) mean over tasks of curve.mean_length
   double* full_fraction;  // (nstep) mean over tasks of curve.full_fraction
+  double* repeat_mean;    // (repeats, nstep) each eval seed's mean return over tasks
 } Init;
 
 // The header row of a printed table: "step" and one column per initialization.
@@ -156,6 +157,34 @@ static void print_interval_table(FILE* out, const Init* inits, int ninit, int ns
     }
     fprintf(out, "\n");
   }
+}
+
+// One row per step of "sd [min, max]" cells: the spread of the mean return
+// over tasks across eval seeds, i.e. how far one seed's table could have moved.
+static void print_repeat_spread(FILE* out, const Init* inits, int ninit, int nstep, int repeats) {
+  fprintf(out, "\nmean return over tasks per eval seed: standard deviation [lowest, highest] of the "
+               "%d seeds' means\n", repeats);
+  print_table_header(out, inits, ninit);
+  double* x = mrl_alloc(sizeof(double) * repeats);
+  for (int s = 0; s < nstep; s++) {
+    fprintf(out, "%-5d", s);
+    for (int c = 0; c < ninit; c++) {
+      double lo = INFINITY, hi = -INFINITY;
+      for (int k = 0; k < repeats; k++) {
+        x[k] = inits[c].repeat_mean[(size_t)k * nstep + s];
+        lo = fmin(lo, x[k]);
+        hi = fmax(hi, x[k]);
+      }
+      double sd = mrl_stats_sem(x, repeats) * sqrt(repeats);
+      char cell[96];
+      snprintf(cell, sizeof(cell), "sd %.2f [%.2f, %.2f]", sd, lo, hi);
+      fprintf(out, "  %-26s", cell);
+    }
+    fprintf(out, "\n");
+  }
+  free(x);
+  fprintf(out, "(the table above averages each task over the seeds; per seed: repeat_means in "
+               "summary.json)\n");
 }
 
 // The last path component of a run directory, without trailing slashes.
@@ -202,7 +231,7 @@ typedef struct {
   const mrlConfig* cfg;
   const mrlFamily* fam;
   const Init* inits;
-  int ninit, ntask, nstep, neps;
+  int ninit, ntask, nstep, neps, repeats;
   uint64_t seed;
 } Results;
 
@@ -210,7 +239,7 @@ static int write_adaptation_csv(FILE* f, const Results* r) {
   const mrlFamily* fam = r->fam;
   fprintf(f, "init,task");
   for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%s", fam->task_names[k]);
-  fprintf(f, ",step,return,episodes,mean_length,full_fraction\n");
+  fprintf(f, ",step,return,episodes,mean_length,full_fraction,repeats\n");
   double* task = mrl_alloc(sizeof(double) * fam->ntask);
   for (int c = 0; c < r->ninit; c++) {
     for (int j = 0; j < r->ntask; j++) {
@@ -220,8 +249,8 @@ static int write_adaptation_csv(FILE* f, const Results* r) {
         for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%.17g", task[k]);
         const mrlAdaptCurve* cv = &r->inits[c].curve;
         size_t at = (size_t)j * r->nstep + s;
-        fprintf(f, ",%d,%.17g,%d,%.17g,%.17g\n", s, cv->returns[at], r->neps, cv->mean_length[at],
-                cv->full_fraction[at]);
+        fprintf(f, ",%d,%.17g,%d,%.17g,%.17g,%d\n", s, cv->returns[at], r->neps,
+                cv->mean_length[at], cv->full_fraction[at], r->repeats);
       }
     }
   }
@@ -235,10 +264,10 @@ static int write_summary_json(FILE* f, const Results* r) {
   fprintf(f,
           ",\n  \"tasks\": %d,\n  \"steps\": %d,\n  \"episodes\": %d,\n  \"inner_lr\": %.17g,\n"
           "  \"inner_later_lr\": %.17g,\n"
-          "  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n  \"bootstrap_resamples\": %d,\n"
-          "  \"inits\": [",
+          "  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n  \"repeats\": %d,\n"
+          "  \"bootstrap_resamples\": %d,\n  \"inits\": [",
           r->ntask, r->nstep - 1, r->neps, r->cfg->inner.lr, mrl_inner_lr(r->cfg, 1),
-          (unsigned long long)r->cfg->task.test_seed, (unsigned long long)r->seed,
+          (unsigned long long)r->cfg->task.test_seed, (unsigned long long)r->seed, r->repeats,
           MRL_BOOTSTRAP_RESAMPLES);
   for (int c = 0; c < r->ninit; c++) {
     const Init* in = &r->inits[c];
@@ -254,9 +283,14 @@ static int write_summary_json(FILE* f, const Results* r) {
       fprintf(f,
               "%s\n       {\"step\": %d, \"n\": %d, \"mean\": %.17g, \"stderr\": %.17g, "
               "\"ci95_low\": %.17g, \"ci95_high\": %.17g, \"iqm\": %.17g,\n"
-              "        \"mean_length\": %.17g, \"full_fraction\": %.17g}",
+              "        \"mean_length\": %.17g, \"full_fraction\": %.17g,\n"
+              "        \"repeat_means\": [",
               s ? "," : "", s, m->n, m->mean, m->sem, m->ci_low, m->ci_high, m->iqm,
               in->mean_length[s], in->full_fraction[s]);
+      for (int k = 0; k < r->repeats; k++) {
+        fprintf(f, "%s%.17g", k ? ", " : "", in->repeat_mean[(size_t)k * r->nstep + s]);
+      }
+      fprintf(f, "]}");
     }
     fprintf(f, "]");
     if (c > 0) {  // the run's return minus this one's, task by task
@@ -308,6 +342,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   if (opt->lr > 0) cfg.inner.lr = opt->lr;
   if (opt->later_lr > 0) cfg.inner.later_lr = opt->later_lr;
   if (opt->threads >= 0) cfg.threads = opt->threads;
+  int repeats = opt->repeats > 0 ? opt->repeats : 1;
   if (opt->ncompare < 0 || opt->ncompare + 2 > MAX_INITS) {
     mrl_error(err, errlen, "at most %d --compare runs", MAX_INITS - 2);
     return MRL_EXIT_USAGE;
@@ -333,6 +368,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     inits[c].curve.full_fraction = mrl_alloc(sizeof(double) * ntask * nstep);
     inits[c].mean_length = mrl_alloc(sizeof(double) * nstep);
     inits[c].full_fraction = mrl_alloc(sizeof(double) * nstep);
+    inits[c].repeat_mean = mrl_alloc(sizeof(double) * repeats * nstep);
   }
 
   // every initialization is checked before anything runs or is written
@@ -427,10 +463,39 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     rnd->params = mrl_alloc(sizeof(double) * pol.nparam);
     mrl_policy_init(&pol, &rng, rnd->params);
     double* x = mrl_alloc(sizeof(double) * ntask);
+    size_t ncell = (size_t)ntask * nstep;
+    mrlAdaptCurve one = {.returns = mrl_alloc(sizeof(double) * ncell),
+                         .mean_length = mrl_alloc(sizeof(double) * ncell),
+                         .full_fraction = mrl_alloc(sizeof(double) * ncell)};
     for (int c = 0; c < ninit; c++) {
-      mrl_eval_adapt_from(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params,
-                          inits[c].value_state, ntask, nstep, neps, opt->seed, &inits[c].curve);
-      const mrlAdaptCurve* cv = &inits[c].curve;
+      mrlAdaptCurve* cv = &inits[c].curve;
+      cv->ntask = ntask;
+      cv->nstep = nstep;
+      memset(cv->returns, 0, sizeof(double) * ncell);
+      memset(cv->mean_length, 0, sizeof(double) * ncell);
+      memset(cv->full_fraction, 0, sizeof(double) * ncell);
+      // each repeat is exactly the evaluation --seed (seed + k) would run; the
+      // per-task numbers are summed in repeat order and divided once, so one
+      // repeat gives the bits of a plain evaluation (0 + x = x, x / 1 = x)
+      for (int k = 0; k < repeats; k++) {
+        mrl_eval_adapt_from(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params,
+                            inits[c].value_state, ntask, nstep, neps, opt->seed + (uint64_t)k,
+                            &one);
+        for (size_t i = 0; i < ncell; i++) {
+          cv->returns[i] += one.returns[i];
+          cv->mean_length[i] += one.mean_length[i];
+          cv->full_fraction[i] += one.full_fraction[i];
+        }
+        for (int s = 0; s < nstep; s++) {
+          for (int j = 0; j < ntask; j++) x[j] = one.returns[(size_t)j * nstep + s];
+          inits[c].repeat_mean[(size_t)k * nstep + s] = mrl_stats_mean(x, ntask);
+        }
+      }
+      for (size_t i = 0; i < ncell; i++) {
+        cv->returns[i] /= repeats;
+        cv->mean_length[i] /= repeats;
+        cv->full_fraction[i] /= repeats;
+      }
       for (int s = 0; s < nstep; s++) {  // over tasks in task order
         for (int j = 0; j < ntask; j++) x[j] = cv->returns[(size_t)j * nstep + s];
         mrl_stats_summarize(x, ntask, opt->seed, &inits[c].summary[s]);
@@ -452,11 +517,14 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       }
     }
     free(x);
+    free(one.returns);
+    free(one.mean_length);
+    free(one.full_fraction);
   }
 
   // both files through temporaries, renamed only when both are complete
   char dir[4096], csv_path[4200], json_path[4200], csv_tmp[4300] = "", json_tmp[4300] = "";
-  Results res = {&cfg, fam, inits, ninit, ntask, nstep, neps, opt->seed};
+  Results res = {&cfg, fam, inits, ninit, ntask, nstep, neps, repeats, opt->seed};
   snprintf(dir, sizeof(dir), "%s/eval", rundir);
   snprintf(csv_path, sizeof(csv_path), "%s/adaptation.csv", dir);
   snprintf(json_path, sizeof(json_path), "%s/summary.json", dir);
@@ -484,7 +552,13 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
             cfg.env.name, ntask, (unsigned long long)cfg.task.test_seed, neps, cfg.inner.lr);
     if (mrl_inner_lr(&cfg, 1) != cfg.inner.lr)
       fprintf(out, " (%g from step 2)", mrl_inner_lr(&cfg, 1));
-    fprintf(out, ", eval seed %llu\n", (unsigned long long)opt->seed);
+    if (repeats > 1) {
+      fprintf(out, ", eval seeds %llu..%llu (%d adaptations per task, averaged)\n",
+              (unsigned long long)opt->seed, (unsigned long long)(opt->seed + repeats - 1),
+              repeats);
+    } else {
+      fprintf(out, ", eval seed %llu\n", (unsigned long long)opt->seed);
+    }
     for (int c = 0; c < ninit; c++) {
       if (inits[c].source[0]) {
         fprintf(out, "  %-20s %s, checkpoint of iteration %d (%s)", inits[c].name, inits[c].algo,
@@ -507,6 +581,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
             "(mean return over tasks [95%% bootstrap interval]; per task: %s; with standard "
             "errors and interquartile means: %s)\n",
             csv_path, json_path);
+    if (repeats > 1) print_repeat_spread(out, inits, ninit, nstep, repeats);
     fprintf(out, "\n%s minus each other initialization, task by task\n", inits[0].name);
     print_interval_table(out, inits + 1, ninit - 1, nstep, 1);
     fprintf(out,
@@ -545,6 +620,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
     free(inits[c].curve.full_fraction);
     free(inits[c].mean_length);
     free(inits[c].full_fraction);
+    free(inits[c].repeat_mean);
   }
   free(inits);
   mrl_family_free(fam);

@@ -49,7 +49,7 @@ static const Command commands[] = {
      cmd_train},
     {"eval",
      "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
-     "                    [--later-lr X] [--seed S] [--threads N]",
+     "                    [--later-lr X] [--seed S] [--repeats R] [--threads N]",
      "Adapt the run's latest checkpoint, the latest checkpoint of each --compare run (same\n"
      "env family and policy shape) and a random initialization on N held-out tasks (the test\n"
      "split, fixed by task.test_seed) for 0..K inner steps of N episodes each, all with the\n"
@@ -62,7 +62,11 @@ static const Command commands[] = {
      "of the return, mean_length and full_fraction per initialization and step; for each\n"
      "other initialization the same of the run's return minus its own, task by task), both\n"
      "or neither; prints those paired differences too. Defaults come from the run's eval.*\n"
-     "keys. After --compare, further run directories are compared too.\n",
+     "keys. After --compare, further run directories are compared too. --repeats R adapts\n"
+     "every initialization R times on each task, with eval seeds S..S+R-1 (the streams of R\n"
+     "separate evaluations), and reports the per-task means: one eval seed's table moves by\n"
+     "the episodes drawn, and R seeds average that out (the spread of the seeds' means is\n"
+     "printed and written too).\n",
      cmd_eval},
     {"view",
      "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"
@@ -362,7 +366,7 @@ static int cmd_train(int argc, char** argv) {
 
 static int cmd_eval(int argc, char** argv) {
   const char* rundir = NULL;
-  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL, 0};
+  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL, 0, 1};
   const char** compare = calloc((size_t)argc, sizeof(char*));
   int in_compare = 0, code = MRL_EXIT_USAGE;
   for (int i = 2; i < argc; i++) {
@@ -388,6 +392,10 @@ static int cmd_eval(int argc, char** argv) {
     } else if (!strcmp(flag, "--seed")) {
       if (parse_long(flag, value, 0, 0x7fffffffL, &v)) goto done;
       opt.seed = (uint64_t)v;
+      i++;
+    } else if (!strcmp(flag, "--repeats")) {
+      if (parse_long(flag, value, 1, 1000, &v)) goto done;
+      opt.repeats = (int)v;
       i++;
     } else if (!strcmp(flag, "--lr")) {
       if (parse_double(flag, value, &opt.lr)) goto done;

@@ -1200,6 +1200,7 @@ typedef struct {
   int ncompare;                // other runs whose latest checkpoints are compared
   const char* const* compare;  // (ncompare) their run directories
   double later_lr;             // step size of steps 2, 3, ... (<= 0: the run's inner.later_lr)
+  int repeats;  // adaptations per task, with eval seeds seed, seed + 1, ... (<= 0: 1)
 } mrlEvalOptions;
 
 // Evaluate the run in rundir: its latest checkpoint, each compare run's latest
@@ -1211,7 +1212,11 @@ typedef struct {
 // full_fraction) and rundir/eval/summary.json (per init and step: the statistics of the returns
 // over tasks and the mean over tasks of mean_length and full_fraction)
 // atomically (both or neither) and prints to out the table of returns and,
-// unless the family is supervised, a table of episode lengths. Returns an exit
+// unless the family is supervised, a table of episode lengths. With repeats
+// R > 1 every init adapts R times on each task, with eval seeds seed .. seed +
+// R - 1 (the same streams as R separate evaluations), and each per-task number
+// is the mean of the R adaptations; the files then also hold each eval seed's
+// mean over tasks, and a table of their spread is printed. Returns an exit
 // code; on exit 2 nothing is written.
 int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char* err,
                  size_t errlen);

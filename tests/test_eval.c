@@ -92,25 +92,40 @@ static char* slurp(const char* path) {
   return buf;
 }
 
+// Evaluate run with opt, which must succeed; what it printed (caller frees).
+static char* eval_printed(const char* run, const mrlEvalOptions* opt) {
+  char* printed = NULL;
+  size_t printed_len = 0;
+  char err[MRL_ERRLEN];
+  FILE* out = open_memstream(&printed, &printed_len);
+  cr_assert_not_null(out);
+  cr_assert_eq(mrl_eval_run(run, opt, out, err, sizeof(err)), 0, "%s", err);
+  fclose(out);
+  return printed;
+}
+
 // Per-init returns, mean episode lengths and full-horizon fractions at `step`
 // from adaptation.csv (point_nav: init, task, goal_x, goal_y, step, return,
-// episodes, mean_length, full_fraction), in task order.
-static int returns_at(const char* csv, const char* init, int step, double* ret_out, double* len_out,
-                      double* full_out) {
+// episodes, mean_length, full_fraction, repeats), in task order; every row's
+// repeats must be `repeats`.
+static int returns_at_repeats(const char* csv, const char* init, int step, int repeats,
+                              double* ret_out, double* len_out, double* full_out) {
   FILE* f = fopen(csv, "r");
   cr_assert_not_null(f);
   char line[512];
   int n = 0;
   cr_assert_not_null(fgets(line, sizeof(line), f));
   cr_assert_str_eq(line,
-                   "init,task,goal_x,goal_y,step,return,episodes,mean_length,full_fraction\n");
+                   "init,task,goal_x,goal_y,step,return,episodes,mean_length,full_fraction,"
+                   "repeats\n");
   while (fgets(line, sizeof(line), f)) {
     char name[128];
-    int task, s, eps;
+    int task, s, eps, rep;
     double gx, gy, ret, len, full;
-    cr_assert_eq(sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf,%d,%lf,%lf", name, &task, &gx, &gy, &s,
-                        &ret, &eps, &len, &full),
-                 9, "%s", line);
+    cr_assert_eq(sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf,%d,%lf,%lf,%d", name, &task, &gx, &gy,
+                        &s, &ret, &eps, &len, &full, &rep),
+                 10, "%s", line);
+    cr_assert_eq(rep, repeats, "%s", line);
     if (strcmp(name, init) || s != step) continue;
     ret_out[n] = ret;
     if (len_out) len_out[n] = len;
@@ -119,6 +134,11 @@ static int returns_at(const char* csv, const char* init, int step, double* ret_o
   }
   fclose(f);
   return n;
+}
+
+static int returns_at(const char* csv, const char* init, int step, double* ret_out, double* len_out,
+                      double* full_out) {
+  return returns_at_repeats(csv, init, step, 1, ret_out, len_out, full_out);
 }
 
 // Checks of one (task, step) cell that hold for any batch: 1 <= length <=
@@ -135,15 +155,10 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
      .timeout = 300) {
   mrlConfig cfg;
   small_config(&cfg);
-  char run[4096], err[MRL_ERRLEN];
+  char run[4096];
   train_run(&cfg, "pn", run, sizeof(run));
-  mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL, 0};
-  char* printed = NULL;
-  size_t printed_len = 0;
-  FILE* out = open_memstream(&printed, &printed_len);
-  cr_assert_not_null(out);
-  cr_assert_eq(mrl_eval_run(run, &opt, out, err, sizeof(err)), 0, "%s", err);
-  fclose(out);
+  mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL, 0, 1};
+  char* printed = eval_printed(run, &opt);
   char csv[4300], json[4300], dir[4200];
   snprintf(dir, sizeof(dir), "%s/eval", run);
   snprintf(csv, sizeof(csv), "%s/adaptation.csv", dir);
@@ -174,7 +189,7 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   // and in the second printed table (point_nav ends at the goal)
   for (int j = 0; j < 20; j++) check_lengths(len[j], full[j], cfg.env.horizon);
   double mlen = mrl_stats_mean(len, 20), mfull = mrl_stats_mean(full, 20);
-  snprintf(want, sizeof(want), "\"mean_length\": %.17g, \"full_fraction\": %.17g}", mlen, mfull);
+  snprintf(want, sizeof(want), "\"mean_length\": %.17g, \"full_fraction\": %.17g,", mlen, mfull);
   cr_assert_not_null(strstr(text, want), "%s not in\n%s", want, text);
   cr_log_info("after 1 step: mean episode length %.2f, full-horizon fraction %.3f", mlen, mfull);
   cr_assert_not_null(strstr(printed,
@@ -220,14 +235,14 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   snprintf(evaldir, sizeof(evaldir), "%s/eval", a);
 
   const char* other_shape[] = {b, c};
-  mrlEvalOptions opt = {3, 1, 2, 0, 1, 1, 2, other_shape, 0};
+  mrlEvalOptions opt = {3, 1, 2, 0, 1, 1, 2, other_shape, 0, 1};
   cr_assert_eq(mrl_eval_run(a, &opt, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "hidden=[32,16]"), "%s", err);
   cr_assert_not_null(strstr(err, "hidden=[32,32]"), "%s", err);
   cr_assert_eq(count_entries(evaldir), -1, "nothing written: %s", evaldir);
 
   const char* missing[] = {"/nonexistent/run"};
-  mrlEvalOptions opt2 = {3, 1, 2, 0, 1, 1, 1, missing, 0};
+  mrlEvalOptions opt2 = {3, 1, 2, 0, 1, 1, 1, missing, 0, 1};
   cr_assert_eq(mrl_eval_run(a, &opt2, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "not a run directory"), "%s", err);
   cr_assert_eq(count_entries(evaldir), -1);
@@ -236,7 +251,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   char ckpt[4200];
   snprintf(ckpt, sizeof(ckpt), "%s/checkpoints/latest.ckpt", c);
   cr_assert_eq(unlink(ckpt), 0);
-  mrlEvalOptions opt3 = {3, 1, 2, 0, 1, 1, 0, NULL, 0};
+  mrlEvalOptions opt3 = {3, 1, 2, 0, 1, 1, 0, NULL, 0, 1};
   cr_assert_eq(mrl_eval_run(c, &opt3, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "has no checkpoint"), "%s", err);
   snprintf(evaldir, sizeof(evaldir), "%s/eval", c);
@@ -244,7 +259,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
 
   // the same shape compares: three inits, the joint run named by its folder
   const char* same[] = {b};
-  mrlEvalOptions opt4 = {3, 1, 2, 0, 1, 1, 1, same, 0};
+  mrlEvalOptions opt4 = {3, 1, 2, 0, 1, 1, 1, same, 0, 1};
   cr_assert_eq(mrl_eval_run(a, &opt4, NULL, err, sizeof(err)), 0, "%s", err);
   snprintf(evaldir, sizeof(evaldir), "%s/eval/summary.json", a);
   const char* text = slurp(evaldir);
@@ -269,14 +284,14 @@ Test(eval, a_compared_run_keeps_its_own_observation, .init = setup, .fini = tear
   train_run(&cfg, "oracle", oracle, sizeof(oracle));
 
   const char* other[] = {oracle};
-  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, other, 0};
+  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, other, 0, 1};
   cr_assert_eq(mrl_eval_run(blind, &opt, NULL, err, sizeof(err)), 0, "%s", err);
   double compared[2][6], alone[2][6];
   snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", blind);
   for (int s = 0; s < 2; s++) {
     cr_assert_eq(returns_at(csv, "oracle", s, compared[s], NULL, NULL), 6);
   }
-  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0};
+  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0, 1};
   cr_assert_eq(mrl_eval_run(oracle, &own, NULL, err, sizeof(err)), 0, "%s", err);
   snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", oracle);
   for (int s = 0; s < 2; s++) {
@@ -401,20 +416,80 @@ Test(eval, no_length_table_for_a_supervised_family, .init = setup, .fini = teard
   cfg.outer.iterations = 2;
   cfg.threads = 1;
   train_run(&cfg, "sine", run, sizeof(run));
-  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL, 0};
-  char* printed = NULL;
-  size_t printed_len = 0;
-  FILE* out = open_memstream(&printed, &printed_len);
-  cr_assert_not_null(out);
-  cr_assert_eq(mrl_eval_run(run, &opt, out, err, sizeof(err)), 0, "%s", err);
-  fclose(out);
+  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL, 0, 1};
+  char* printed = eval_printed(run, &opt);
   cr_assert_not_null(strstr(printed, "mean return over tasks"), "%s", printed);
   cr_assert_null(strstr(printed, "episode length"), "%s", printed);
   char csv[4300];
   snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", run);
   const char* text = slurp(csv);
-  cr_assert_not_null(strstr(text, ",step,return,episodes,mean_length,full_fraction\n"), "%s", text);
-  cr_assert_not_null(strstr(text, ",4,1,1\n"), "%s", text);
+  cr_assert_not_null(strstr(text, ",step,return,episodes,mean_length,full_fraction,repeats\n"),
+                     "%s", text);
+  cr_assert_not_null(strstr(text, ",4,1,1,1\n"), "%s", text);
+  free(printed);
+}
+
+// --repeats R is R evaluations with eval seeds S..S+R-1 in one: each per-task
+// return is the mean of theirs (summed in seed order, divided once, so the bits
+// are predictable), summary.json holds each seed's mean over tasks, and the
+// spread of those means is printed; the random initialization is still drawn
+// once, from S.
+Test(eval, repeats_average_the_evaluations_of_consecutive_seeds, .init = setup, .fini = teardown,
+     .timeout = 300) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.iterations = 5;
+  char run[4096], err[MRL_ERRLEN], csv[4300], json[4300];
+  train_run(&cfg, "pn", run, sizeof(run));
+  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", run);
+  snprintf(json, sizeof(json), "%s/eval/summary.json", run);
+  enum { NT = 6, NS = 2, R = 3 };
+  double one[R][NS][NT], sum[NS][NT] = {{0}}, len_sum[NT] = {0}, rnd[R][NT];
+  for (int k = 0; k < R; k++) {
+    mrlEvalOptions opt = {NT, NS - 1, 4, 0, 1, 5 + k, 0, NULL, 0, 1};
+    cr_assert_eq(mrl_eval_run(run, &opt, NULL, err, sizeof(err)), 0, "%s", err);
+    double len[NT];
+    for (int s = 0; s < NS; s++) {
+      cr_assert_eq(returns_at(csv, "pn", s, one[k][s], s == 1 ? len : NULL, NULL), NT);
+      for (int j = 0; j < NT; j++) sum[s][j] += one[k][s][j];
+    }
+    for (int j = 0; j < NT; j++) len_sum[j] += len[j];
+    cr_assert_eq(returns_at(csv, "random", 0, rnd[k], NULL, NULL), NT);
+  }
+  cr_assert_neq(one[0][1][0], one[1][1][0], "eval seeds 5 and 6 drew the same episodes");
+  mrlEvalOptions opt = {NT, NS - 1, 4, 0, 2, 5, 0, NULL, 0, R};  // and on two threads
+  char* printed = eval_printed(run, &opt);
+  double got[NT], len[NT];
+  for (int s = 0; s < NS; s++) {
+    cr_assert_eq(returns_at_repeats(csv, "pn", s, R, got, len, NULL), NT);
+    for (int j = 0; j < NT; j++) {
+      cr_assert_eq(got[j], sum[s][j] / R, "task %d step %d: %.17g, want %.17g", j, s, got[j],
+                   sum[s][j] / R);
+      if (s == 1) cr_assert_eq(len[j], len_sum[j] / R, "task %d: mean_length %.17g", j, len[j]);
+    }
+  }
+  const char* text = slurp(json);
+  cr_assert_not_null(strstr(text, "\"eval_seed\": 5,\n  \"repeats\": 3,"), "%s", text);
+  char want[512];
+  snprintf(want, sizeof(want), "\"repeat_means\": [%.17g, %.17g, %.17g]}",
+           mrl_stats_mean(one[0][1], NT), mrl_stats_mean(one[1][1], NT),
+           mrl_stats_mean(one[2][1], NT));
+  cr_assert_not_null(strstr(text, want), "%s not in\n%s", want, text);
+  cr_assert_not_null(strstr(printed, "eval seeds 5..7 (3 adaptations per task, averaged)"), "%s",
+                     printed);
+  cr_assert_not_null(strstr(printed, "standard deviation [lowest, highest] of the 3 seeds' means"),
+                     "%s", printed);
+  // the random init is drawn once, from seed 5: its first repeat is seed 5's
+  // evaluation, its second is not seed 6's (whose random init differs)
+  const char* random = strstr(text, "{\"name\": \"random\"");
+  cr_assert_not_null(random, "%s", text);
+  double r5 = mrl_stats_mean(rnd[0], NT), r6 = mrl_stats_mean(rnd[1], NT);
+  snprintf(want, sizeof(want), "\"repeat_means\": [%.17g, ", r5);
+  const char* first = strstr(random, want);
+  cr_assert_not_null(first, "%s not in\n%s", want, random);
+  double second;
+  cr_assert_eq(sscanf(first + strlen(want), "%lf", &second), 1);
+  cr_assert_neq(second, r6, "the random init was drawn again from seed 6");
   free(printed);
 }
 
