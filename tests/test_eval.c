@@ -477,8 +477,19 @@ Test(eval, repeats_average_the_evaluations_of_consecutive_seeds, .init = setup, 
   cr_assert_not_null(strstr(text, want), "%s not in\n%s", want, text);
   cr_assert_not_null(strstr(printed, "eval seeds 5..7 (3 adaptations per task, averaged)"), "%s",
                      printed);
-  cr_assert_not_null(strstr(printed, "standard deviation [lowest, highest] of the 3 seeds' means"),
-                     "%s", printed);
+  const char* spread =
+      strstr(printed, "standard deviation [lowest, highest] of the 3 seeds' means\nstep   pn");
+  cr_assert_not_null(spread, "%s", printed);
+  double m[R], lo = INFINITY, hi = -INFINITY, ss = 0;
+  for (int k = 0; k < R; k++) {
+    m[k] = mrl_stats_mean(one[k][1], NT);
+    lo = fmin(lo, m[k]);
+    hi = fmax(hi, m[k]);
+  }
+  double mm = mrl_stats_mean(m, R);
+  for (int k = 0; k < R; k++) ss += (m[k] - mm) * (m[k] - mm);
+  snprintf(want, sizeof(want), "\n1      sd %.2f [%.2f, %.2f] ", sqrt(ss / (R - 1)), lo, hi);
+  cr_assert_not_null(strstr(spread, want), "'%s' not in\n%s", want, printed);
   // the random init is drawn once, from seed 5: its first repeat is seed 5's
   // evaluation, its second is not seed 6's (whose random init differs)
   const char* random = strstr(text, "{\"name\": \"random\"");
