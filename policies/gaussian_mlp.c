@@ -114,6 +114,21 @@ void mrl_policy_work_free(mrlPolicyWork* work) {
   free(work);
 }
 
+// The ReLU of a layer, recording which units are on. Two loops without a
+// branch: half the units switch at random, and one loop doing both (doubles
+// and chars in one loop do not vectorize) mispredicted its branch so often
+// that it took a quarter of a MAML run's time. v > 0 ? v : 0 gives +0 for -0
+// and NaN, and the unit is on exactly where the result is > 0.
+static void relu(double* restrict h, unsigned char* restrict on, size_t n) {
+  for (size_t i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
+  for (size_t i = 0; i < n; i++) on[i] = h[i] > 0;
+}
+
+// The same on a recorded pattern (outer.hvp_freeze_relu's second probe).
+static void relu_frozen(double* restrict h, const unsigned char* restrict on, size_t n) {
+  for (size_t i = 0; i < n; i++) h[i] = on[i] ? h[i] : 0;
+}
+
 void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWork* work,
                         const double* obs, int batch) {
   MRL_ASSERT(batch > 0 && batch <= work->maxbatch);
@@ -149,12 +164,9 @@ void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWor
       if (pol->activation == MRL_ACT_TANH) {
         for (size_t i = 0; i < n; i++) h[i] = tanh(h[i]);
       } else if (work->freeze_pattern) {
-        for (size_t i = 0; i < n; i++) h[i] = on[i] ? h[i] : 0;
+        relu_frozen(h, on, n);
       } else {
-        for (size_t i = 0; i < n; i++) {
-          on[i] = h[i] > 0;
-          h[i] = on[i] ? h[i] : 0;
-        }
+        relu(h, on, n);
       }
     }
     x = h;

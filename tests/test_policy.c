@@ -100,6 +100,52 @@ Test(policy, forward_matches_naive_relu) {
   check_forward(MRL_ACT_RELU);
 }
 
+// The ReLU's recorded pattern marks exactly the units whose pre-activation is
+// > 0 (the backward and outer.hvp_freeze_relu read it), an off unit is +0, not
+// -0, and a forward on the frozen pattern at the same point is the same bits.
+Test(policy, relu_pattern_marks_the_units_that_are_on) {
+  mrlPolicy pol;
+  setup_policy(&pol, MRL_ACT_RELU, 3, 2);
+  double params[200], obs[40 * 3];
+  random_params(&pol, 21, params);
+  mrlRng rng;
+  mrl_rng_init(&rng, 22, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < 120; i++) obs[i] = mrl_rng_normal(&rng);
+  mrlPolicyWork* work = mrl_policy_work_make(&pol, 40);
+  mrl_policy_forward(&pol, params, work, obs, 40);
+  double mean[80];
+  memcpy(mean, work->mean, sizeof(mean));
+  int on = 0, off = 0;
+  for (int r = 0; r < 40; r++) {
+    double x[8], z[8];
+    memcpy(x, obs + 3 * r, sizeof(double) * 3);
+    for (int l = 0; l < pol.nlayer - 1; l++) {
+      int in = pol.sizes[l], out = pol.sizes[l + 1];
+      const double* h = work->act + work->act_off[l + 1] + (size_t)r * out;
+      const unsigned char* pat = work->pattern + work->act_off[l + 1] + (size_t)r * out;
+      for (int o = 0; o < out; o++) {
+        z[o] = params[pol.boff[l] + o];
+        for (int i = 0; i < in; i++) z[o] += params[pol.woff[l] + o * in + i] * x[i];
+        cr_assert_eq(pat[o], h[o] > 0, "row %d layer %d unit %d", r, l, o);
+        if (pat[o]) {
+          on++;
+          cr_assert(fabs(h[o] - z[o]) < 1e-12);
+        } else {
+          off++;
+          cr_assert(z[o] < 1e-12 && h[o] == 0 && !signbit(h[o]), "row %d unit %d", r, o);
+        }
+      }
+      memcpy(x, h, sizeof(double) * out);
+    }
+  }
+  cr_assert(on > 50 && off > 50, "both sides seen: %d on, %d off", on, off);
+  work->freeze_pattern = 1;
+  mrl_policy_forward(&pol, params, work, obs, 40);
+  work->freeze_pattern = 0;
+  cr_assert(memcmp(mean, work->mean, sizeof(mean)) == 0);
+  mrl_policy_work_free(work);
+}
+
 // A batch of 4 episodes x 5 steps with random observations, actions and
 // advantages; the last episode ends after 3 steps.
 static mrlBatch* random_batch(const mrlPolicy* pol) {
