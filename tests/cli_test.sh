@@ -256,6 +256,28 @@ if run 2 plot "$work/no-such-run"; then
   ok "plot of a missing run exits 2"
 fi
 
+# plot of a run named in wide letters: titles and legends shrink to stay on the page, so
+# no dark pixel lies in the outer 4 and 8 columns of any PNG (they ran off it when their
+# fit was judged by the count of characters)
+wide="$work/mmmmwwwwmmmm-wwwwmmmmwwww-mmmm"
+cp -r "$work/runA" "$wide"
+if ! command -v ffmpeg >/dev/null; then
+  fail "plot: ffmpeg is needed to read the PNGs' pixels"
+elif run 0 plot "$wide" --out "$work/plots-wide"; then
+  edge=""
+  for png in "$work/plots-wide"/*.png; do
+    dark=$(ffmpeg -v error -i "$png" -f rawvideo -pix_fmt gray - | od -An -v -tu1 -w1200 |
+      awk '{ for (i = 1; i <= NF; i++) if ((i <= 4 || i > NF - 8) && $i < 100) n++ }
+           END { print n + 0 }')
+    [[ "$dark" == 0 ]] || edge+=" $(basename "$png") ($dark pixels)"
+  done
+  if [[ -n "$edge" ]]; then
+    fail "plot: text at the page's edge in$edge"
+  else
+    ok "plot shrinks a wide title and legend to keep them on the page"
+  fi
+fi
+
 # every shipped config trains: one iteration of tiny batches each, from outside the tree
 # (a config's model path must resolve wherever metarl runs), leaving a checkpoint and a
 # finite return in its first progress row. Catches configs left behind by a renamed key.
