@@ -5,7 +5,8 @@
 // step is wrapped to return NaN rewards on chosen tasks (this test only: the
 // wrapper is installed through mrl_trainer_family) and huge learning rates
 // force each numerical event; each must be counted in the progress row and
-// leave phi finite, unchanged when the update is skipped.
+// leave phi finite, unchanged when the update is skipped. Last, Adam's step
+// against the paper's formula, to the bit.
 
 #include <criterion/criterion.h>
 #include <float.h>
@@ -241,4 +242,28 @@ Test(numerics, counters_are_progress_columns) {
   cr_assert_eq(values[n - 3], 2);
   cr_assert_eq(values[n - 2], 5);
   cr_assert_eq(values[n - 1], 1);
+}
+
+// Adam's step is the paper's efficient form (Kingma and Ba 2015, section 2:
+// step lr sqrt(1 - b2^t) / (1 - b1^t), epsilon added to sqrt(v)) to the bit,
+// on an odd length so the vectorized loop's tail is checked too.
+Test(numerics, adam_step_is_the_papers_update_to_the_bit) {
+  enum { N = 37 };
+  mrlOptim opt;
+  mrl_optim_init(&opt, MRL_OPT_ADAM, N, 0.01);
+  double p[N], ref[N], m[N] = {0}, v[N] = {0}, g[N];
+  for (int i = 0; i < N; i++) p[i] = ref[i] = 0.1 * i - 1.5;
+  for (int t = 1; t <= 4; t++) {
+    for (int i = 0; i < N; i++) g[i] = sin(0.7 * i * t) * (i % 5 ? 1.0 : 1e-9);
+    mrl_optim_step(&opt, p, g, 0.01);
+    double step = 0.01 * sqrt(1 - pow(0.999, t)) / (1 - pow(0.9, t));
+    for (int i = 0; i < N; i++) {
+      m[i] = 0.9 * m[i] + (1 - 0.9) * g[i];
+      v[i] = 0.999 * v[i] + (1 - 0.999) * g[i] * g[i];
+      ref[i] -= step * m[i] / (sqrt(v[i]) + 1e-8);
+    }
+    cr_assert_eq(memcmp(p, ref, sizeof(p)), 0, "step %d", t);
+  }
+  cr_assert_eq(opt.t, 4);
+  mrl_optim_free(&opt);
 }
