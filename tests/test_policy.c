@@ -65,16 +65,24 @@ static double act_fn(mrlActivation a, double x) {
   return a == MRL_ACT_TANH ? tanh(x) : (x > 0 ? x : 0);
 }
 
+// The policy of setup_policy (3 observations, 2 actions) with random
+// parameters from seed, forwarded on rows random observations from seed + 1.
+static mrlPolicyWork* forward_random(mrlPolicy* pol, mrlActivation activation, uint64_t seed,
+                                     double* params, double* obs, int rows) {
+  setup_policy(pol, activation, 3, 2);
+  random_params(pol, seed, params);
+  mrlRng rng;
+  mrl_rng_init(&rng, seed + 1, MRL_RNG_EVAL, 0, 0, 0);
+  for (int i = 0; i < rows * 3; i++) obs[i] = mrl_rng_normal(&rng);
+  mrlPolicyWork* work = mrl_policy_work_make(pol, rows);
+  mrl_policy_forward(pol, params, work, obs, rows);
+  return work;
+}
+
 static void check_forward(mrlActivation activation) {
   mrlPolicy pol;
-  setup_policy(&pol, activation, 3, 2);
   double params[200], obs[6 * 3];
-  random_params(&pol, 11, params);
-  mrlRng rng;
-  mrl_rng_init(&rng, 12, MRL_RNG_EVAL, 0, 0, 0);
-  for (int i = 0; i < 18; i++) obs[i] = mrl_rng_normal(&rng);
-  mrlPolicyWork* work = mrl_policy_work_make(&pol, 6);
-  mrl_policy_forward(&pol, params, work, obs, 6);
+  mrlPolicyWork* work = forward_random(&pol, activation, 11, params, obs, 6);
   for (int r = 0; r < 6; r++) {
     double x[8], y[8];
     memcpy(x, obs + 3 * r, sizeof(double) * 3);
@@ -105,14 +113,8 @@ Test(policy, forward_matches_naive_relu) {
 // -0, and a forward on the frozen pattern at the same point is the same bits.
 Test(policy, relu_pattern_marks_the_units_that_are_on) {
   mrlPolicy pol;
-  setup_policy(&pol, MRL_ACT_RELU, 3, 2);
   double params[200], obs[40 * 3];
-  random_params(&pol, 21, params);
-  mrlRng rng;
-  mrl_rng_init(&rng, 22, MRL_RNG_EVAL, 0, 0, 0);
-  for (int i = 0; i < 120; i++) obs[i] = mrl_rng_normal(&rng);
-  mrlPolicyWork* work = mrl_policy_work_make(&pol, 40);
-  mrl_policy_forward(&pol, params, work, obs, 40);
+  mrlPolicyWork* work = forward_random(&pol, MRL_ACT_RELU, 21, params, obs, 40);
   double mean[80];
   memcpy(mean, work->mean, sizeof(mean));
   int on = 0, off = 0;
