@@ -117,7 +117,7 @@ void mrl_policy_work_free(mrlPolicyWork* work) {
 // The ReLU of a layer, recording which units are on. Two loops without a
 // branch: half the units switch at random, and one loop doing both (doubles
 // and chars in one loop do not vectorize) mispredicted its branch so often
-// that it took a quarter of a MAML run's time. v > 0 ? v : 0 gives +0 for -0
+// that it took a quarter of a MAML run's time. x > 0 ? x : 0 gives +0 for -0
 // and NaN, and the unit is on exactly where the result is > 0.
 static void relu(double* restrict h, unsigned char* restrict on, size_t n) {
   for (size_t i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0;
