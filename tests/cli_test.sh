@@ -266,7 +266,8 @@ if ! command -v ffmpeg >/dev/null; then
 elif run 0 plot "$wide" --out "$work/plots-wide"; then
   edge=""
   for png in "$work/plots-wide"/*.png; do
-    dark=$(ffmpeg -v error -i "$png" -f rawvideo -pix_fmt gray - | od -An -v -tu1 -w1200 |
+    width=$(ffprobe -v error -show_entries stream=width -of csv=p=0 "$png")
+    dark=$(ffmpeg -v error -i "$png" -f rawvideo -pix_fmt gray - | od -An -v -tu1 -w"$width" |
       awk '{ for (i = 1; i <= NF; i++) if ((i <= 4 || i > NF - 8) && $i < 100) n++ }
            END { print n + 0 }')
     [[ "$dark" == 0 ]] || edge+=" $(basename "$png") ($dark pixels)"
