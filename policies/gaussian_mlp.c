@@ -46,6 +46,10 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
     pol->norm_off = pol->nparam;
     pol->nparam += MRL_OBS_STATS_LEN(nobs);
   }
+  if (cfg->inner.learn_lr) {  // multipliers 1 (log 0), moments 0: the block starts zeroed
+    pol->lr_off = pol->nparam;
+    pol->nparam += MRL_LR_BLOCK_LEN(MRL_POLICY_NTENSOR(pol));
+  }
 }
 
 // Glorot-uniform weights; the output layer scaled by policy.output_init: at
@@ -82,6 +86,54 @@ void mrl_obs_norm_merge(const mrlPolicy* pol, double* params, const double* stat
     var[k] = m2 / n;
   }
   *count = n;
+}
+
+void mrl_policy_tensor(const mrlPolicy* pol, int j, int* off, int* len) {
+  MRL_ASSERT(j >= 0 && j < MRL_POLICY_NTENSOR(pol));
+  int l = j / 2, out = l < pol->nlayer ? pol->sizes[l + 1] : 0;
+  if (j == 2 * pol->nlayer) {
+    *off = pol->logstd_off;
+    *len = pol->sizes[pol->nlayer];
+  } else if (j % 2 == 0) {
+    *off = pol->woff[l];
+    *len = out * pol->sizes[l];
+  } else {
+    *off = pol->boff[l];
+    *len = out;
+  }
+}
+
+void mrl_policy_inner_axpy(const mrlPolicy* pol, const double* params, double c, const double* x,
+                           double* y) {
+  if (!pol->lr_off) {
+    for (int i = 0; i < pol->nparam; i++) y[i] -= c * x[i];
+    return;
+  }
+  for (int j = 0; j < MRL_POLICY_NTENSOR(pol); j++) {
+    int off, len;
+    mrl_policy_tensor(pol, j, &off, &len);
+    double cj = c * exp(params[pol->lr_off + j]);
+    for (int i = off; i < off + len; i++) y[i] -= cj * x[i];
+  }
+}
+
+// Adam as in optim.c (beta 0.9, 0.999, epsilon 1e-8, bias correction folded
+// into the step), its state in the block: a resumed run takes the same steps.
+void mrl_policy_lr_meta_step(const mrlPolicy* pol, double step, double* params, double* grad) {
+  if (!pol->lr_off) return;
+  int nt = MRL_POLICY_NTENSOR(pol);
+  double* mult = params + pol->lr_off;
+  double *m = mult + nt, *v = mult + 2 * nt, *t = mult + 3 * nt;
+  const double* g = grad + pol->lr_off;
+  *t += 1;
+  double c1 = 1.0 - pow(0.9, *t), c2 = 1.0 - pow(0.999, *t);
+  double a = step * sqrt(c2) / c1;
+  for (int j = 0; j < nt; j++) {
+    m[j] = 0.9 * m[j] + 0.1 * g[j];
+    v[j] = 0.999 * v[j] + 0.001 * g[j] * g[j];
+    mult[j] -= a * m[j] / (sqrt(v[j]) + 1e-8);
+  }
+  memset(grad + pol->lr_off, 0, sizeof(double) * MRL_LR_BLOCK_LEN(nt));
 }
 
 mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {

@@ -214,14 +214,23 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
     }
     if (rc == 0 && (get_u32(&p, end, &nparam) || (int)nparam != pol->nparam ||
                     (size_t)(end - p) < 16 + sizeof(double) * nparam + 16 + 8)) {
-      // the observation statistics of policy.obs_norm are the only optional block
+      // the optional blocks: policy.obs_norm's statistics, inner.learn_lr's rates
       int stats = MRL_OBS_STATS_LEN(pol->sizes[0]);
-      int without = pol->obs_norm ? pol->nparam - stats : pol->nparam + stats;
-      const char* why = (int)nparam != without ? ""
-                        : pol->obs_norm ? " (it was saved without policy.obs_norm, which this "
-                                          "config turns on: set policy.obs_norm=false)"
-                                        : " (it was saved with policy.obs_norm, which this "
-                                          "config leaves off: set policy.obs_norm=true)";
+      int rates = MRL_LR_BLOCK_LEN(MRL_POLICY_NTENSOR(pol));
+      int other_norm = pol->obs_norm ? pol->nparam - stats : pol->nparam + stats;
+      int other_lr = pol->lr_off ? pol->nparam - rates : pol->nparam + rates;
+      const char* why = "";
+      if ((int)nparam == other_norm) {
+        why = pol->obs_norm ? " (it was saved without policy.obs_norm, which this config turns "
+                              "on: set policy.obs_norm=false)"
+                            : " (it was saved with policy.obs_norm, which this config leaves "
+                              "off: set policy.obs_norm=true)";
+      } else if ((int)nparam == other_lr) {
+        why = pol->lr_off ? " (it was saved without inner.learn_lr, which this config turns "
+                            "on: set inner.learn_lr=false)"
+                          : " (it was saved with inner.learn_lr, which this config leaves "
+                            "off: set inner.learn_lr=true)";
+      }
       rc = mrl_error(err, errlen, "checkpoint '%s' holds %u parameters; the policy has %d%s", path,
                      nparam, pol->nparam, why);
     }

@@ -247,6 +247,11 @@ static const keyInfo kKeys[] = {
           "ppo: shuffled minibatches per pass"),
   BOOL_KEY("inner.resample", inner.resample, 1,
            "fresh data every inner step (false: steps 1..k-1 reuse step 0's streams)"),
+  BOOL_KEY("inner.learn_lr", inner.learn_lr, 0,
+           "maml: learn a multiplier of the inner step size per parameter tensor (kept in the "
+           "checkpoint; eval, view and record adapt with it)"),
+  DBL_KEY("inner.learn_lr_step", inner.learn_lr_step, 0.01, 0, 10, OPEN_LO,
+          "inner.learn_lr: Adam step size of the log-multipliers"),
 
   ENUM_KEY("outer.algo", outer.algo, kOuterAlgo, MRL_OUTER_REPTILE, "meta-learning algorithm"),
   ENUM_KEY("outer.optim", outer.optim, kOuterOptim, MRL_OPT_ADAM,
@@ -1349,6 +1354,11 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     return mrl_error(err, errlen,
                      "outer.algo maml differentiates through SGD steps on the vpg loss: set "
                      "inner.step=vpg and inner.optim=sgd (or use fomaml or reptile)");
+  }
+  if (cfg->inner.learn_lr && cfg->outer.algo != MRL_OUTER_MAML) {
+    return mrl_error(err, errlen,
+                     "inner.learn_lr learns the step sizes through maml's meta-gradient: set "
+                     "outer.algo=maml or inner.learn_lr=false");
   }
   if (cfg->outer.algo == MRL_OUTER_COMBO && cfg->inner.step != MRL_INNER_VPG) {
     return mrl_error(err, errlen,

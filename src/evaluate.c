@@ -118,7 +118,8 @@ typedef struct {
   int iteration;          // of its checkpoint
   // what its policy reads: the evaluated run's config and family, but for a
   // compared run trained on another observation (env.obs_task, env.obs_com,
-  // policy.obs_norm) those keys from its own config and a family made for it
+  // policy.obs_norm) or with inner.learn_lr, those keys from its own config
+  // and a family made for it
   mrlConfig cfg;
   mrlFamily* fam;  // the run's, or its own (freed with it)
   mrlPolicy pol;
@@ -398,6 +399,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       in->cfg.env.obs_task = other.env.obs_task;
       in->cfg.env.obs_com = other.env.obs_com;
       in->cfg.policy.obs_norm = other.policy.obs_norm;
+      in->cfg.inner.learn_lr = other.inner.learn_lr;  // its policy's vector holds its rates
       if (in->cfg.env.obs_task != cfg.env.obs_task || in->cfg.env.obs_com != cfg.env.obs_com) {
         char msg[MRL_ERRLEN];
         in->fam = mrl_family_make(&in->cfg, msg, sizeof(msg));
@@ -569,6 +571,13 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
                   ", its own observation (env.obs_task %s, env.obs_com %s, policy.obs_norm %s)",
                   ic->env.obs_task ? "true" : "false", ic->env.obs_com ? "true" : "false",
                   ic->policy.obs_norm ? "true" : "false");
+        }
+        const mrlPolicy* ip = &inits[c].pol;
+        if (ip->lr_off) {  // inner.learn_lr: what its inner steps multiply the step size by
+          fprintf(out, ", learned step multipliers (W, b of each layer, log-std)");
+          for (int j = 0; j < MRL_POLICY_NTENSOR(ip); j++) {
+            fprintf(out, " %.3g", exp(inits[c].params[ip->lr_off + j]));
+          }
         }
         fprintf(out, "\n");
       } else {

@@ -250,7 +250,11 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
       double w = mrl_combo_weight(cfg->outer.combo, s, k);
       for (int i = 0; i < n; i++) ln->grad_sum[i] += w * ln->grad[i];
     }
-    if (s < k) mrl_optim_step(&ln->optim, ln->theta, ln->grad, mrl_inner_lr(cfg, s));
+    if (s < k && pol->lr_off) {  // inner.learn_lr: sgd with a learned rate per tensor
+      mrl_policy_inner_axpy(pol, ln->theta, mrl_inner_lr(cfg, s), ln->grad, ln->theta);
+    } else if (s < k) {
+      mrl_optim_step(&ln->optim, ln->theta, ln->grad, mrl_inner_lr(cfg, s));
+    }
     ln->phase_seconds[MRL_PHASE_INNER] += mrl_now() - t2;
   }
   return steps;

@@ -31,28 +31,43 @@
 #include "metarl.h"
 
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
-                             double lr, const double* theta, const mrlBatch* b, double* v,
-                             double* scratch) {
+                             double lr, const double* theta, const mrlBatch* b, int transpose,
+                             double* v, double* scratch) {
   int n = pol->nparam;
   double* probe = scratch;
   double* gplus = scratch + n;
   double* gminus = scratch + 2 * n;
+  // inner.learn_lr: J = I - lr M H, M the multipliers' diagonal, so
+  // J^T v = v - lr H (M v): the probes go along M v and nothing is scaled after
+  // (with one scalar step the two products are the same)
+  int scaled_probe = transpose && pol->lr_off;
+  const double* dir = v;
+  if (scaled_probe) {
+    memset(gminus, 0, sizeof(double) * n);
+    mrl_policy_inner_axpy(pol, theta, -1, v, gminus);
+    dir = gminus;  // read by both probes, then overwritten by the second gradient
+  }
   double norm = 0;
-  for (int i = 0; i < n; i++) norm += v[i] * v[i];
+  for (int i = 0; i < n; i++) norm += dir[i] * dir[i];
   norm = sqrt(norm);
   if (norm == 0) return;  // (I - lr H) 0 = 0
   // the probe moves theta by hvp_step in norm whatever |v| is
   double h = cfg->outer.hvp_step / norm;
-  for (int i = 0; i < n; i++) probe[i] = theta[i] + h * v[i];
+  for (int i = 0; i < n; i++) probe[i] = theta[i] + h * dir[i];
   mrl_loss_grad(pol, probe, work, b, gplus);
   // a ReLU that switches between the probes would add its jump in the
   // gradient divided by 2h: a spike, whatever h, not curvature
   work->freeze_pattern = cfg->outer.hvp_freeze_relu;
-  for (int i = 0; i < n; i++) probe[i] = theta[i] - h * v[i];
+  for (int i = 0; i < n; i++) probe[i] = theta[i] - h * dir[i];
   mrl_loss_grad(pol, probe, work, b, gminus);
   work->freeze_pattern = 0;
-  double c = lr / (2 * h);
-  for (int i = 0; i < n; i++) v[i] -= c * (gplus[i] - gminus[i]);
+  for (int i = 0; i < n; i++) gplus[i] -= gminus[i];
+  if (scaled_probe) {
+    double c = lr / (2 * h);
+    for (int i = 0; i < n; i++) v[i] -= c * gplus[i];
+  } else {
+    mrl_policy_inner_axpy(pol, theta, lr / (2 * h), gplus, v);
+  }
 }
 
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g) {
@@ -60,8 +75,23 @@ void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g) 
   int n = pol->nparam;
   MRL_ASSERT(ln->nsaved > k && ln->scratch);
   mrl_loss_grad(pol, ln->thetas + (size_t)k * n, ln->work, ln->saved[k], g);
+  // inner.learn_lr: theta_{s+1} = theta_s - lr_s exp(mult_j) grad_s on tensor
+  // j, so d theta_{s+1} / d mult_j is the step itself, theta_{s+1} - theta_s;
+  // g is the gradient at theta_{s+1} before step s's Jacobian is applied. The
+  // sums wait in dmult until the end: the products' probes read |g| and must
+  // not see them
+  double dmult[2 * MRL_MAXLAYERS + 3] = {0};
+  int nt = pol->lr_off ? MRL_POLICY_NTENSOR(pol) : 0;
   for (int s = k - 1; s >= 0; s--) {
-    mrl_inner_step_jacobian(cfg, pol, ln->work, mrl_inner_lr(cfg, s), ln->thetas + (size_t)s * n,
-                            ln->saved[s], g, ln->scratch);
+    const double* before = ln->thetas + (size_t)s * n;
+    const double* after = before + n;
+    for (int j = 0; j < nt; j++) {
+      int off, len;
+      mrl_policy_tensor(pol, j, &off, &len);
+      for (int i = off; i < off + len; i++) dmult[j] += g[i] * (after[i] - before[i]);
+    }
+    mrl_inner_step_jacobian(cfg, pol, ln->work, mrl_inner_lr(cfg, s), before, ln->saved[s], 1, g,
+                            ln->scratch);
   }
+  for (int j = 0; j < nt; j++) g[pol->lr_off + j] = dmult[j];
 }

@@ -185,6 +185,8 @@ typedef struct {
     int ppo_epochs;       // inner.ppo_epochs: PPO passes over the batch per inner step
     int ppo_minibatches;  // inner.ppo_minibatches: PPO minibatches per pass
     int resample;         // inner.resample:   bool; false: steps 1..k-1 redraw step 0's streams
+    int learn_lr;         // inner.learn_lr:   bool; a learned step multiplier per tensor (maml)
+    double learn_lr_step;  // inner.learn_lr_step: Adam step size of the log-multipliers
   } inner;
 
   struct {
@@ -368,6 +370,7 @@ typedef struct {
   double output_init;  // the output layer's weights start at this times Glorot's
   int obs_norm;        // 1: observation statistics at norm_off
   int norm_off;        // offset of the observation statistics (obs_norm)
+  int lr_off;          // inner.learn_lr: offset of the step-size block (0: none)
   // rl.entropy_coef, carried here so that every policy-gradient loss (VPG,
   // PPO's clipped surrogate, TRPO's surrogate) subtracts the same bonus
   double entropy_coef;
@@ -431,6 +434,32 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
 
 // Length of the per-batch observation statistics of mrl_obs_stats.
 #define MRL_OBS_STATS_LEN(nobs) (2 * (nobs) + 1)
+
+// inner.learn_lr (Meta-SGD's idea with one rate per tensor, as in MAML++):
+// the vector ends with a block at lr_off: one log-multiplier per parameter
+// tensor (each layer's W, each layer's b, the log-std, in that order; the
+// inner SGD step of tensor j is lr * exp(entry j)), then their Adam moments m
+// and v and its step count. No policy gradient touches the block (its entries
+// stay 0): the meta-gradient fills the multipliers' entries and
+// mrl_policy_lr_meta_step steps them, so checkpoints, eval, view and record
+// adapt with the multipliers trained.
+#define MRL_POLICY_NTENSOR(pol) (2 * (pol)->nlayer + 1)
+#define MRL_LR_BLOCK_LEN(ntensor) (3 * (ntensor) + 1)
+
+// The slice [*off, *off + *len) of tensor j (0 <= j < MRL_POLICY_NTENSOR).
+void mrl_policy_tensor(const mrlPolicy* pol, int j, int* off, int* len);
+
+// The inner step's update: y -= c * exp(params[lr_off + j]) * x on each
+// tensor j with inner.learn_lr, else y -= c * x over the whole vector. params
+// only supplies the multipliers and may be y itself (the block is not written).
+void mrl_policy_inner_axpy(const mrlPolicy* pol, const double* params, double c, const double* x,
+                           double* y);
+
+// One Adam step of size `step` on the log-multipliers of params along the
+// multiplier entries of grad (a mean meta-gradient), with the moments kept in
+// params; then zeroes grad's whole block, so the outer step proper moves
+// nothing there. A no-op without inner.learn_lr.
+void mrl_policy_lr_meta_step(const mrlPolicy* pol, double step, double* params, double* grad);
 
 // Merge observation statistics (count, mean (nobs), sum of squared deviations
 // (nobs), as mrl_obs_stats writes them) into the running statistics of params
@@ -857,19 +886,25 @@ double mrl_combo_weight(mrlComboMode mode, int s, int k);
 // each H_s v by mrl_inner_step_jacobian (central differences of gradients of
 // L_s at theta_s +- h v/|v|, h = outer.hvp_step; with outer.hvp_freeze_relu
 // both gradients use the ReLU pattern of the first, so H_s is the Hessian
-// automatic differentiation gives, ReLU'' = 0). Writes g (nparam); uses
-// ln->work and ln->scratch. Memory O(nparam); cost 2k + 1 gradients.
+// automatic differentiation gives, ReLU'' = 0). With inner.learn_lr, lr_s is
+// per tensor (times its multiplier) and g's multiplier entries get the exact
+// dL_q/d(log-multiplier j) = sum_s (grad of L_q at theta_{s+1}) . (theta_{s+1}
+// - theta_s) over tensor j. Writes g (nparam); uses ln->work and ln->scratch.
+// Memory O(nparam); cost 2k + 1 gradients.
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 
-// v <- (I - lr H) v, the Jacobian of one inner SGD step theta - lr grad L(theta)
-// applied to v: H the Hessian of the loss of batch b at theta, by a central
-// difference of two gradients at theta +- h v/|v| (h = outer.hvp_step). With
+// v <- J v (transpose 0) or J^T v (1), J = I - lr M H the Jacobian of one
+// inner SGD step theta - lr M grad L(theta): H the Hessian of the loss of
+// batch b at theta, M = I, or with inner.learn_lr the diagonal of the
+// multipliers read from theta (then J^T v = v - lr H M v: reverse mode must
+// ask for the transpose). H u is a central difference of two gradients at
+// theta +- h u/|u| (h = outer.hvp_step). With
 // outer.hvp_freeze_relu the second gradient reuses the first one's ReLU
 // pattern (work->freeze_pattern is set for it and cleared after). v = 0 is
 // left as it is. scratch: (3, nparam); work's last forward is overwritten.
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
-                             double lr, const double* theta, const mrlBatch* b, double* v,
-                             double* scratch);
+                             double lr, const double* theta, const mrlBatch* b, int transpose,
+                             double* v, double* scratch);
 
 //----------------------------------- threads --------------------------------
 

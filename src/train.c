@@ -407,6 +407,9 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       memcpy(keep_m, tr->outer.m, sizeof(double) * n);
       memcpy(keep_v, tr->outer.v, sizeof(double) * n);
     }
+    // inner.learn_lr: the step-size multipliers take their own Adam step and
+    // leave zeros to the step below (a trust region's curvature has none there)
+    mrl_policy_lr_meta_step(&tr->pol, cfg->inner.learn_lr_step, tr->phi, tr->mean_result);
     if (!uses_outer_optim(cfg)) {
       step = reptile_eps(cfg, tr->iteration);
       for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];

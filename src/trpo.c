@@ -138,15 +138,15 @@ void mrl_trust_load(mrlTrustSet* ts, const mrlConfig* cfg, int k, mrlBatch* cons
   }
 }
 
-// theta = theta_k(p): the k inner SGD steps from p on the stored batches.
+// theta = theta_k(p): the k inner SGD steps from p on the stored batches
+// (with p's multipliers under inner.learn_lr: the TRPO step leaves them).
 static void adapt_from(const mrlTrustSet* ts, mrlPolicyWork* work, const double* p, double* theta,
                        double* grad) {
   int n = ts->pol->nparam;
   memcpy(theta, p, sizeof(double) * n);
   for (int s = 0; s < ts->k; s++) {
     mrl_loss_grad(ts->pol, theta, work, ts->batches[s], grad);
-    double lr = mrl_inner_lr(ts->cfg, s);
-    for (int i = 0; i < n; i++) theta[i] -= lr * grad[i];
+    mrl_policy_inner_axpy(ts->pol, theta, mrl_inner_lr(ts->cfg, s), grad, theta);
   }
 }
 
@@ -198,12 +198,12 @@ void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* wor
   memcpy(u, v, sizeof(double) * n);
   for (int s = 0; s < ts->k; s++) {
     mrl_inner_step_jacobian(cfg, pol, work, mrl_inner_lr(cfg, s), ts->thetas + (size_t)s * n,
-                            ts->cg_support[s], u, hvp_scratch);
+                            ts->cg_support[s], 0, u, hvp_scratch);
   }
   fisher_product(ts, work, ts->thetas + (size_t)ts->k * n, u, out, probe);
   for (int s = ts->k - 1; s >= 0; s--) {
     mrl_inner_step_jacobian(cfg, pol, work, mrl_inner_lr(cfg, s), ts->thetas + (size_t)s * n,
-                            ts->cg_support[s], out, hvp_scratch);
+                            ts->cg_support[s], 1, out, hvp_scratch);
   }
 }
 

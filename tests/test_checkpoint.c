@@ -244,6 +244,30 @@ Test(checkpoint, obs_norm_mismatch_is_refused_with_the_key_to_set) {
   load_fails(&pol, path, "saved with policy.obs_norm");
 }
 
+// The same for the step-size block of inner.learn_lr.
+Test(checkpoint, learn_lr_mismatch_is_refused_with_the_key_to_set) {
+  char path[512], err[MRL_ERRLEN];
+  path_of(path, "a.ckpt");
+  save_ok(path);  // pol: no learned step sizes
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 16;
+  cfg.policy.hidden[1] = 8;
+  cfg.inner.learn_lr = 1;
+  mrlPolicy rated;
+  mrl_policy_setup(&rated, &cfg, 3, 2);
+  cr_assert_eq(rated.nparam, pol.nparam + MRL_LR_BLOCK_LEN(7));  // 3 layers: 7 tensors
+  load_fails(&rated, path, "saved without inner.learn_lr");
+  static double with[2048];
+  mrlRng rng;
+  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&rated, &rng, with);
+  path_of(path, "b.ckpt");
+  cr_assert_eq(mrl_checkpoint_save(path, &rated, with, 3, err, sizeof(err)), 0, "%s", err);
+  load_fails(&pol, path, "saved with inner.learn_lr");
+}
+
 // rl.vf_shared's value network rides in the same file: back bit for bit,
 // refused when its size differs from the config's or a number is not finite.
 Test(checkpoint, value_network_round_trips_and_mismatches_are_refused) {

@@ -1089,6 +1089,15 @@ Test(config, check_algorithm_combinations) {
   c.outer.optim = MRL_OPT_ADAM;  // as a gradient, eps does not matter
   c.outer.eps_start = c.outer.eps_end = 0;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+
+  mrl_config_default(&c);  // learned step sizes need maml's meta-gradient
+  c.inner.learn_lr = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_str_eq(err,
+                   "inner.learn_lr learns the step sizes through maml's meta-gradient: set "
+                   "outer.algo=maml or inner.learn_lr=false");
+  c.outer.algo = MRL_OUTER_MAML;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 }
 
 Test(config, check_env_name_is_a_known_family) {

@@ -23,12 +23,20 @@ static double replay(const mrlConfig* cfg, mrlLearner* ln, int k, const double* 
   memcpy(theta, phi, sizeof(double) * n);
   for (int s = 0; s < k; s++) {
     mrl_loss_grad(ln->pol, theta, ln->work, ln->saved[s], grad);
-    for (int i = 0; i < n; i++) theta[i] -= mrl_inner_lr(cfg, s) * grad[i];
+    // per tensor, times theta's multipliers, with inner.learn_lr
+    for (int j = 0; j < MRL_POLICY_NTENSOR(ln->pol); j++) {
+      int off, len;
+      mrl_policy_tensor(ln->pol, j, &off, &len);
+      double lr = mrl_inner_lr(cfg, s) * (ln->pol->lr_off ? exp(theta[ln->pol->lr_off + j]) : 1);
+      for (int i = off; i < off + len; i++) theta[i] -= lr * grad[i];
+    }
   }
   return mrl_loss_grad(ln->pol, theta, ln->work, ln->saved[k], grad);
 }
 
-static void check_meta_grad(mrlConfig* cfg, int k, double rel_tol) {
+// only_rates: directions in the step-size multipliers of inner.learn_lr alone
+// (among all the parameters their few entries would weigh next to nothing).
+static void check_meta_grad_in(mrlConfig* cfg, int k, double rel_tol, int only_rates) {
   openblas_set_num_threads(1);
   char err[MRL_ERRLEN];
   mrlFamily* fam = mrl_family_make(cfg, err, sizeof(err));
@@ -44,6 +52,11 @@ static void check_meta_grad(mrlConfig* cfg, int k, double rel_tol) {
   mrl_policy_init(&pol, &rng, phi);
   // a non-trivial output layer, so that curvature matters from the start
   for (int i = 0; i < n; i++) phi[i] += 0.1 * mrl_rng_normal(&rng);
+  if (pol.lr_off) {  // multipliers away from 1, the Adam state 0 as trained
+    int nt = MRL_POLICY_NTENSOR(&pol);
+    memset(phi + pol.lr_off, 0, sizeof(double) * MRL_LR_BLOCK_LEN(nt));
+    for (int j = 0; j < nt; j++) phi[pol.lr_off + j] = 0.3 * mrl_rng_normal(&rng);
+  }
   mrlLearner* ln = mrl_learner_make(cfg, fam, &pol, cfg->inner.episodes);
   mrl_learner_keep(ln, k + 1, 0);
   double task[8], returns[16];
@@ -57,7 +70,8 @@ static void check_meta_grad(mrlConfig* cfg, int k, double rel_tol) {
   for (int trial = 0; trial < 4; trial++) {
     double norm = 0;
     for (int i = 0; i < n; i++) {
-      dir[i] = mrl_rng_normal(&rng);
+      int rate = pol.lr_off && i >= pol.lr_off && i < pol.lr_off + MRL_POLICY_NTENSOR(&pol);
+      dir[i] = only_rates && !rate ? 0 : mrl_rng_normal(&rng);
       norm += dir[i] * dir[i];
     }
     for (int i = 0; i < n; i++) dir[i] /= sqrt(norm);
@@ -86,6 +100,10 @@ static void check_meta_grad(mrlConfig* cfg, int k, double rel_tol) {
   free(phi);
 }
 
+static void check_meta_grad(mrlConfig* cfg, int k, double rel_tol) {
+  check_meta_grad_in(cfg, k, rel_tol, 0);
+}
+
 // Sine regression, a (16, 16) network, 10 points per step, MAML.
 static void sine_config(mrlConfig* cfg) {
   mrl_config_default(cfg);
@@ -94,6 +112,18 @@ static void sine_config(mrlConfig* cfg) {
   cfg->policy.hidden[0] = cfg->policy.hidden[1] = 16;
   cfg->inner.lr = 0.05;
   cfg->inner.episodes = 10;
+  cfg->outer.algo = MRL_OUTER_MAML;
+}
+
+// point_nav, a (16, 16) network, 5 episodes of 20 steps per step, MAML.
+static void point_nav_config(mrlConfig* cfg) {
+  mrl_config_default(cfg);
+  cfg->policy.nhidden = 2;
+  cfg->policy.hidden[0] = cfg->policy.hidden[1] = 16;
+  cfg->policy.init_log_std = -1;
+  cfg->env.horizon = 20;
+  cfg->inner.lr = 0.5;
+  cfg->inner.episodes = 5;
   cfg->outer.algo = MRL_OUTER_MAML;
 }
 
@@ -112,16 +142,23 @@ Test(maml, meta_gradient_matches_finite_differences_with_later_lr) {
   check_meta_grad(&cfg, 3, 1e-5);
 }
 
+// inner.learn_lr: the multipliers' entries of the meta-gradient, alone and
+// with every parameter, on the exact loss (sine) and the surrogate (point_nav)
+Test(maml, learned_step_sizes_meta_gradient_matches_finite_differences) {
+  mrlConfig cfg;
+  sine_config(&cfg);
+  cfg.inner.learn_lr = 1;
+  cfg.inner.later_lr = 0.02;
+  check_meta_grad_in(&cfg, 3, 1e-5, 1);
+  check_meta_grad_in(&cfg, 3, 1e-5, 0);
+  point_nav_config(&cfg);
+  cfg.inner.learn_lr = 1;
+  check_meta_grad_in(&cfg, 2, 1e-5, 1);
+}
+
 Test(maml, meta_gradient_matches_finite_differences_point_nav) {
   mrlConfig cfg;
-  mrl_config_default(&cfg);
-  cfg.policy.nhidden = 2;
-  cfg.policy.hidden[0] = cfg.policy.hidden[1] = 16;
-  cfg.policy.init_log_std = -1;
-  cfg.env.horizon = 20;
-  cfg.inner.lr = 0.5;
-  cfg.inner.episodes = 5;
-  cfg.outer.algo = MRL_OUTER_MAML;
+  point_nav_config(&cfg);
   check_meta_grad(&cfg, 2, 1e-5);
 }
 
@@ -160,7 +197,8 @@ static double relu_hvp_spread(int freeze, double h, double h_ref) {
   for (int t = 0; t < 2; t++) {  // (I - 1 H) v gives H v = v - result
     cfg.outer.hvp_step = steps[t];
     memcpy(out[t], v, sizeof(double) * n);
-    mrl_inner_step_jacobian(&cfg, &pol, ln->work, 1.0, ln->thetas, ln->saved[0], out[t], scratch);
+    mrl_inner_step_jacobian(&cfg, &pol, ln->work, 1.0, ln->thetas, ln->saved[0], 0, out[t],
+                            scratch);
     for (int i = 0; i < n; i++) out[t][i] = v[i] - out[t][i];
   }
   double diff = 0, norm = 0;

@@ -68,7 +68,7 @@ static void run(mrlTrainer* tr, int iterations) {
   }
 }
 
-static void check_trainer_resume(mrlOuterAlgo algo, int adam, int vf_shared) {
+static void check_trainer_resume(mrlOuterAlgo algo, int adam, int vf_shared, int learn_lr) {
   mrlConfig cfg;
   small_config(&cfg, algo);
   if (!adam) cfg.outer.optim = MRL_OPT_TRPO;
@@ -76,6 +76,7 @@ static void check_trainer_resume(mrlOuterAlgo algo, int adam, int vf_shared) {
     cfg.rl.baseline = MRL_BASELINE_MLP;
     cfg.rl.vf_shared = 1;
   }
+  cfg.inner.learn_lr = learn_lr;
   char err[MRL_ERRLEN], path[512];
   snprintf(path, sizeof(path), "%s/mid.ckpt", dir);
   mrlTrainer* a = make(&cfg);
@@ -105,6 +106,21 @@ static void check_trainer_resume(mrlOuterAlgo algo, int adam, int vf_shared) {
     mrlOptim* od = mrl_trainer_outer_optim(d);
     cr_assert_eq(mrl_trainer_restore(d, path, err, sizeof(err)), 0, "%s", err);
     mrl_optim_reset(od);
+    run(d, 3);
+    cr_assert_neq(memcmp(mrl_trainer_params(a), mrl_trainer_params(d), sizeof(double) * n), 0);
+    mrl_trainer_free(d);
+  }
+  // inner.learn_lr: the multipliers moved, and their Adam moments, saved in
+  // the vector, are what makes the resumed steps the same (zeroed, they differ)
+  if (learn_lr) {
+    const mrlPolicy* pol = mrl_trainer_policy(a);
+    int nt = MRL_POLICY_NTENSOR(pol);
+    const double* rates = mrl_trainer_params(a) + pol->lr_off;
+    for (int j = 0; j < nt; j++) cr_assert_neq(rates[j], 0, "multiplier %d never moved", j);
+    cr_assert_eq(rates[3 * nt], 6, "Adam steps of the multipliers: %g", rates[3 * nt]);
+    mrlTrainer* d = make(&cfg);
+    cr_assert_eq(mrl_trainer_restore(d, path, err, sizeof(err)), 0, "%s", err);
+    memset(mrl_trainer_params(d) + pol->lr_off + nt, 0, sizeof(double) * 2 * nt);
     run(d, 3);
     cr_assert_neq(memcmp(mrl_trainer_params(a), mrl_trainer_params(d), sizeof(double) * n), 0);
     mrl_trainer_free(d);
@@ -141,19 +157,23 @@ static void check_trainer_resume(mrlOuterAlgo algo, int adam, int vf_shared) {
 }
 
 Test(resume, trainer_bit_identical_fomaml_adam) {
-  check_trainer_resume(MRL_OUTER_FOMAML, 1, 0);
+  check_trainer_resume(MRL_OUTER_FOMAML, 1, 0, 0);
 }
 
 Test(resume, trainer_bit_identical_maml_trpo) {
-  check_trainer_resume(MRL_OUTER_MAML, 0, 0);
+  check_trainer_resume(MRL_OUTER_MAML, 0, 0, 0);
+}
+
+Test(resume, trainer_bit_identical_maml_trpo_learned_step_sizes) {
+  check_trainer_resume(MRL_OUTER_MAML, 0, 0, 1);
 }
 
 Test(resume, trainer_bit_identical_reptile) {
-  check_trainer_resume(MRL_OUTER_REPTILE, 1, 0);
+  check_trainer_resume(MRL_OUTER_REPTILE, 1, 0, 0);
 }
 
 Test(resume, trainer_bit_identical_shared_value) {
-  check_trainer_resume(MRL_OUTER_FOMAML, 1, 1);
+  check_trainer_resume(MRL_OUTER_FOMAML, 1, 1, 0);
 }
 
 static char* slurp(const char* path, long* len) {
