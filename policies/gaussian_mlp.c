@@ -119,21 +119,20 @@ void mrl_policy_inner_axpy(const mrlPolicy* pol, const double* params, double c,
 
 // Adam as in optim.c (beta 0.9, 0.999, epsilon 1e-8, bias correction folded
 // into the step), its state in the block: a resumed run takes the same steps.
-void mrl_policy_lr_meta_step(const mrlPolicy* pol, double step, double* params, double* grad) {
+void mrl_policy_lr_meta_step(const mrlPolicy* pol, double step, double* params,
+                             const double* dmult) {
   if (!pol->lr_off) return;
   int nt = MRL_POLICY_NTENSOR(pol);
   double* mult = params + pol->lr_off;
   double *m = mult + nt, *v = mult + 2 * nt, *t = mult + 3 * nt;
-  const double* g = grad + pol->lr_off;
   *t += 1;
   double c1 = 1.0 - pow(0.9, *t), c2 = 1.0 - pow(0.999, *t);
   double a = step * sqrt(c2) / c1;
   for (int j = 0; j < nt; j++) {
-    m[j] = 0.9 * m[j] + 0.1 * g[j];
-    v[j] = 0.999 * v[j] + 0.001 * g[j] * g[j];
+    m[j] = 0.9 * m[j] + 0.1 * dmult[j];
+    v[j] = 0.999 * v[j] + 0.001 * dmult[j] * dmult[j];
     mult[j] -= a * m[j] / (sqrt(v[j]) + 1e-8);
   }
-  memset(grad + pol->lr_off, 0, sizeof(double) * MRL_LR_BLOCK_LEN(nt));
 }
 
 mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {

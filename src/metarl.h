@@ -440,8 +440,9 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
 // tensor (each layer's W, each layer's b, the log-std, in that order; the
 // inner SGD step of tensor j is lr * exp(entry j)), then their Adam moments m
 // and v and its step count. No policy gradient touches the block (its entries
-// stay 0): the meta-gradient fills the multipliers' entries and
-// mrl_policy_lr_meta_step steps them, so checkpoints, eval, view and record
+// stay 0): the meta-gradient fills the multipliers' entries, which the
+// trainer takes out of the outer step's gradient and gives to
+// mrl_policy_lr_meta_step after that step, so checkpoints, eval, view and record
 // adapt with the multipliers trained.
 #define MRL_POLICY_NTENSOR(pol) (2 * (pol)->nlayer + 1)
 #define MRL_LR_BLOCK_LEN(ntensor) (3 * (ntensor) + 1)
@@ -455,11 +456,12 @@ void mrl_policy_tensor(const mrlPolicy* pol, int j, int* off, int* len);
 void mrl_policy_inner_axpy(const mrlPolicy* pol, const double* params, double c, const double* x,
                            double* y);
 
-// One Adam step of size `step` on the log-multipliers of params along the
-// multiplier entries of grad (a mean meta-gradient), with the moments kept in
-// params; then zeroes grad's whole block, so the outer step proper moves
-// nothing there. A no-op without inner.learn_lr.
-void mrl_policy_lr_meta_step(const mrlPolicy* pol, double step, double* params, double* grad);
+// One Adam step of size `step` on the log-multipliers of params along dmult
+// (MRL_POLICY_NTENSOR entries: the multipliers' part of a mean
+// meta-gradient), with the moments kept in params. A no-op without
+// inner.learn_lr.
+void mrl_policy_lr_meta_step(const mrlPolicy* pol, double step, double* params,
+                             const double* dmult);
 
 // Merge observation statistics (count, mean (nobs), sum of squared deviations
 // (nobs), as mrl_obs_stats writes them) into the running statistics of params

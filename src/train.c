@@ -407,9 +407,15 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       memcpy(keep_m, tr->outer.m, sizeof(double) * n);
       memcpy(keep_v, tr->outer.v, sizeof(double) * n);
     }
-    // inner.learn_lr: the step-size multipliers take their own Adam step and
-    // leave zeros to the step below (a trust region's curvature has none there)
-    mrl_policy_lr_meta_step(&tr->pol, cfg->inner.learn_lr_step, tr->phi, tr->mean_result);
+    // inner.learn_lr: the multipliers' gradient is set aside for their own
+    // Adam step after the outer step, which must leave them (TRPO's trust
+    // sets hold the inner steps taken with them; its curvature has none there)
+    double dmult[2 * MRL_MAXLAYERS + 3];
+    int nt = tr->pol.lr_off ? MRL_POLICY_NTENSOR(&tr->pol) : 0;
+    for (int j = 0; j < nt; j++) {
+      dmult[j] = tr->mean_result[tr->pol.lr_off + j];
+      tr->mean_result[tr->pol.lr_off + j] = 0;
+    }
     if (!uses_outer_optim(cfg)) {
       step = reptile_eps(cfg, tr->iteration);
       for (int i = 0; i < n; i++) tr->phi[i] += step * tr->mean_result[i];
@@ -437,6 +443,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       step = cfg->outer.lr;
       mrl_optim_step(&tr->outer, tr->phi, tr->mean_result, step);
     }
+    if (nt) mrl_policy_lr_meta_step(&tr->pol, cfg->inner.learn_lr_step, tr->phi, dmult);
     // Adam's second moment squares the gradient and can overflow where phi
     // does not: such a state would freeze phi and could not be checkpointed
     for (int i = 0; i < n && finite; i++) {
