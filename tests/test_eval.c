@@ -268,6 +268,30 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   cr_assert_not_null(strstr(text, "{\"name\": \"random\", \"algo\": \"random\""), "%s", text);
 }
 
+// Evaluate run `other` (labelled `name`) compared from run `base`, then on
+// its own: it must score the same, task by task and step by step.
+static void compared_scores_as_alone(const char* base, const char* other, const char* name) {
+  char err[MRL_ERRLEN], csv[4200];
+  const char* list[] = {other};
+  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, list, 0, 1};
+  cr_assert_eq(mrl_eval_run(base, &opt, NULL, err, sizeof(err)), 0, "%s", err);
+  double compared[2][6], alone[2][6];
+  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", base);
+  for (int s = 0; s < 2; s++) {
+    cr_assert_eq(returns_at(csv, name, s, compared[s], NULL, NULL), 6);
+  }
+  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0, 1};
+  cr_assert_eq(mrl_eval_run(other, &own, NULL, err, sizeof(err)), 0, "%s", err);
+  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", other);
+  for (int s = 0; s < 2; s++) {
+    cr_assert_eq(returns_at(csv, name, s, alone[s], NULL, NULL), 6);
+    for (int j = 0; j < 6; j++) {
+      cr_assert_eq(compared[s][j], alone[s][j], "task %d step %d: %.17g compared, %.17g alone", j,
+                   s, compared[s][j], alone[s][j]);
+    }
+  }
+}
+
 // A compared run trained on another observation (here the oracle's,
 // env.obs_task) is evaluated with its own: in the comparison it scores, task
 // by task and step by step, what it scores evaluated on its own -- the same
@@ -277,30 +301,29 @@ Test(eval, a_compared_run_keeps_its_own_observation, .init = setup, .fini = tear
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.iterations = 3;
-  char blind[4096], oracle[4096], err[MRL_ERRLEN], csv[4200];
+  char blind[4096], oracle[4096];
   train_run(&cfg, "blind", blind, sizeof(blind));
   cfg.outer.algo = MRL_OUTER_JOINT;
   cfg.env.obs_task = 1;
   train_run(&cfg, "oracle", oracle, sizeof(oracle));
+  compared_scores_as_alone(blind, oracle, "oracle");
+}
 
-  const char* other[] = {oracle};
-  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, other, 0, 1};
-  cr_assert_eq(mrl_eval_run(blind, &opt, NULL, err, sizeof(err)), 0, "%s", err);
-  double compared[2][6], alone[2][6];
-  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", blind);
-  for (int s = 0; s < 2; s++) {
-    cr_assert_eq(returns_at(csv, "oracle", s, compared[s], NULL, NULL), 6);
-  }
-  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0, 1};
-  cr_assert_eq(mrl_eval_run(oracle, &own, NULL, err, sizeof(err)), 0, "%s", err);
-  snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", oracle);
-  for (int s = 0; s < 2; s++) {
-    cr_assert_eq(returns_at(csv, "oracle", s, alone[s], NULL, NULL), 6);
-    for (int j = 0; j < 6; j++) {
-      cr_assert_eq(compared[s][j], alone[s][j], "task %d step %d: %.17g compared, %.17g alone", j,
-                   s, compared[s][j], alone[s][j]);
-    }
-  }
+// The same for a run with learned inner step sizes (inner.learn_lr): compared
+// from a run without them, it adapts with its own multipliers.
+Test(eval, a_compared_run_keeps_its_learned_step_sizes, .init = setup, .fini = teardown,
+     .timeout = 300) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.iterations = 3;
+  char plain[4096], rated[4096];
+  train_run(&cfg, "plain", plain, sizeof(plain));
+  cfg.outer.algo = MRL_OUTER_MAML;
+  cfg.outer.optim = MRL_OPT_TRPO;
+  cfg.inner.learn_lr = 1;
+  cfg.inner.learn_lr_step = 0.1;
+  train_run(&cfg, "rated", rated, sizeof(rated));
+  compared_scores_as_alone(plain, rated, "rated");
 }
 
 // Statistics and the meta-test read the parameters and never write them.
