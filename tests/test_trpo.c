@@ -29,6 +29,7 @@ static int ok[NTASK] = {1, 1, 1};
 static double phi[4096], g[4096];
 static int k_inner;
 static double entropy_coef;  // rl.entropy_coef of the next setup
+static int learn_lr;         // inner.learn_lr of the next setup (multipliers away from 1)
 
 // NTASK tasks adapted from phi with k inner steps, their trust sets over
 // theta_k(phi'), and g, the mean of their meta-gradients (k = 0: the policy
@@ -45,12 +46,16 @@ static void setup_k(int k) {
   cfg.inner.episodes = 6;
   cfg.inner.lr = 0.3;  // a large step, so that its Jacobian matters
   cfg.rl.entropy_coef = entropy_coef;
+  cfg.inner.learn_lr = learn_lr;
   fam = mrl_family_make(&cfg, err, sizeof(err));
   cr_assert_not_null(fam, "%s", err);
   mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
   mrlRng rng;
   mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
   mrl_policy_init(&pol, &rng, phi);
+  for (int j = 0; learn_lr && j < MRL_POLICY_NTENSOR(&pol); j++) {
+    phi[pol.lr_off + j] = 0.5 * mrl_rng_normal(&rng);
+  }
   memset(g, 0, sizeof(g));
   for (int j = 0; j < NTASK; j++) {
     ln[j] = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
@@ -88,7 +93,12 @@ static void replay(int j, const double* p, double* theta) {
   memcpy(theta, p, sizeof(double) * pol.nparam);
   for (int s = 0; s < k_inner; s++) {
     mrl_loss_grad(&pol, theta, ln[j]->work, ln[j]->saved[s], grad);
-    for (int i = 0; i < pol.nparam; i++) theta[i] -= cfg.inner.lr * grad[i];
+    for (int t = 0; t < MRL_POLICY_NTENSOR(&pol); t++) {  // times theta's multipliers
+      int off, len;
+      mrl_policy_tensor(&pol, t, &off, &len);
+      double lr = cfg.inner.lr * (pol.lr_off ? exp(theta[pol.lr_off + t]) : 1);
+      for (int i = off; i < off + len; i++) theta[i] -= lr * grad[i];
+    }
   }
 }
 
@@ -132,25 +142,39 @@ static double mean_surrogate(const double* p) {
   return total / NTASK;
 }
 
-static void random_direction(uint64_t seed, double* v) {
+// A random direction; with inner.learn_lr, none in the multipliers' Adam
+// state, and none in the multipliers themselves unless with_rates (they are
+// outside the trust region: the products have no curvature there).
+static void random_direction_in(uint64_t seed, double* v, int with_rates) {
   mrlRng rng;
   mrl_rng_init(&rng, seed, MRL_RNG_EVAL, 0, 0, 0);
   for (int i = 0; i < pol.nparam; i++) v[i] = mrl_rng_normal(&rng);
+  if (pol.lr_off) {
+    int from = pol.lr_off + (with_rates ? MRL_POLICY_NTENSOR(&pol) : 0);
+    for (int i = from; i < pol.nparam; i++) v[i] = 0;
+  }
+}
+
+static void random_direction(uint64_t seed, double* v) {
+  random_direction_in(seed, v, 0);
 }
 
 // The step over the three sets, its KL recomputed here, for several bounds.
 static void check_step(int check_surrogate) {
   mrlPool* pool = mrl_pool_make(2);
   mrlPolicyWork* work[2] = {ln[0]->work, ln[1]->work};
-  static double p[4096];
+  static double p[4096], gstep[4096];
   const double bounds[] = {1e-4, 1e-2, 5e-2};
   double surr0 = mean_surrogate(phi);
+  // inner.learn_lr: the trainer steps the multipliers apart and gives TRPO zeros there
+  memcpy(gstep, g, sizeof(double) * pol.nparam);
+  for (int i = pol.lr_off; pol.lr_off && i < pol.nparam; i++) gstep[i] = 0;
   for (int b = 0; b < 3; b++) {
     cfg.outer.max_kl = bounds[b];
     memcpy(p, phi, sizeof(double) * pol.nparam);
     mrlTrpoStats st;
     double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NTASK, 0, NTASK, check_surrogate, work, pool,
-                                 p, g, &st);
+                                 p, gstep, &st);
     double kl = mean_kl(phi, p);
     cr_log_info(
         "k %d max_kl %g: scale %g, KL %.6g (reported %.6g), surrogate %.6g -> %.6g, "
@@ -170,7 +194,7 @@ static void check_step(int check_surrogate) {
     }
     // a descent direction: the linearized loss goes down
     double lin = 0;
-    for (int i = 0; i < pol.nparam; i++) lin += g[i] * (p[i] - phi[i]);
+    for (int i = 0; i < pol.nparam; i++) lin += gstep[i] * (p[i] - phi[i]);
     cr_assert(lin < 0);
   }
   mrl_pool_free(pool);
@@ -237,7 +261,7 @@ Test(trpo_adapted, product_symmetric_positive) {
 
 // v' (J^T F J) v against 2 KL(phi + e v) / e^2 (KL and its gradient vanish at
 // phi, so the KL is quadratic to third order), with the KL recomputed here.
-Test(trpo_adapted, product_is_the_kl_hessian) {
+static void check_kl_hessian(void) {
   int n = pol.nparam;
   static double v[4096], hv[4096], hv_j[4096], p[4096];
   for (int trial = 0; trial < 3; trial++) {
@@ -271,13 +295,17 @@ Test(trpo_adapted, product_is_the_kl_hessian) {
   }
 }
 
+Test(trpo_adapted, product_is_the_kl_hessian) {
+  check_kl_hessian();
+}
+
 // d/de surrogate(phi + e v) at 0 is g . v: the surrogate is the objective
 // whose gradient the MAML meta-gradient is.
 static void check_surrogate_slope(void) {
   int n = pol.nparam;
   static double v[4096], p[4096];
   for (int trial = 0; trial < 3; trial++) {
-    random_direction(30 + trial, v);
+    random_direction_in(30 + trial, v, 1);
     double e = 1e-4, gv = 0;
     for (int i = 0; i < n; i++) gv += g[i] * v[i];
     for (int i = 0; i < n; i++) p[i] = phi[i] + e * v[i];
@@ -339,3 +367,32 @@ Test(trpo_adapted, subsampled_products) {
   check_product_symmetric_positive();
   check_step(1);
 }
+
+// inner.learn_lr: the inner step per tensor, times multipliers away from 1.
+// The forward products apply J = I - lr M H and the backward ones J^T =
+// I - lr H M; mixing them up breaks the symmetry and the KL's Hessian. The
+// surrogate's slope along the multipliers too is the meta-gradient's.
+static void setup1_rates(void) {
+  learn_lr = 1;
+  setup_k(1);
+  learn_lr = 0;
+}
+
+TestSuite(trpo_rates, .init = setup1_rates, .fini = teardown);
+
+Test(trpo_rates, product_symmetric_positive) {
+  check_product_symmetric_positive();
+}
+
+Test(trpo_rates, product_is_the_kl_hessian) {
+  check_kl_hessian();
+}
+
+Test(trpo_rates, surrogate_slope_is_the_meta_gradient) {
+  check_surrogate_slope();
+}
+
+Test(trpo_rates, step_respects_kl_bound_and_improves) {
+  check_step(1);
+}
+
