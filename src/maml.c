@@ -80,7 +80,7 @@ void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g) 
   // g is the gradient at theta_{s+1} before step s's Jacobian is applied. The
   // sums wait in dmult until the end: the products' probes read |g| and must
   // not see them
-  double dmult[2 * MRL_MAXLAYERS + 3] = {0};
+  double dmult[MRL_MAX_NTENSOR] = {0};
   int nt = pol->lr_off ? MRL_POLICY_NTENSOR(pol) : 0;
   for (int s = k - 1; s >= 0; s--) {
     const double* before = ln->thetas + (size_t)s * n;

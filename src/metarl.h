@@ -445,6 +445,7 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
 // mrl_policy_lr_meta_step after that step, so checkpoints, eval, view and record
 // adapt with the multipliers trained.
 #define MRL_POLICY_NTENSOR(pol) (2 * (pol)->nlayer + 1)
+#define MRL_MAX_NTENSOR (2 * (MRL_MAXLAYERS + 1) + 1)
 #define MRL_LR_BLOCK_LEN(ntensor) (3 * (ntensor) + 1)
 
 // The slice [*off, *off + *len) of tensor j (0 <= j < MRL_POLICY_NTENSOR).

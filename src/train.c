@@ -410,7 +410,7 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
     // inner.learn_lr: the multipliers' gradient is set aside for their own
     // Adam step after the outer step, which must leave them (TRPO's trust
     // sets hold the inner steps taken with them; its curvature has none there)
-    double dmult[2 * MRL_MAXLAYERS + 3];
+    double dmult[MRL_MAX_NTENSOR];
     int nt = tr->pol.lr_off ? MRL_POLICY_NTENSOR(&tr->pol) : 0;
     for (int j = 0; j < nt; j++) {
       dmult[j] = tr->mean_result[tr->pol.lr_off + j];
