@@ -143,6 +143,20 @@ int mrl_baseline_fit_predict(mrlBaseline* bl, mrlBatch* b) {
   return ok ? 0 : -1;
 }
 
+int mrl_baseline_predict_fit(mrlBaseline* bl, mrlBatch* b) {
+  fit_features(bl, b);
+  if (bl->have_coef) {
+    fit_predict(bl, b);
+  } else {
+    memset(b->baseline, 0, sizeof(double) * b->nenv * b->horizon);
+  }
+  int ok = fit_solve(bl, b);
+  bl->have_coef = ok;
+  return ok ? 0 : -1;
+}
+
+void mrl_baseline_forget(mrlBaseline* bl) { bl->have_coef = 0; }
+
 int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* b, double gamma) {
   int n = b->nenv, nobs = b->nobs, nf = bl->nfeat;
   // The value of a state must not depend on the clock when the clock's end is
@@ -241,7 +255,9 @@ int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* b) {
   memset(b->v_final, 0, sizeof(double) * b->nenv);
   mrl_returns(b, cfg->rl.gamma);
   int rc = 0;
-  if (cfg->rl.baseline == MRL_BASELINE_LINEAR) {
+  if (cfg->rl.baseline == MRL_BASELINE_LINEAR && cfg->rl.baseline_fit == MRL_FIT_PREVIOUS) {
+    rc = mrl_baseline_predict_fit(bl, b);
+  } else if (cfg->rl.baseline == MRL_BASELINE_LINEAR) {
     rc = mrl_baseline_fit_predict(bl, b);
   } else if (cfg->rl.baseline == MRL_BASELINE_MLP) {
     MRL_ASSERT(bl->vf);

@@ -90,6 +90,7 @@ const char* mrl_outer_algo_name(mrlOuterAlgo algo) {
 }
 static const char* const kCombo[] = {"last", "sum", "mean", "first", NULL};
 static const char* const kBaseline[] = {"linear", "zero", "mlp", NULL};
+static const char* const kBaselineFit[] = {"batch", "previous", NULL};
 static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};
 static const char* const kRandGroup[] = {"element", "body", NULL};
 static const char* const kVelocity[] = {"root", "com", NULL};
@@ -213,6 +214,10 @@ static const keyInfo kKeys[] = {
   ENUM_KEY("rl.baseline", rl.baseline, kBaseline, MRL_BASELINE_LINEAR,
            "value baseline of the advantages: linear (ridge regression on [o, o^2, t, t^2, t^3]), "
            "zero, or mlp (a value network fitted to each batch, rl.vf_*)"),
+  ENUM_KEY("rl.baseline_fit", rl.baseline_fit, kBaselineFit, MRL_FIT_BATCH,
+           "linear baseline: fitted on the batch whose advantages it gives (batch: ProMP, "
+           "garage), or on the previous step's batch of the same task, none for the first step "
+           "(previous: rllab's order, which the MAML code's meta-test ran)"),
   BOOL_KEY("rl.normalize_advantages", rl.normalize_advantages, 1,
            "scale advantages to mean 0, std 1 per batch"),
   BOOL_KEY("rl.bootstrap_time_limit", rl.bootstrap_time_limit, 0,
@@ -1333,6 +1338,13 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
       return mrl_error(err, errlen, "%s_low (%s) must be <= %s_high (%s)", ranges[r].name, a,
                        ranges[r].name, b);
     }
+  }
+  if (cfg->rl.baseline_fit == MRL_FIT_PREVIOUS &&
+      (cfg->rl.baseline != MRL_BASELINE_LINEAR || cfg->rl.bootstrap_time_limit)) {
+    return mrl_error(err, errlen,
+                     "rl.baseline_fit=previous keeps a linear baseline's fit for the next step: "
+                     "set rl.baseline=linear and rl.bootstrap_time_limit=false, or "
+                     "rl.baseline_fit=batch");
   }
   if (cfg->rl.bootstrap_time_limit && cfg->rl.baseline != MRL_BASELINE_LINEAR) {
     return mrl_error(err, errlen,

@@ -211,6 +211,9 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
   // every task's value network starts from the same weights: a task's
   // baseline must not depend on which tasks this worker adapted before
   if (ln->baseline->vf) mrl_value_reset(ln->baseline->vf, iteration, task_key);
+  // rl.baseline_fit previous: the first step's advantages have no baseline,
+  // whatever this worker fitted for another task
+  mrl_baseline_forget(ln->baseline);
   int combo = ln->grad_sum && cfg->outer.algo == MRL_OUTER_COMBO;
   if (combo) memset(ln->grad_sum, 0, sizeof(double) * n);
   for (int s = 0; s <= k; s++) {

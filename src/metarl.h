@@ -85,6 +85,9 @@ typedef enum {
   MRL_COMBO_FIRST      // g_1 alone: joint training
 } mrlComboMode;
 typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO, MRL_BASELINE_MLP } mrlBaselineKind;
+// Which batch the linear baseline of a batch's advantages was fitted on: that
+// batch, or the previous step's of the same task (rllab's order, none first).
+typedef enum { MRL_FIT_BATCH = 0, MRL_FIT_PREVIOUS } mrlBaselineFit;
 typedef enum {
   MRL_REWARD_FORWARD = 0,  // forward_weight * velocity along the surface
   MRL_REWARD_TARGET_VEL,   // -|velocity - task target velocity|
@@ -163,6 +166,7 @@ typedef struct {
     double gamma;                  // rl.gamma:       discount
     double gae_lambda;             // rl.gae_lambda:  GAE lambda
     mrlBaselineKind baseline;      // rl.baseline:    linear | zero | mlp
+    mrlBaselineFit baseline_fit;   // rl.baseline_fit: batch | previous
     int normalize_advantages;      // rl.normalize_advantages: bool
     int bootstrap_time_limit;      // rl.bootstrap_time_limit: bool
     double entropy_coef;           // rl.entropy_coef: weight of the entropy bonus in the PG losses
@@ -570,6 +574,7 @@ typedef struct {
   double* gram0;      // (nfeat, nfeat) F^T F before regularization
   double* rhs;        // (2, nfeat): F^T R; the features of one final state (bootstrap)
   double* coef;       // (nfeat)
+  int have_coef;      // coef holds a fit (rl.baseline_fit previous; 0: predict 0)
   mrlValueNet* vf;  // rl.baseline mlp: set by the owner (mrl_value_make), freed with bl; else NULL
 } mrlBaseline;
 
@@ -609,6 +614,16 @@ int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* batch, double gamma
 // truncated one. Optionally normalizes the
 // advantages of valid rows to mean 0 and standard deviation 1.
 void mrl_gae(mrlBatch* batch, double gamma, double lambda, int normalize);
+
+// rl.baseline_fit previous: the advantages of batch use the coefficients of
+// the previous call's fit (a zero baseline if there was none since
+// mrl_baseline_forget), then the baseline is fitted on batch for the next
+// call (returns are written first). Returns 0, or -1 if this fit failed (the
+// next call then predicts 0).
+int mrl_baseline_predict_fit(mrlBaseline* bl, mrlBatch* batch);
+
+// Drop the coefficients mrl_baseline_predict_fit keeps: its next call predicts 0.
+void mrl_baseline_forget(mrlBaseline* bl);
 
 // Everything above in order, as the config says (rl.baseline mlp: bl->vf, which
 // must be set). Returns 0, or -1 if the baseline fit failed (non-finite

@@ -139,6 +139,83 @@ Test(advantage, baseline_clips_observations) {
   mrl_batch_free(b);
 }
 
+// A batch of nenv episodes of T steps with random observations and rewards
+// (some episodes cut short), seeded by key.
+static mrlBatch* random_batch(int nenv, int T, int nobs, uint64_t key) {
+  mrlBatch* b = mrl_batch_make(nenv, T, nobs, 1);
+  mrlRng rng;
+  mrl_rng_init(&rng, 7, MRL_RNG_EVAL, key, 0, 0);
+  for (int i = 0; i < nenv; i++) b->len[i] = i % 3 == 2 ? T / 2 : T;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      for (int k = 0; k < nobs; k++) b->obs[r * nobs + k] = 2 * mrl_rng_normal(&rng);
+      b->rew[r] = b->obs[r * nobs] + 0.5 * mrl_rng_normal(&rng);
+      b->valid[r] = t < b->len[i];
+    }
+  }
+  return b;
+}
+
+// rl.baseline_fit previous: the first batch after a forget gets no baseline,
+// the next one the coefficients fitted on the first (not its own fit), and a
+// forget starts over.
+Test(advantage, previous_fit_predicts_with_the_last_batch) {
+  int nenv = 6, T = 40, nobs = 3, nf = 2 * nobs + 4;
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.rl.baseline_fit = MRL_FIT_PREVIOUS;
+  cfg.rl.gae_lambda = 0.97;
+  mrlBatch* a = random_batch(nenv, T, nobs, 1);
+  mrlBatch* b = random_batch(nenv, T, nobs, 2);
+  mrlBatch* ref = random_batch(nenv, T, nobs, 1);
+  mrlBaseline* bl = mrl_baseline_make(nobs, nenv * T);
+  mrlBaseline* own = mrl_baseline_make(nobs, nenv * T);
+  size_t rows = (size_t)nenv * T;
+
+  mrl_baseline_forget(bl);
+  cr_assert_eq(mrl_advantages(&cfg, bl, a), 0);
+  mrl_returns(ref, cfg.rl.gamma);  // the same batch with a zero baseline
+  memset(ref->baseline, 0, sizeof(double) * rows);
+  mrl_gae(ref, cfg.rl.gamma, cfg.rl.gae_lambda, 1);
+  for (size_t r = 0; r < rows; r++) {
+    cr_assert_eq(a->baseline[r], 0);
+    cr_assert_eq(a->adv[r], ref->adv[r], "row %zu", r);
+  }
+
+  cr_assert_eq(mrl_baseline_fit_predict(own, a), 0);  // a's coefficients
+  double coef_a[16];
+  memcpy(coef_a, own->coef, sizeof(double) * nf);
+  cr_assert_eq(mrl_advantages(&cfg, bl, b), 0);
+  double worst = 0, own_gap = 0;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      if (t >= b->len[i]) continue;
+      const double* o = b->obs + r * nobs;
+      double s = t / 100.0, v = coef_a[2 * nobs] * s + coef_a[2 * nobs + 1] * s * s +
+                                coef_a[2 * nobs + 2] * s * s * s + coef_a[2 * nobs + 3];
+      for (int k = 0; k < nobs; k++) v += coef_a[k] * o[k] + coef_a[nobs + k] * o[k] * o[k];
+      worst = fmax(worst, fabs(b->baseline[r] - v) / (1 + fabs(v)));
+    }
+  }
+  cr_assert(worst < 1e-12, "b's baseline is not a's fit: %g", worst);
+  double keep[6 * 40];
+  memcpy(keep, b->baseline, sizeof(double) * rows);
+  cr_assert_eq(mrl_baseline_fit_predict(own, b), 0);  // b's own fit differs
+  for (size_t r = 0; r < rows; r++) own_gap = fmax(own_gap, fabs(keep[r] - b->baseline[r]));
+  cr_assert(own_gap > 1e-3, "b's own fit is a's: the check above cannot fail");
+
+  mrl_baseline_forget(bl);
+  cr_assert_eq(mrl_advantages(&cfg, bl, b), 0);
+  for (size_t r = 0; r < rows; r++) cr_assert_eq(b->baseline[r], 0);
+  mrl_baseline_free(own);
+  mrl_baseline_free(bl);
+  mrl_batch_free(ref);
+  mrl_batch_free(b);
+  mrl_batch_free(a);
+}
+
 // A batch in which every state looks the same and every step pays 1, all
 // episodes cut by the horizon: the bootstrapped value is the infinite-horizon
 // value 1 / (1 - gamma) = 10 (the fixed point of V = mean over rows of

@@ -1098,6 +1098,17 @@ Test(config, check_algorithm_combinations) {
                    "outer.algo=maml or inner.learn_lr=false");
   c.outer.algo = MRL_OUTER_MAML;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+
+  mrl_config_default(&c);  // a fit kept for the next step is the linear baseline's
+  c.rl.baseline_fit = MRL_FIT_PREVIOUS;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.rl.baseline = MRL_BASELINE_MLP;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "rl.baseline_fit=previous"), "%s", err);
+  c.rl.baseline = MRL_BASELINE_LINEAR;
+  c.rl.bootstrap_time_limit = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "rl.bootstrap_time_limit=false"), "%s", err);
 }
 
 Test(config, check_env_name_is_a_known_family) {

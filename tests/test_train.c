@@ -41,12 +41,14 @@ static void train(const mrlConfig* cfg, int iterations, double* params) {
   mrl_trainer_free(tr);
 }
 
-static void check_same_bits(mrlOuterAlgo algo, mrlBaselineKind baseline, int vf_shared) {
+static void check_same_bits_fit(mrlOuterAlgo algo, mrlBaselineKind baseline, int vf_shared,
+                                mrlBaselineFit fit, const double* other) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = algo;
   cfg.rl.baseline = baseline;
   cfg.rl.vf_shared = vf_shared;
+  cfg.rl.baseline_fit = fit;
   static double a[4096], b[4096], c[4096];
   cfg.threads = 1;
   train(&cfg, 3, a);
@@ -58,9 +60,16 @@ static void check_same_bits(mrlOuterAlgo algo, mrlBaselineKind baseline, int vf_
   mrl_policy_setup(&pol, &cfg, 2, 2);
   cr_assert_eq(memcmp(a, b, sizeof(double) * pol.nparam), 0, "1 and 2 threads differ");
   cr_assert_eq(memcmp(a, c, sizeof(double) * pol.nparam), 0, "1 and 3 threads differ");
+  if (other) {
+    cr_assert_neq(memcmp(a, other, sizeof(double) * pol.nparam), 0, "the setting changes nothing");
+  }
   cfg.seed = 4;  // and the seed matters
   train(&cfg, 3, b);
   cr_assert_neq(memcmp(a, b, sizeof(double) * pol.nparam), 0);
+}
+
+static void check_same_bits(mrlOuterAlgo algo, mrlBaselineKind baseline, int vf_shared) {
+  check_same_bits_fit(algo, baseline, vf_shared, MRL_FIT_BATCH, NULL);
 }
 
 Test(train, same_seed_same_bits_any_threads_reptile) {
@@ -115,6 +124,18 @@ Test(train, same_seed_same_bits_any_threads_fomaml) {
 
 Test(train, same_seed_same_bits_any_threads_joint) {
   check_same_bits(MRL_OUTER_JOINT, MRL_BASELINE_LINEAR, 0);
+}
+
+// rl.baseline_fit previous keeps a fit from one step to the next; each task
+// starts without one, so which worker adapted which task before cannot show
+Test(train, same_seed_same_bits_any_threads_previous_fit) {
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.algo = MRL_OUTER_FOMAML;
+  cfg.threads = 1;
+  static double batch_fit[4096];
+  train(&cfg, 3, batch_fit);
+  check_same_bits_fit(MRL_OUTER_FOMAML, MRL_BASELINE_LINEAR, 0, MRL_FIT_PREVIOUS, batch_fit);
 }
 
 // The claim in miniature: after a short meta-training, adapting on held-out
