@@ -73,14 +73,20 @@ static int all_finite(const double* x, int n) {
   return 1;
 }
 
-// Features of the valid rows into bl->feat and F^T F into bl->gram0; returns
-// the number of valid rows.
-static int fit_features(mrlBaseline* bl, const mrlBatch* b) {
+// Whether row (t, i) is one a fit uses: valid, and outside the held-out half
+// (episodes of parity fold; fold -1: none held out).
+static int fit_row(const mrlBatch* b, int t, int i, int fold) {
+  return t < b->len[i] && i % 2 != fold;
+}
+
+// Features of the rows fit_row(fold) takes into bl->feat and F^T F into
+// bl->gram0; returns their number.
+static int fit_features_fold(mrlBaseline* bl, const mrlBatch* b, int fold) {
   int n = b->nenv, nobs = b->nobs, nf = bl->nfeat;
   int rows = 0;
   for (int t = 0; t < b->horizon; t++) {
     for (int i = 0; i < n; i++) {
-      if (t >= b->len[i]) continue;
+      if (!fit_row(b, t, i, fold)) continue;
       features(bl, b->obs + ((size_t)t * n + i) * nobs, nobs, t, bl->feat + (size_t)rows * nf);
       rows++;
     }
@@ -91,16 +97,19 @@ static int fit_features(mrlBaseline* bl, const mrlBatch* b) {
   return rows;
 }
 
-// Ridge coefficients for the returns b->ret of the rows of fit_features into
-// bl->coef; returns 1, or 0 (coefficients 0) if no finite fit exists.
-static int fit_solve(mrlBaseline* bl, const mrlBatch* b) {
+static int fit_features(mrlBaseline* bl, const mrlBatch* b) { return fit_features_fold(bl, b, -1); }
+
+// Ridge coefficients for the returns b->ret of the rows of fit_features_fold
+// (the same fold) into bl->coef; returns 1, or 0 (coefficients 0) if no
+// finite fit exists.
+static int fit_solve_fold(mrlBaseline* bl, const mrlBatch* b, int fold) {
   int n = b->nenv, nf = bl->nfeat;
   double* rhs = bl->rhs;  // F^T R, in row order
   memset(rhs, 0, sizeof(double) * nf);
   int row = 0;
   for (int t = 0; t < b->horizon; t++) {
     for (int i = 0; i < n; i++) {
-      if (t >= b->len[i]) continue;
+      if (!fit_row(b, t, i, fold)) continue;
       cblas_daxpy(nf, b->ret[(size_t)t * n + i], bl->feat + (size_t)row * nf, 1, rhs, 1);
       row++;
     }
@@ -118,6 +127,8 @@ static int fit_solve(mrlBaseline* bl, const mrlBatch* b) {
   if (!ok) memset(bl->coef, 0, sizeof(double) * nf);
   return ok;
 }
+
+static int fit_solve(mrlBaseline* bl, const mrlBatch* b) { return fit_solve_fold(bl, b, -1); }
 
 // Predictions of bl->coef on the valid rows into b->baseline (0 elsewhere).
 static void fit_predict(const mrlBaseline* bl, mrlBatch* b) {
@@ -156,6 +167,29 @@ int mrl_baseline_predict_fit(mrlBaseline* bl, mrlBatch* b) {
 }
 
 void mrl_baseline_forget(mrlBaseline* bl) { bl->have_coef = 0; }
+
+int mrl_baseline_crossfit_predict(mrlBaseline* bl, mrlBatch* b) {
+  int n = b->nenv, nobs = b->nobs, nf = bl->nfeat;
+  if (n < 2) return mrl_baseline_fit_predict(bl, b);  // no other half to fit on
+  double* f = bl->rhs + nf;  // features of one row (rhs has room for 2 nf)
+  int ok = 1;
+  for (int fold = 0; fold < 2; fold++) {
+    fit_features_fold(bl, b, fold);
+    ok &= fit_solve_fold(bl, b, fold);
+    for (int t = 0; t < b->horizon; t++) {
+      for (int i = fold; i < n; i += 2) {
+        size_t r = (size_t)t * n + i;
+        if (t >= b->len[i]) {
+          b->baseline[r] = 0;
+          continue;
+        }
+        features(bl, b->obs + r * nobs, nobs, t, f);
+        b->baseline[r] = cblas_ddot(nf, f, 1, bl->coef, 1);
+      }
+    }
+  }
+  return ok ? 0 : -1;
+}
 
 int mrl_baseline_fit_bootstrapped(mrlBaseline* bl, mrlBatch* b, double gamma) {
   int n = b->nenv, nobs = b->nobs, nf = bl->nfeat;
@@ -257,6 +291,8 @@ int mrl_advantages(const mrlConfig* cfg, mrlBaseline* bl, mrlBatch* b) {
   int rc = 0;
   if (cfg->rl.baseline == MRL_BASELINE_LINEAR && cfg->rl.baseline_fit == MRL_FIT_PREVIOUS) {
     rc = mrl_baseline_predict_fit(bl, b);
+  } else if (cfg->rl.baseline == MRL_BASELINE_LINEAR && cfg->rl.baseline_fit == MRL_FIT_CROSS) {
+    rc = mrl_baseline_crossfit_predict(bl, b);
   } else if (cfg->rl.baseline == MRL_BASELINE_LINEAR) {
     rc = mrl_baseline_fit_predict(bl, b);
   } else if (cfg->rl.baseline == MRL_BASELINE_MLP) {

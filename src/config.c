@@ -90,7 +90,7 @@ const char* mrl_outer_algo_name(mrlOuterAlgo algo) {
 }
 static const char* const kCombo[] = {"last", "sum", "mean", "first", NULL};
 static const char* const kBaseline[] = {"linear", "zero", "mlp", NULL};
-static const char* const kBaselineFit[] = {"batch", "previous", NULL};
+static const char* const kBaselineFit[] = {"batch", "previous", "cross", NULL};
 static const char* const kRewardMode[] = {"forward", "target_velocity", "direction", "goal", NULL};
 static const char* const kRandGroup[] = {"element", "body", NULL};
 static const char* const kVelocity[] = {"root", "com", NULL};
@@ -217,7 +217,8 @@ static const keyInfo kKeys[] = {
   ENUM_KEY("rl.baseline_fit", rl.baseline_fit, kBaselineFit, MRL_FIT_BATCH,
            "linear baseline: fitted on the batch whose advantages it gives (batch: ProMP, "
            "garage), or on the previous step's batch of the same task, none for the first step "
-           "(previous: rllab's order, which the MAML code's meta-test ran)"),
+           "(previous: rllab's order, which the MAML code's meta-test ran), or on the other "
+           "half of the batch's episodes (cross: even on odd, odd on even)"),
   BOOL_KEY("rl.normalize_advantages", rl.normalize_advantages, 1,
            "scale advantages to mean 0, std 1 per batch"),
   BOOL_KEY("rl.bootstrap_time_limit", rl.bootstrap_time_limit, 0,
@@ -1339,12 +1340,13 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
                        ranges[r].name, b);
     }
   }
-  if (cfg->rl.baseline_fit == MRL_FIT_PREVIOUS &&
+  if (cfg->rl.baseline_fit != MRL_FIT_BATCH &&
       (cfg->rl.baseline != MRL_BASELINE_LINEAR || cfg->rl.bootstrap_time_limit)) {
     return mrl_error(err, errlen,
-                     "rl.baseline_fit=previous keeps a linear baseline's fit for the next step: "
+                     "rl.baseline_fit=%s chooses the rows of a linear baseline's fit: "
                      "set rl.baseline=linear and rl.bootstrap_time_limit=false, or "
-                     "rl.baseline_fit=batch");
+                     "rl.baseline_fit=batch",
+                     kBaselineFit[cfg->rl.baseline_fit]);
   }
   if (cfg->rl.bootstrap_time_limit && cfg->rl.baseline != MRL_BASELINE_LINEAR) {
     return mrl_error(err, errlen,

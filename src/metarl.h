@@ -86,8 +86,9 @@ typedef enum {
 } mrlComboMode;
 typedef enum { MRL_BASELINE_LINEAR = 0, MRL_BASELINE_ZERO, MRL_BASELINE_MLP } mrlBaselineKind;
 // Which batch the linear baseline of a batch's advantages was fitted on: that
-// batch, or the previous step's of the same task (rllab's order, none first).
-typedef enum { MRL_FIT_BATCH = 0, MRL_FIT_PREVIOUS } mrlBaselineFit;
+// batch, the previous step's of the same task (rllab's order, none first), or
+// the other half of the batch's episodes (cross-fitting).
+typedef enum { MRL_FIT_BATCH = 0, MRL_FIT_PREVIOUS, MRL_FIT_CROSS } mrlBaselineFit;
 typedef enum {
   MRL_REWARD_FORWARD = 0,  // forward_weight * velocity along the surface
   MRL_REWARD_TARGET_VEL,   // -|velocity - task target velocity|
@@ -166,7 +167,7 @@ typedef struct {
     double gamma;                  // rl.gamma:       discount
     double gae_lambda;             // rl.gae_lambda:  GAE lambda
     mrlBaselineKind baseline;      // rl.baseline:    linear | zero | mlp
-    mrlBaselineFit baseline_fit;   // rl.baseline_fit: batch | previous
+    mrlBaselineFit baseline_fit;   // rl.baseline_fit: batch | previous | cross
     int normalize_advantages;      // rl.normalize_advantages: bool
     int bootstrap_time_limit;      // rl.bootstrap_time_limit: bool
     double entropy_coef;           // rl.entropy_coef: weight of the entropy bonus in the PG losses
@@ -624,6 +625,12 @@ int mrl_baseline_predict_fit(mrlBaseline* bl, mrlBatch* batch);
 
 // Drop the coefficients mrl_baseline_predict_fit keeps: its next call predicts 0.
 void mrl_baseline_forget(mrlBaseline* bl);
+
+// rl.baseline_fit cross: the baseline of the episodes of even index fitted on
+// the odd ones and the other way round, so no episode's return shapes its own
+// baseline (a batch of one episode: mrl_baseline_fit_predict). Returns 0, or
+// -1 if a half's fit failed (that half's predictions are then 0).
+int mrl_baseline_crossfit_predict(mrlBaseline* bl, mrlBatch* batch);
 
 // Everything above in order, as the config says (rl.baseline mlp: bl->vf, which
 // must be set). Returns 0, or -1 if the baseline fit failed (non-finite

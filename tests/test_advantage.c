@@ -216,6 +216,55 @@ Test(advantage, previous_fit_predicts_with_the_last_batch) {
   mrl_batch_free(a);
 }
 
+// rl.baseline_fit cross: an episode's baseline comes from the other half's
+// fit, so changing the rewards of the even episodes leaves their own baseline
+// alone and moves the odd ones'; returns linear in the features are still
+// recovered.
+Test(advantage, crossfit_never_fits_an_episode_on_itself) {
+  int nenv = 8, T = 40, nobs = 3;
+  size_t rows = (size_t)nenv * T;
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.rl.baseline_fit = MRL_FIT_CROSS;
+  mrlBatch* a = random_batch(nenv, T, nobs, 3);
+  mrlBatch* b = random_batch(nenv, T, nobs, 3);
+  for (size_t r = 0; r < rows; r++) {
+    if (r % nenv % 2 == 0) b->rew[r] += 5 * sin((double)r);  // the even episodes only
+  }
+  mrlBaseline* bl = mrl_baseline_make(nobs, nenv * T);
+  cr_assert_eq(mrl_advantages(&cfg, bl, a), 0);
+  cr_assert_eq(mrl_advantages(&cfg, bl, b), 0);
+  double even_moved = 0, odd_moved = 0;
+  for (size_t r = 0; r < rows; r++) {
+    double d = fabs(a->baseline[r] - b->baseline[r]);
+    if (r % nenv % 2 == 0) even_moved = fmax(even_moved, d);
+    else odd_moved = fmax(odd_moved, d);
+  }
+  cr_assert_eq(even_moved, 0, "an even episode's baseline saw its own rewards: %g", even_moved);
+  cr_assert(odd_moved > 1e-3, "the odd episodes' baseline ignores the even ones: %g", odd_moved);
+
+  for (int t = 0; t < T; t++) {  // returns linear in the features
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      const double* o = a->obs + r * nobs;
+      a->ret[r] = 1.5 * o[0] - o[1] + 0.5 * o[2] * o[2] + 2 * t / 100.0 + 0.25;
+    }
+  }
+  cr_assert_eq(mrl_baseline_crossfit_predict(bl, a), 0);
+  double worst = 0;
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < nenv; i++) {
+      size_t r = (size_t)t * nenv + i;
+      if (t < a->len[i]) worst = fmax(worst, fabs(a->baseline[r] - a->ret[r]));
+      else cr_assert_eq(a->baseline[r], 0);
+    }
+  }
+  cr_assert(worst < 1e-3, "worst residual %g", worst);
+  mrl_baseline_free(bl);
+  mrl_batch_free(b);
+  mrl_batch_free(a);
+}
+
 // A batch in which every state looks the same and every step pays 1, all
 // episodes cut by the horizon: the bootstrapped value is the infinite-horizon
 // value 1 / (1 - gamma) = 10 (the fixed point of V = mean over rows of
