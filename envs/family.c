@@ -39,4 +39,12 @@ void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test, uint6
     mrl_rng_init(&rng, cfg->seed, MRL_RNG_TASK_TRAIN, iteration, index, 0);
   }
   fam->sample_task(fam, &rng, task);
+  // task.direction_balanced: every meta-batch of even size holds as many
+  // goals of each direction, so no iteration's outer step leans on a chance
+  // majority. The draw above is still taken, leaving the other slots as they were.
+  if (!test && cfg->task.direction && cfg->task.direction_balanced && fam->task_names) {
+    for (int k = 0; k < fam->ntask; k++) {
+      if (!strcmp(fam->task_names[k], "direction")) task[k] = (index & 1) ? 1 : -1;
+    }
+  }
 }

@@ -180,6 +180,8 @@ static const keyInfo kKeys[] = {
   DBL_KEY("task.velocity_high", task.velocity_high, 0, -100, 100, 0, "target velocity, upper bound"),
   BOOL_KEY("task.direction", task.direction, 0,
            "draw a direction +-1 per task (reward.mode direction)"),
+  BOOL_KEY("task.direction_balanced", task.direction_balanced, 0,
+           "training tasks alternate -1, +1 by index (the held-out split stays drawn)"),
   DBL_KEY("task.mass_base", task.mass_base, 1, 1, 100, 0, "body_mass x base^U(-range, range)"),
   DBL_KEY("task.mass_range", task.mass_range, 0, 0, 20, 0, "exponent range of the mass multiplier"),
   DBL_KEY("task.inertia_base", task.inertia_base, 1, 1, 100, 0, "body_inertia multiplier base"),
@@ -1315,6 +1317,9 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     format_double(cfg->task.goal_low, lo, sizeof lo);
     format_double(cfg->task.goal_high, hi, sizeof hi);
     return mrl_error(err, errlen, "task.goal_low (%s) must be < task.goal_high (%s)", lo, hi);
+  }
+  if (cfg->task.direction_balanced && !cfg->task.direction) {
+    return mrl_error(err, errlen, "task.direction_balanced: needs task.direction: true");
   }
   // low/high pairs: an empty range is a mistake, a point range is allowed
   static const struct {

@@ -144,6 +144,7 @@ typedef struct {
     double heading_low, heading_high;  // task.heading_*:  uphill direction, degrees from +x
     double velocity_low, velocity_high;  // task.velocity_*: target velocity
     int direction;                       // task.direction:  draw a direction +-1 per task
+    int direction_balanced;  // task.direction_balanced: training directions alternate by index
     // log-uniform multipliers base^U(-range, range); base 1 or range 0: off
     double mass_base, mass_range;          // task.mass_*:     body_mass
     double inertia_base, inertia_range;    // task.inertia_*:  body_inertia
@@ -349,7 +350,9 @@ extern const char* const mrl_family_docs[];
 
 // Draw the parameters of task `index` of a split: the training split at
 // meta-iteration `iteration` (stream keyed by cfg->seed), or the test split
-// (iteration ignored, stream keyed by cfg->task.test_seed).
+// (iteration ignored, stream keyed by cfg->task.test_seed). With
+// task.direction_balanced a training task's direction is -1 for an even index
+// and +1 for an odd one; every other slot is the same as without it.
 void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test, uint64_t iteration,
                      uint64_t index, double* task);
 

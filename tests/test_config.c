@@ -1109,6 +1109,13 @@ Test(config, check_algorithm_combinations) {
   c.rl.bootstrap_time_limit = 1;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "rl.bootstrap_time_limit=false"), "%s", err);
+
+  mrl_config_default(&c);  // balancing needs directions to balance
+  c.task.direction_balanced = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_str_eq(err, "task.direction_balanced: needs task.direction: true");
+  c.task.direction = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 }
 
 Test(config, check_env_name_is_a_known_family) {

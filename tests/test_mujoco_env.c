@@ -602,6 +602,35 @@ Test(mujoco_env, com_velocity_is_the_subtree_momentum_over_its_mass) {
 
 // env.timestep replaces the model's physics step in each task's copy of the
 // model, and the velocity reward divides by it.
+// task.direction_balanced: training directions alternate by index, every
+// other slot is the drawn one, and the held-out split is untouched.
+Test(mujoco_env, balanced_directions_alternate_in_training_only) {
+  mrlConfig drawn = noisy_cheetah(MRL_REWARD_DIRECTION), balanced;
+  drawn.task.direction = 1;
+  drawn.task.mass_base = 1.5;
+  drawn.task.mass_range = 1;
+  balanced = drawn;
+  balanced.task.direction_balanced = 1;
+  mrlFamily* fam = make(&drawn);
+  double a[64], b[64];
+  int changed = 0, sum = 0;
+  for (int i = 0; i < 40; i++) {
+    mrl_task_sample(fam, &drawn, 0, 7, i, a);
+    mrl_task_sample(fam, &balanced, 0, 7, i, b);
+    cr_assert_eq(b[DIRECTION], i % 2 ? 1 : -1, "training task %d", i);
+    changed += a[DIRECTION] != b[DIRECTION];
+    sum += (int)b[DIRECTION];
+    a[DIRECTION] = b[DIRECTION];
+    cr_assert_eq(memcmp(a, b, sizeof(double) * fam->ntask), 0, "training task %d: other slots", i);
+    mrl_task_sample(fam, &drawn, 1, 0, i, a);
+    mrl_task_sample(fam, &balanced, 1, 0, i, b);
+    cr_assert_eq(memcmp(a, b, sizeof(double) * fam->ntask), 0, "test task %d", i);
+  }
+  cr_assert_eq(sum, 0);
+  cr_assert_gt(changed, 0, "the drawn directions already alternate: the test shows nothing");
+  mrl_family_free(fam);
+}
+
 Test(mujoco_env, timestep_replaces_the_model_s) {
   mrlConfig cfg = config_for("../../envs/models/half_cheetah.xml");
   cfg.reward.mode = MRL_REWARD_FORWARD;
