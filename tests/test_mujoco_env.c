@@ -600,8 +600,6 @@ Test(mujoco_env, com_velocity_is_the_subtree_momentum_over_its_mass) {
   pair_free(&p);
 }
 
-// env.timestep replaces the model's physics step in each task's copy of the
-// model, and the velocity reward divides by it.
 // task.direction_balanced: training directions alternate by index, every
 // other slot is the drawn one, and the held-out split is untouched.
 Test(mujoco_env, balanced_directions_alternate_in_training_only) {
@@ -631,6 +629,8 @@ Test(mujoco_env, balanced_directions_alternate_in_training_only) {
   mrl_family_free(fam);
 }
 
+// env.timestep replaces the model's physics step in each task's copy of the
+// model, and the velocity reward divides by it.
 Test(mujoco_env, timestep_replaces_the_model_s) {
   mrlConfig cfg = config_for("../../envs/models/half_cheetah.xml");
   cfg.reward.mode = MRL_REWARD_FORWARD;
