@@ -37,7 +37,7 @@ static int cmd_record(int argc, char** argv);
 static const Command commands[] = {
     {"train",
      "train CONFIG.yaml [key=value ...] [--out DIR] [--quiet] | train --resume RUN_DIR "
-     "[--threads N]",
+     "[--threads N] [--iterations N]",
      "Meta-train the initialization described by CONFIG.yaml. key=value pairs override\n"
      "config keys (same checks as the file). Writes a new run directory\n"
      "<log.dir>/<name>-<YYYYmmdd-HHMMSS>/ (or DIR, which must not exist) with config.yaml,\n"
@@ -45,7 +45,10 @@ static const Command commands[] = {
      "--resume RUN_DIR continues an interrupted run from its latest checkpoint with its own\n"
      "config.yaml (no other config or override), appending to its progress.csv; the result\n"
      "is bit-identical to a run never interrupted. --threads N (0: one per core) replaces\n"
-     "the run's thread count, which changes the speed only.\n",
+     "the run's thread count, which changes the speed only. --iterations N sets the run's\n"
+     "outer.iterations to N (at least the iterations done; config.yaml is rewritten), so a\n"
+     "finished run trains on: bit-identical to a run started with outer.iterations=N. Refused\n"
+     "where the total shapes the steps taken (reptile with outer.eps_start != eps_end).\n",
      cmd_train},
     {"eval",
      "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
@@ -196,13 +199,15 @@ static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
 }
 
 // train --resume RUN_DIR: the run's own config, its latest checkpoint. Fills
-// cfg; returns -1 to go on training, else an exit code.
-static int resume_setup(const char* rundir, mrlConfig* cfg) {
-  char err[MRL_ERRLEN], path[4096];
-  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
-  if (access(path, F_OK)) {
+// cfg; iterations > 0 (--iterations) becomes the run's outer.iterations, in
+// config.yaml too, once the checkpoint shows no more done. Returns -1 to go on
+// training, else an exit code.
+static int resume_setup(const char* rundir, long iterations, mrlConfig* cfg) {
+  char err[MRL_ERRLEN], path[4096], ckpt[4096];
+  snprintf(ckpt, sizeof(ckpt), "%s/checkpoints/latest.ckpt", rundir);
+  if (access(ckpt, F_OK)) {
     fprintf(stderr, "metarl: train --resume: no checkpoint to resume in '%s' (%s missing)\n",
-            rundir, path);
+            rundir, ckpt);
     return MRL_EXIT_USAGE;
   }
   snprintf(path, sizeof(path), "%s/config.yaml", rundir);
@@ -210,6 +215,44 @@ static int resume_setup(const char* rundir, mrlConfig* cfg) {
   if (mrl_config_load(cfg, path, err, sizeof(err)) || mrl_config_check(cfg, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
+  }
+  if (iterations <= 0 || iterations == cfg->outer.iterations) return -1;
+  // Reptile's step size runs from eps_start to eps_end over the planned
+  // iterations: another total would have taken other steps already
+  if (cfg->outer.algo == MRL_OUTER_REPTILE && cfg->outer.eps_start != cfg->outer.eps_end) {
+    fprintf(stderr,
+            "metarl: train --resume --iterations: %s anneals reptile's step size from "
+            "outer.eps_start to outer.eps_end over its outer.iterations (%d), so another total "
+            "would have taken other steps; train a new run with outer.iterations=%ld\n",
+            rundir, cfg->outer.iterations, iterations);
+    return MRL_EXIT_USAGE;
+  }
+  // the checkpoint's iteration, read as training will read it
+  mrlFamily* fam = mrl_family_make(cfg, err, sizeof(err));
+  if (!fam) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol.nparam);
+  int done = 0;
+  int bad = mrl_checkpoint_load(ckpt, &pol, params, &done, err, sizeof(err));
+  free(params);
+  mrl_family_free(fam);
+  if (bad) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_USAGE;
+  }
+  if (iterations < done) {
+    fprintf(stderr, "metarl: train --resume --iterations %ld: %s has done %d iterations already\n",
+            iterations, rundir, done);
+    return MRL_EXIT_USAGE;
+  }
+  cfg->outer.iterations = (int)iterations;
+  if (mrl_rundir_write_config(rundir, cfg, err, sizeof(err))) {
+    fprintf(stderr, "metarl: %s\n", err);
+    return MRL_EXIT_RUNTIME;
   }
   return -1;
 }
@@ -244,7 +287,7 @@ static void report_config_error(const char* path, int argc, char** argv, const c
 static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int* quiet_out) {
   const char* resume = NULL;
   int quiet_resume = 0, nother = 0;
-  long threads = -1;
+  long threads = -1, iterations = 0;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--resume")) {
       if (++i == argc) return usage_error("%s needs a run directory", "--resume");
@@ -256,6 +299,12 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
         return MRL_EXIT_USAGE;
       }
       i++;
+    } else if (!strcmp(argv[i], "--iterations")) {
+      if (parse_long("--iterations", i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000,
+                     &iterations)) {
+        return MRL_EXIT_USAGE;
+      }
+      i++;
     } else {
       nother++;
     }
@@ -263,13 +312,17 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
   if (threads >= 0 && !resume) {
     return usage_error("train: --threads goes with --resume (%s)", "a new run takes threads=N");
   }
+  if (iterations && !resume) {
+    return usage_error("train: --iterations goes with --resume (%s)",
+                       "a new run takes outer.iterations=N");
+  }
   if (resume) {
     if (nother)
       return usage_error("train --resume RUN_DIR takes no config, override or --out (%s)",
                          "the run's config.yaml is used");
     *quiet_out = quiet_resume;
     snprintf(rundir, 4096, "%s", resume);
-    int code = resume_setup(resume, job);
+    int code = resume_setup(resume, iterations, job);
     // the thread count changes the speed, never the bits: the one key a
     // resumed run may change (its config.yaml keeps the first run's)
     if (threads >= 0) job->threads = (int)threads;

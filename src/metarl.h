@@ -1452,6 +1452,11 @@ void mrl_json_string(FILE* f, const char* s);
 int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** argv, char* path,
                       size_t pathlen, char* err, size_t errlen);
 
+// Replace rundir's config.yaml with cfg's (a temporary file, fsynced, renamed
+// over it: a crash leaves the old or the new file). Returns 0, or -1 with err
+// and the old file in place.
+int mrl_rundir_write_config(const char* rundir, const mrlConfig* cfg, char* err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

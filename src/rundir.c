@@ -4,7 +4,8 @@
 // rundir.c: run directories. A run directory is created only after the
 // config has passed every check, and never over an existing one: mkdir's
 // EEXIST is the test, so two runs started in the same second get distinct
-// folders.
+// folders. Its config.yaml changes later only by `train --resume
+// --iterations`, through a temporary file renamed over it.
 
 #include <errno.h>
 #include <string.h>
@@ -94,6 +95,24 @@ static int fill_rundir(const mrlConfig* cfg, const char* path, int argc, char** 
   snprintf(file, sizeof(file), "%s/meta.json", path);
   if (write_meta(file, cfg, argc, argv)) {
     return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
+  }
+  return 0;
+}
+
+int mrl_rundir_write_config(const char* rundir, const mrlConfig* cfg, char* err, size_t errlen) {
+  char path[4096], tmp[4096 + 8];
+  snprintf(path, sizeof(path), "%s/config.yaml", rundir);
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE* f = fopen(tmp, "w");
+  int failed = !f;
+  if (f) {
+    int wrote = mrl_config_write(cfg, f) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    failed = (fclose(f) != 0) || !wrote;
+  }
+  if (failed || rename(tmp, path)) {
+    int e = errno;
+    unlink(tmp);  // config.yaml itself is untouched
+    return mrl_error(err, errlen, "cannot write '%s': %s", path, strerror(e));
   }
   return 0;
 }

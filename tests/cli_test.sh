@@ -139,6 +139,56 @@ if run 0 train "$srcdir/configs/sine_reptile.yaml" outer.iterations=20 --out "$w
   fi
 fi
 
+# train --resume --iterations N: a finished MAML run trained on to N ends with the
+# bits of a run started with outer.iterations=N; reptile's annealed step, fewer
+# iterations than done and --iterations without --resume are refused, config unchanged
+small=("$srcdir/configs/point_nav_maml.yaml" outer.meta_batch=4 inner.episodes=4
+       policy.hidden=[16] eval.every=0 threads=1 --quiet)
+if run 0 train "${small[@]}" outer.iterations=6 --out "$work/logs/pn6" &&
+   run 0 train "${small[@]}" outer.iterations=9 --out "$work/logs/pn9" &&
+   run 0 train --resume "$work/logs/pn6" --iterations 9 --quiet; then
+  rows=$(tail -n +2 "$work/logs/pn6/progress.csv" | cut -d, -f1 | tr '\n' ' ')
+  if ! cmp -s "$work/logs/pn6/checkpoints/latest.ckpt" "$work/logs/pn9/checkpoints/latest.ckpt"; then
+    fail "train --resume --iterations 9: latest.ckpt differs from a 9-iteration run's"
+  elif [[ $rows != "0 1 2 3 4 5 6 7 8 " ]]; then
+    fail "train --resume --iterations 9: progress.csv rows '$rows'"
+  elif ! grep -qx "  iterations: 9" "$work/logs/pn6/config.yaml" ||
+       ! diff <(grep -v "^  iterations:" "$work/logs/pn6/config.yaml") \
+              <(grep -v "^  iterations:" "$work/logs/pn9/config.yaml") >/dev/null; then
+    fail "train --resume --iterations 9: config.yaml is not the 9-iteration run's"
+  elif cmp -s "$work/logs/pn6/checkpoints/iter_000006.ckpt" \
+              "$work/logs/pn6/checkpoints/latest.ckpt"; then
+    fail "train --resume --iterations 9: trained no further than iteration 6"
+  else
+    ok "train --resume --iterations trains a finished run on, bit-identical to the longer run"
+  fi
+fi
+cp "$work/logs/pn6/config.yaml" "$work/pn6-config.yaml"
+if run 2 train --resume "$work/logs/pn6" --iterations 8; then
+  if grep -q "has done 9 iterations already" "$err" &&
+     cmp -s "$work/pn6-config.yaml" "$work/logs/pn6/config.yaml"; then
+    ok "train --resume --iterations below the iterations done exits 2, config unchanged"
+  else
+    fail "train --resume --iterations 8 after 9: message or config.yaml"
+  fi
+fi
+cp "$work/logs/sine/config.yaml" "$work/sine-config.yaml"
+if run 2 train --resume "$work/logs/sine" --iterations 30; then
+  if grep -q "anneals reptile's step size" "$err" &&
+     cmp -s "$work/sine-config.yaml" "$work/logs/sine/config.yaml"; then
+    ok "train --resume --iterations refuses reptile's annealed step, config unchanged"
+  else
+    fail "train --resume --iterations on an annealed reptile run: message or config.yaml"
+  fi
+fi
+if run 2 train "$srcdir/configs/sine_reptile.yaml" --iterations 30; then
+  if grep -q "iterations goes with --resume" "$err"; then
+    ok "train --iterations without --resume exits 2 and says why"
+  else
+    fail "train --iterations without --resume: message"
+  fi
+fi
+
 # bad MuJoCo families: exit 2, the file:line:column of the key, no run directory
 printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  model: nowhere.xml\n' "$srcdir" \
   >"$work/badmodel.yaml"
