@@ -300,8 +300,7 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
       }
       i++;
     } else if (!strcmp(argv[i], "--iterations")) {
-      if (parse_long("--iterations", i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000,
-                     &iterations)) {
+      if (parse_long("--iterations", i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000, &iterations)) {
         return MRL_EXIT_USAGE;
       }
       i++;
