@@ -198,6 +198,18 @@ static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
   return code;
 }
 
+// Whether the checkpoint at path fits cfg's policy (read into a throwaway copy);
+// iteration (may be NULL) gets its iteration. Returns 0, or -1 with why.
+static int checkpoint_fits(const mrlConfig* cfg, const mrlFamily* fam, const char* path,
+                           int* iteration, char* why, size_t whylen) {
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol.nparam);
+  int bad = mrl_checkpoint_load(path, &pol, params, iteration, why, whylen);
+  free(params);
+  return bad;
+}
+
 // train --resume RUN_DIR: the run's own config, its latest checkpoint. Fills
 // cfg; iterations > 0 (--iterations) becomes the run's outer.iterations, in
 // config.yaml too, once the checkpoint shows no more done. Returns -1 to go on
@@ -233,12 +245,8 @@ static int resume_setup(const char* rundir, long iterations, mrlConfig* cfg) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
   }
-  mrlPolicy pol;
-  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
-  double* params = mrl_alloc(sizeof(double) * pol.nparam);
   int done = 0;
-  int bad = mrl_checkpoint_load(ckpt, &pol, params, &done, err, sizeof(err));
-  free(params);
+  int bad = checkpoint_fits(cfg, fam, ckpt, &done, err, sizeof(err));
   mrl_family_free(fam);
   if (bad) {
     fprintf(stderr, "metarl: %s\n", err);
@@ -376,13 +384,8 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
   }
   // so is a warm start that is no checkpoint of this policy
   if (cfg.policy.init_from[0]) {
-    mrlPolicy pol;
-    mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
-    double* params = mrl_alloc(sizeof(double) * pol.nparam);
     char why[MRL_ERRLEN - 32];  // room for the key in err
-    int bad = mrl_checkpoint_load(cfg.policy.init_from, &pol, params, NULL, why, sizeof(why));
-    free(params);
-    if (bad) {
+    if (checkpoint_fits(&cfg, fam, cfg.policy.init_from, NULL, why, sizeof(why))) {
       mrl_family_free(fam);
       snprintf(err, sizeof(err), "policy.init_from: %s", why);
       report_config_error(config_path, argc, argv, err);

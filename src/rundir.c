@@ -74,6 +74,15 @@ static int write_meta(const char* path, const mrlConfig* cfg, int argc, char** a
   return fclose(f);
 }
 
+// cfg as YAML into file, fsynced when sync is set; closed even after a failed
+// write. Returns 0, or -1 with errno.
+static int write_config_file(const char* file, const mrlConfig* cfg, int sync) {
+  FILE* f = fopen(file, "w");
+  if (!f) return -1;
+  int wrote = mrl_config_write(cfg, f) == 0 && (!sync || (fflush(f) == 0 && fsync(fileno(f)) == 0));
+  return (fclose(f) != 0) || !wrote ? -1 : 0;
+}
+
 // The files of a new run directory: checkpoints/, config.yaml, meta.json.
 static int fill_rundir(const mrlConfig* cfg, const char* path, int argc, char** argv, char* err,
                        size_t errlen) {
@@ -83,13 +92,7 @@ static int fill_rundir(const mrlConfig* cfg, const char* path, int argc, char** 
     return mrl_error(err, errlen, "cannot create '%s': %s", file, strerror(errno));
   }
   snprintf(file, sizeof(file), "%s/config.yaml", path);
-  FILE* f = fopen(file, "w");
-  int failed = !f;
-  if (f) {
-    int wrote = mrl_config_write(cfg, f) == 0;  // close even after a failed write
-    failed = (fclose(f) != 0) || !wrote;
-  }
-  if (failed) {
+  if (write_config_file(file, cfg, 0)) {
     return mrl_error(err, errlen, "cannot write '%s': %s", file, strerror(errno));
   }
   snprintf(file, sizeof(file), "%s/meta.json", path);
@@ -103,13 +106,7 @@ int mrl_rundir_write_config(const char* rundir, const mrlConfig* cfg, char* err,
   char path[4096], tmp[4096 + 8];
   snprintf(path, sizeof(path), "%s/config.yaml", rundir);
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  FILE* f = fopen(tmp, "w");
-  int failed = !f;
-  if (f) {
-    int wrote = mrl_config_write(cfg, f) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    failed = (fclose(f) != 0) || !wrote;
-  }
-  if (failed || rename(tmp, path)) {
+  if (write_config_file(tmp, cfg, 1) || rename(tmp, path)) {
     int e = errno;
     unlink(tmp);  // config.yaml itself is untouched
     return mrl_error(err, errlen, "cannot write '%s': %s", path, strerror(e));

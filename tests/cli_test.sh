@@ -163,24 +163,20 @@ if run 0 train "${small[@]}" outer.iterations=6 --out "$work/logs/pn6" &&
     ok "train --resume --iterations trains a finished run on, bit-identical to the longer run"
   fi
 fi
-cp "$work/logs/pn6/config.yaml" "$work/pn6-config.yaml"
-if run 2 train --resume "$work/logs/pn6" --iterations 8; then
-  if grep -q "has done 9 iterations already" "$err" &&
-     cmp -s "$work/pn6-config.yaml" "$work/logs/pn6/config.yaml"; then
-    ok "train --resume --iterations below the iterations done exits 2, config unchanged"
-  else
-    fail "train --resume --iterations 8 after 9: message or config.yaml"
+# refused_extension RUN N MESSAGE WHAT: train --resume RUN --iterations N exits 2 with
+# MESSAGE on stderr and leaves RUN/config.yaml as it was
+refused_extension() {
+  cp "$1/config.yaml" "$work/config-before.yaml"
+  if run 2 train --resume "$1" --iterations "$2"; then
+    if grep -q "$3" "$err" && cmp -s "$work/config-before.yaml" "$1/config.yaml"; then
+      ok "train --resume --iterations refuses $4, config unchanged"
+    else
+      fail "train --resume --iterations $2 ($4): message or config.yaml"
+    fi
   fi
-fi
-cp "$work/logs/sine/config.yaml" "$work/sine-config.yaml"
-if run 2 train --resume "$work/logs/sine" --iterations 30; then
-  if grep -q "anneals reptile's step size" "$err" &&
-     cmp -s "$work/sine-config.yaml" "$work/logs/sine/config.yaml"; then
-    ok "train --resume --iterations refuses reptile's annealed step, config unchanged"
-  else
-    fail "train --resume --iterations on an annealed reptile run: message or config.yaml"
-  fi
-fi
+}
+refused_extension "$work/logs/pn6" 8 "has done 9 iterations already" "fewer than the iterations done"
+refused_extension "$work/logs/sine" 30 "anneals reptile's step size" "reptile's annealed step"
 if run 2 train "$srcdir/configs/sine_reptile.yaml" --iterations 30; then
   if grep -q "iterations goes with --resume" "$err"; then
     ok "train --iterations without --resume exits 2 and says why"
