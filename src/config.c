@@ -275,6 +275,9 @@ static const keyInfo kKeys[] = {
            "reptile: feed phi - theta_k to outer.optim as a gradient"),
   ENUM_KEY("outer.combo", outer.combo, kCombo, MRL_COMBO_LAST,
            "combo: which inner gradients make the outer gradient"),
+  DBL_KEY("outer.worst_fraction", outer.worst_fraction, 1, 0, 1, OPEN_LO,
+          "the outer step's objective is the mean over this fraction of the meta-batch, the "
+          "tasks adapted worst (1: every task)"),
   DBL_KEY("outer.max_kl", outer.max_kl, 0.01, 0, 10, OPEN_LO, "trpo: KL bound of a step"),
   INT_KEY("outer.cg_iters", outer.cg_iters, 10, 1, 1000, "trpo: conjugate-gradient iterations"),
   INT_KEY("outer.cg_subsample", outer.cg_subsample, 1, 1, 1000,
@@ -1378,6 +1381,12 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     return mrl_error(err, errlen,
                      "inner.learn_lr learns the step sizes through maml's meta-gradient: set "
                      "outer.algo=maml or inner.learn_lr=false");
+  }
+  if (cfg->outer.worst_fraction < 1 && cfg->outer.algo == MRL_OUTER_JOINT &&
+      cfg->inner.step == MRL_INNER_PPO && cfg->outer.optim != MRL_OPT_TRPO) {
+    return mrl_error(err, errlen,
+                     "outer.worst_fraction weights tasks in the outer step, and joint training "
+                     "with inner.step=ppo pools every task's batch: set outer.worst_fraction=1");
   }
   if (cfg->outer.algo == MRL_OUTER_COMBO && cfg->inner.step != MRL_INNER_VPG) {
     return mrl_error(err, errlen,

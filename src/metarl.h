@@ -205,6 +205,7 @@ typedef struct {
     int iterations;           // outer.iterations: meta-iterations
     int reptile_as_gradient;  // outer.reptile_as_gradient: bool; (phi - theta_k) to outer.optim
     mrlComboMode combo;       // outer.combo:      last | sum | mean | first
+    double worst_fraction;    // outer.worst_fraction: (0, 1]; outer objective over the worst tasks
     double max_kl;            // outer.max_kl:     trpo: bound on the mean KL of a step
     int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations
     int cg_subsample;         // outer.cg_subsample: trpo: every q-th row in CG products
@@ -1093,20 +1094,23 @@ typedef struct {
   int backtracks;
 } mrlTrpoStats;
 
-// The TRPO step on phi along the mean loss gradient g of the tasks with
-// ok[j] (ntask in all; this rank holds sets[begin..end-1], the others come by
-// MPI gathers in task order): x = CG(A, g) with A = mean J^T F J + damping I
-// and cg_iters iterations, full step -sqrt(2 max_kl / x^T A x) x, shrunk by
-// 0.8 up to 15 times until the mean KL is <= max_kl and, if check_surrogate,
-// the mean surrogate is below its value at phi. Rejected (phi unchanged,
+// The TRPO step on phi along g, the mean loss gradient of the tasks with
+// ok[j] and chosen[j] (chosen NULL: every task with ok[j]; ntask in all; this
+// rank holds sets[begin..end-1], the others come by MPI gathers in task
+// order): x = CG(A, g) with A = mean J^T F J + damping I over the ok tasks and
+// cg_iters iterations, full step -sqrt(2 max_kl / x^T A x) x, shrunk by 0.8 up
+// to 15 times until the mean KL of the ok tasks is <= max_kl and, if
+// check_surrogate, the mean surrogate of the chosen ones is below its value
+// at phi (stats report that surrogate). Rejected (phi unchanged,
 // returns 0) if none fits, or if x^T A x is not positive and finite;
 // else updates phi and returns the multiple of x taken. stats gets what the
 // step did (mrlTrpoStats). Collective under MPI: every rank calls it, with or
 // without tasks. work (one per pool worker) is scratch. The same bits for any
 // threads/ranks.
 double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
-                     int ntask, int begin, int end, int check_surrogate, mrlPolicyWork** work,
-                     mrlPool* pool, double* phi, const double* g, mrlTrpoStats* stats);
+                     const int* chosen, int ntask, int begin, int end, int check_surrogate,
+                     mrlPolicyWork** work, mrlPool* pool, double* phi, const double* g,
+                     mrlTrpoStats* stats);
 
 //--------------------------------- training ---------------------------------
 

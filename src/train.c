@@ -59,6 +59,7 @@ struct mrlTrainer_ {
   // numerics: a task whose result is not finite is left out of the mean; a
   // step that would make phi non-finite is undone from these copies
   int* task_ok;            // (meta_batch) 1 if the task's result and returns are finite
+  int* task_chosen;        // (meta_batch) 1 if the task is in the outer objective (worst_fraction)
   long* task_bl_failures;  // (meta_batch) failed baseline fits of the task
   double* backup;          // (3, nparam) phi, Adam's m and v before the outer step
   int skipped_in_a_row;    // updates skipped since the last one taken
@@ -149,6 +150,7 @@ mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
     mrl_value_initial_state(vf, tr->vf_state);
   }
   tr->task_ok = mrl_alloc(sizeof(int) * m);
+  tr->task_chosen = mrl_alloc(sizeof(int) * m);
   tr->task_bl_failures = mrl_alloc(sizeof(long) * m);
   tr->backup = mrl_alloc(sizeof(double) * 3 * n);
   tr->start_time = mrl_now();
@@ -174,6 +176,7 @@ void mrl_trainer_free(mrlTrainer* tr) {
   }
   mrl_ppo_pool_free(tr->ppo_pool);
   free(tr->task_ok);
+  free(tr->task_chosen);
   free(tr->task_bl_failures);
   free(tr->backup);
   mrl_optim_free(&tr->outer);
@@ -353,6 +356,31 @@ static double reptile_eps(const mrlConfig* cfg, int iteration) {
   return frac * cfg->outer.eps_end + (1 - frac) * cfg->outer.eps_start;
 }
 
+// outer.worst_fraction: chosen[j] = 1 for the round(fraction x nok) finite
+// tasks (at least one) whose return after adaptation (the last batch's) is
+// lowest, ties to the lower task index, so that every rank and thread count
+// chooses the same; fraction 1 chooses every finite task. Returns how many.
+// Why: a task-robust objective (the worst tasks' mean) keeps the outer step
+// from serving the tasks the initialization already adapts to well.
+static int choose_tasks(const mrlConfig* cfg, const int* ok, const double* returns, int m,
+                        int nok, int* chosen) {
+  int nret = cfg->inner.steps + 1;
+  int count = cfg->outer.worst_fraction >= 1 ? nok : (int)(cfg->outer.worst_fraction * nok + 0.5);
+  if (count < 1) count = 1;
+  for (int j = 0; j < m; j++) {
+    chosen[j] = 0;
+    if (!ok[j]) continue;
+    double rj = returns[(size_t)j * nret + nret - 1];
+    int below = 0;  // finite tasks ranked before j
+    for (int i = 0; i < m && below < count; i++) {
+      double ri = returns[(size_t)i * nret + nret - 1];
+      below += ok[i] && (ri < rj || (ri == rj && i < j));
+    }
+    chosen[j] = below < count;
+  }
+  return nok < count ? nok : count;
+}
+
 // The TRPO columns of an iteration that took no TRPO step: empty cells, not a
 // step of KL 0.
 static void clear_trpo_stats(mrlProgress* row) {
@@ -377,22 +405,25 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
   double t0 = mrl_now();
   gather_slots(tr);
 
-  // reduce the finite tasks in task order: the same additions in the same
-  // order for any threads
+  // reduce the chosen finite tasks in task order: the same additions in the
+  // same order for any threads
   memset(tr->mean_result, 0, sizeof(double) * n);
   long steps = 0;
   int nok = 0, bl_failures = 0;
   for (int j = 0; j < m; j++) {
     steps += tr->task_steps[j];
     bl_failures += (int)tr->task_bl_failures[j];
-    if (!tr->task_ok[j]) continue;
+    nok += tr->task_ok[j] != 0;
+  }
+  int nchosen = choose_tasks(cfg, tr->task_ok, tr->returns, m, nok, tr->task_chosen);
+  for (int j = 0; j < m; j++) {
+    if (!tr->task_chosen[j]) continue;
     const double* r = tr->results + (size_t)j * n;
     for (int i = 0; i < n; i++) tr->mean_result[i] += r[i];
-    nok++;
   }
   int finite = nok > 0;
   for (int i = 0; i < n && finite; i++) {
-    tr->mean_result[i] /= nok;
+    tr->mean_result[i] /= nchosen;
     finite = isfinite(tr->mean_result[i]);  // a sum of finite results can overflow
   }
   double step = 0;
@@ -433,8 +464,9 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       // maml and joint have the surrogate of phi' to check, fomaml and combo not
       int check = cfg->outer.algo == MRL_OUTER_MAML || cfg->outer.algo == MRL_OUTER_JOINT;
       mrlTrpoStats st;
-      step = mrl_trpo_step(cfg, &tr->pol, tr->trust, tr->task_ok, m, tr->task_begin, tr->task_end,
-                           check, tr->works, tr->pool, tr->phi, tr->mean_result, &st);
+      step = mrl_trpo_step(cfg, &tr->pol, tr->trust, tr->task_ok, tr->task_chosen, m,
+                           tr->task_begin, tr->task_end, check, tr->works, tr->pool, tr->phi,
+                           tr->mean_result, &st);
       row->trpo_kl = st.kl;
       row->trpo_loss_before = st.surrogate_before;
       row->trpo_loss_after = st.surrogate_after;

@@ -273,8 +273,9 @@ static void eval_job(void* ctx, int worker, int job) {
 
 typedef struct {
   mrlPool* pool;
-  const int* ok;
-  int ntask, nok, end;
+  const int* ok;      // the finite tasks: the products and the KL
+  const int* chosen;  // those of the objective: the surrogate (outer.worst_fraction)
+  int ntask, nok, nchosen, end;
 } TrpoTasks;
 
 // out = (mean over the finite tasks of J^T F J) v + damping v, in task order.
@@ -293,7 +294,8 @@ static void product(TrpoJob* tj, const TrpoTasks* tt, double damping, const doub
   for (int i = 0; i < n; i++) out[i] = out[i] / tt->nok + damping * v[i];
 }
 
-// Mean over the finite tasks of the surrogate and the KL at candidate p.
+// The mean surrogate of the chosen tasks and mean KL of the finite tasks at
+// candidate p.
 static void evaluate(TrpoJob* tj, const TrpoTasks* tt, const double* p, double* surrogate,
                      double* kl) {
   tj->v = p;
@@ -302,10 +304,10 @@ static void evaluate(TrpoJob* tj, const TrpoTasks* tt, const double* p, double* 
   double s = 0, d = 0;
   for (int j = 0; j < tt->ntask; j++) {
     if (!tt->ok[j]) continue;
-    s += tj->evals[2 * j];
+    if (tt->chosen[j]) s += tj->evals[2 * j];
     d += tj->evals[2 * j + 1];
   }
-  *surrogate = s / tt->nok;
+  *surrogate = s / tt->nchosen;
   *kl = d / tt->nok;
 }
 
@@ -316,18 +318,23 @@ static double dot(const double* a, const double* b, int n) {
 }
 
 double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
-                     int ntask, int begin, int end, int check_surrogate, mrlPolicyWork** work,
-                     mrlPool* pool, double* phi, const double* g, mrlTrpoStats* st) {
+                     const int* chosen, int ntask, int begin, int end, int check_surrogate,
+                     mrlPolicyWork** work, mrlPool* pool, double* phi, const double* g,
+                     mrlTrpoStats* st) {
   // no step tried (no finite task, or no direction): NaN and -1, empty cells
   st->kl = st->surrogate_before = st->surrogate_after = NAN;
   st->backtracks = -1;
-  int nok = 0;
-  for (int j = 0; j < ntask; j++) nok += ok[j] != 0;
+  if (!chosen) chosen = ok;
+  int nok = 0, nchosen = 0;
+  for (int j = 0; j < ntask; j++) {
+    nok += ok[j] != 0;
+    nchosen += ok[j] && chosen[j];
+  }
   // every rank goes on, tasks or none: the gathers below are collective
-  if (nok == 0) return 0;
+  if (nchosen == 0) return 0;
   int n = pol->nparam;
   TrpoJob tj = {cfg, sets, work, begin, n, NULL, NULL, NULL};
-  TrpoTasks tt = {pool, ok, ntask, nok, end};
+  TrpoTasks tt = {pool, ok, chosen, ntask, nok, nchosen, end};
   tj.out = mrl_alloc(sizeof(double) * (size_t)ntask * n);
   tj.evals = mrl_alloc(sizeof(double) * 2 * ntask);
   double* x = mrl_alloc(sizeof(double) * 6 * n);

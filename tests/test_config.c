@@ -1099,6 +1099,18 @@ Test(config, check_algorithm_combinations) {
   c.outer.algo = MRL_OUTER_MAML;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 
+  mrl_config_default(&c);  // pooled joint PPO has no per-task slots to choose from
+  c.outer.worst_fraction = 0.5;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.outer.algo = MRL_OUTER_JOINT;
+  c.inner.step = MRL_INNER_PPO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_str_eq(err,
+                   "outer.worst_fraction weights tasks in the outer step, and joint training "
+                   "with inner.step=ppo pools every task's batch: set outer.worst_fraction=1");
+  c.outer.optim = MRL_OPT_TRPO;  // joint TRPO keeps a trust set per task
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+
   mrl_config_default(&c);  // a fit kept for the next step is the linear baseline's
   c.rl.baseline_fit = MRL_FIT_PREVIOUS;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);

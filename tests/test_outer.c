@@ -140,6 +140,55 @@ Test(outer, combo_sum_equals_reptile_as_gradient) {
   cr_assert(diff < 1e-10 * fmax(1, max_abs(co, n)), "combo sum and reptile differ by %g", diff);
 }
 
+// outer.worst_fraction 0.5: Reptile's step is the mean of theta_k - phi over
+// the 4 of 8 tasks whose query batch returned least, to the bit. Each task is
+// adapted again here, outside the trainer, on the same streams.
+Test(outer, worst_fraction_steps_on_the_worst_tasks) {
+  openblas_set_num_threads(1);
+  static double init[8192], chosen_step[8192], every_step[8192], want[8192], sum[8192];
+  static double thetas[8][8192];
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.eps_start = cfg.outer.eps_end = 0.7;
+  cfg.outer.worst_fraction = 0.5;
+  int n = nparam_of(&cfg), m = cfg.outer.meta_batch, k = cfg.inner.steps;
+  train(&cfg, 0, init);
+  train(&cfg, 1, chosen_step);
+  char err[MRL_ERRLEN];
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  double last[8], returns[8], task[2];
+  for (int j = 0; j < m; j++) {
+    mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
+    mrl_task_sample(fam, &cfg, 0, 0, j, task);
+    mrl_inner_adapt(&cfg, ln, task, init, k, cfg.seed, 0, j, 0, returns);
+    last[j] = returns[k];
+    memcpy(thetas[j], ln->theta, sizeof(double) * n);
+    mrl_learner_free(ln);
+  }
+  memset(sum, 0, sizeof(double) * n);
+  int nchosen = 0, first_half = 0;
+  for (int j = 0; j < m; j++) {
+    int below = 0;
+    for (int i = 0; i < m; i++) below += last[i] < last[j];
+    if (below >= m / 2) continue;
+    nchosen++;
+    first_half += j < m / 2;
+    for (int i = 0; i < n; i++) sum[i] += thetas[j][i] - init[i];
+  }
+  cr_assert_eq(nchosen, m / 2, "ties among the returns: pick another seed");
+  cr_assert(first_half < m / 2, "the worst tasks are the first ones: the test could not fail");
+  for (int i = 0; i < n; i++) want[i] = init[i] + 0.7 * (sum[i] / nchosen);
+  cr_assert_eq(memcmp(want, chosen_step, sizeof(double) * n), 0, "%g apart",
+               max_abs_diff(want, chosen_step, n));
+  cfg.outer.worst_fraction = 1;  // every task: another step
+  train(&cfg, 1, every_step);
+  cr_assert(max_abs_diff(every_step, chosen_step, n) > 1e-6);
+  mrl_family_free(fam);
+}
+
 static void check_same_bits(mrlConfig* cfg) {
   openblas_set_num_threads(1);
   static double a[8192], b[8192];
@@ -190,12 +239,22 @@ Test(outer, same_bits_any_threads_joint_ppo) {
   check_same_bits(&cfg);
 }
 
+// and with outer.worst_fraction (the chosen tasks' surrogate, every task's
+// KL): the same bits on any threads, and not the step over every task
 Test(outer, same_bits_any_threads_trpo) {
   mrlConfig cfg;
   small_config(&cfg);
   cfg.outer.algo = MRL_OUTER_MAML;
   cfg.outer.optim = MRL_OPT_TRPO;
   check_same_bits(&cfg);
+  cfg.outer.worst_fraction = 0.25;
+  check_same_bits(&cfg);
+  static double some[8192], every[8192];
+  int n = nparam_of(&cfg);
+  train(&cfg, 1, some);
+  cfg.outer.worst_fraction = 1;
+  train(&cfg, 1, every);
+  cr_assert(max_abs_diff(some, every, n) > 1e-6);
 }
 
 Test(outer, same_bits_any_threads_reptile_as_gradient) {

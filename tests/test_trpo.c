@@ -173,7 +173,7 @@ static void check_step(int check_surrogate) {
     cfg.outer.max_kl = bounds[b];
     memcpy(p, phi, sizeof(double) * pol.nparam);
     mrlTrpoStats st;
-    double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NTASK, 0, NTASK, check_surrogate, work, pool,
+    double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, check_surrogate, work, pool,
                                  p, gstep, &st);
     double kl = mean_kl(phi, p);
     cr_log_info(
@@ -209,7 +209,7 @@ static void check_no_direction(void) {
   memcpy(p, phi, sizeof(double) * pol.nparam);
   memset(zero, 0, sizeof(double) * pol.nparam);
   mrlTrpoStats st;
-  double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NTASK, 0, NTASK, 1, work, pool, p, zero, &st);
+  double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, 1, work, pool, p, zero, &st);
   cr_assert(scale == 0);
   cr_assert(memcmp(p, phi, sizeof(double) * pol.nparam) == 0, "phi moved");
   cr_assert(isnan(st.kl) && isnan(st.surrogate_before) && isnan(st.surrogate_after));
