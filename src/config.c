@@ -279,7 +279,8 @@ static const keyInfo kKeys[] = {
           "the outer step's objective is the mean over this fraction of the meta-batch, the "
           "tasks adapted worst (1: every task)"),
   DBL_KEY("outer.max_kl", outer.max_kl, 0.01, 0, 10, OPEN_LO, "trpo: KL bound of a step"),
-  INT_KEY("outer.cg_iters", outer.cg_iters, 10, 1, 1000, "trpo: conjugate-gradient iterations"),
+  INT_KEY("outer.cg_iters", outer.cg_iters, 10, 0, 1000,
+          "trpo: conjugate-gradient iterations (0: step along the gradient itself)"),
   INT_KEY("outer.cg_subsample", outer.cg_subsample, 1, 1, 1000,
           "trpo: every q-th row in the conjugate-gradient products (the line search uses all)"),
   DBL_KEY("outer.cg_damping", outer.cg_damping, 1e-5, 0, 10, 0,

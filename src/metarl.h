@@ -207,7 +207,7 @@ typedef struct {
     mrlComboMode combo;       // outer.combo:      last | sum | mean | first
     double worst_fraction;    // outer.worst_fraction: (0, 1]; outer objective over the worst tasks
     double max_kl;            // outer.max_kl:     trpo: bound on the mean KL of a step
-    int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations
+    int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations (0: x = g)
     int cg_subsample;         // outer.cg_subsample: trpo: every q-th row in CG products
     double cg_damping;        // outer.cg_damping: trpo: F + damping I
     double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
@@ -1098,7 +1098,7 @@ typedef struct {
 // ok[j] and chosen[j] (chosen NULL: every task with ok[j]; ntask in all; this
 // rank holds sets[begin..end-1], the others come by MPI gathers in task
 // order): x = CG(A, g) with A = mean J^T F J + damping I over the ok tasks and
-// cg_iters iterations, full step -sqrt(2 max_kl / x^T A x) x, shrunk by 0.8 up
+// cg_iters iterations (0: x = g), full step -sqrt(2 max_kl / x^T A x) x, shrunk by 0.8 up
 // to 15 times until the mean KL of the ok tasks is <= max_kl and, if
 // check_surrogate, the mean surrogate of the chosen ones is below its value
 // at phi (stats report that surrogate). Rejected (phi unchanged,

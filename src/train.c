@@ -362,8 +362,8 @@ static double reptile_eps(const mrlConfig* cfg, int iteration) {
 // chooses the same; fraction 1 chooses every finite task. Returns how many.
 // Why: a task-robust objective (the worst tasks' mean) keeps the outer step
 // from serving the tasks the initialization already adapts to well.
-static int choose_tasks(const mrlConfig* cfg, const int* ok, const double* returns, int m,
-                        int nok, int* chosen) {
+static int choose_tasks(const mrlConfig* cfg, const int* ok, const double* returns, int m, int nok,
+                        int* chosen) {
   int nret = cfg->inner.steps + 1;
   int count = cfg->outer.worst_fraction >= 1 ? nok : (int)(cfg->outer.worst_fraction * nok + 0.5);
   if (count < 1) count = 1;
@@ -464,9 +464,9 @@ int mrl_trainer_iterate(mrlTrainer* tr, mrlProgress* row, char* err, size_t errl
       // maml and joint have the surrogate of phi' to check, fomaml and combo not
       int check = cfg->outer.algo == MRL_OUTER_MAML || cfg->outer.algo == MRL_OUTER_JOINT;
       mrlTrpoStats st;
-      step = mrl_trpo_step(cfg, &tr->pol, tr->trust, tr->task_ok, tr->task_chosen, m,
-                           tr->task_begin, tr->task_end, check, tr->works, tr->pool, tr->phi,
-                           tr->mean_result, &st);
+      step =
+          mrl_trpo_step(cfg, &tr->pol, tr->trust, tr->task_ok, tr->task_chosen, m, tr->task_begin,
+                        tr->task_end, check, tr->works, tr->pool, tr->phi, tr->mean_result, &st);
       row->trpo_kl = st.kl;
       row->trpo_loss_before = st.surrogate_before;
       row->trpo_loss_after = st.surrogate_after;

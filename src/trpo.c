@@ -340,9 +340,11 @@ double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** s
   double* x = mrl_alloc(sizeof(double) * 6 * n);
   double *r = x + n, *p = x + 2 * n, *Ap = x + 3 * n, *step = x + 4 * n, *pnew = x + 5 * n;
 
-  // conjugate gradient on (F + damping I) x = g, from x = 0
+  // conjugate gradient on (F + damping I) x = g, from x = 0; cg_iters 0: x = g,
+  // the steepest-descent direction, whose length the KL model below still sets
   memcpy(r, g, sizeof(double) * n);
   memcpy(p, g, sizeof(double) * n);
+  if (cfg->outer.cg_iters == 0) memcpy(x, g, sizeof(double) * n);
   double rr = dot(r, r, n);
   for (int it = 0; it < cfg->outer.cg_iters && rr > 1e-20; it++) {
     product(&tj, &tt, cfg->outer.cg_damping, p, Ap);

@@ -173,8 +173,8 @@ static void check_step(int check_surrogate) {
     cfg.outer.max_kl = bounds[b];
     memcpy(p, phi, sizeof(double) * pol.nparam);
     mrlTrpoStats st;
-    double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, check_surrogate, work, pool,
-                                 p, gstep, &st);
+    double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, check_surrogate, work,
+                                 pool, p, gstep, &st);
     double kl = mean_kl(phi, p);
     cr_log_info(
         "k %d max_kl %g: scale %g, KL %.6g (reported %.6g), surrogate %.6g -> %.6g, "
@@ -209,7 +209,8 @@ static void check_no_direction(void) {
   memcpy(p, phi, sizeof(double) * pol.nparam);
   memset(zero, 0, sizeof(double) * pol.nparam);
   mrlTrpoStats st;
-  double scale = mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, 1, work, pool, p, zero, &st);
+  double scale =
+      mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, 1, work, pool, p, zero, &st);
   cr_assert(scale == 0);
   cr_assert(memcmp(p, phi, sizeof(double) * pol.nparam) == 0, "phi moved");
   cr_assert(isnan(st.kl) && isnan(st.surrogate_before) && isnan(st.surrogate_after));
@@ -253,6 +254,29 @@ TestSuite(trpo_adapted, .init = setup1, .fini = teardown);
 
 Test(trpo_adapted, step_respects_kl_bound_and_improves) {
   check_step(1);
+}
+
+// outer.cg_iters 0: the step is along the gradient itself, -scale g, its
+// length still set by the KL bound and the line search.
+Test(trpo_adapted, steepest_descent_without_cg) {
+  cfg.outer.cg_iters = 0;
+  check_step(1);
+  mrlPool* pool = mrl_pool_make(1);
+  mrlPolicyWork* work[1] = {ln[0]->work};
+  static double p[4096];
+  memcpy(p, phi, sizeof(double) * pol.nparam);
+  mrlTrpoStats st;
+  cfg.outer.max_kl = 1e-2;
+  double scale =
+      mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, 1, work, pool, p, g, &st);
+  cr_assert(scale > 0, "the step was rejected");
+  double worst = 0, size = 0;
+  for (int i = 0; i < pol.nparam; i++) {
+    worst = fmax(worst, fabs(p[i] - (phi[i] - scale * g[i])));
+    size = fmax(size, fabs(p[i] - phi[i]));
+  }
+  cr_assert(worst <= 1e-12 * size, "off the gradient by %g (step %g)", worst, size);
+  mrl_pool_free(pool);
 }
 
 Test(trpo_adapted, product_symmetric_positive) {
@@ -395,4 +419,3 @@ Test(trpo_rates, surrogate_slope_is_the_meta_gradient) {
 Test(trpo_rates, step_respects_kl_bound_and_improves) {
   check_step(1);
 }
-
