@@ -285,6 +285,9 @@ static const keyInfo kKeys[] = {
           "trpo: every q-th row in the conjugate-gradient products (the line search uses all)"),
   DBL_KEY("outer.cg_damping", outer.cg_damping, 1e-5, 0, 10, 0,
           "trpo: damping added to the Fisher matrix"),
+  BOOL_KEY("outer.fisher_float32", outer.fisher_float32, 0,
+           "trpo: the MAML code's Fisher products, a probe of 1e-8/|phi| added to float32 "
+           "parameters: only the directions its rounding leaves count (false: exact products)"),
   DBL_KEY("outer.hvp_step", outer.hvp_step, 1e-5, 0, 1, OPEN_LO,
           "maml: finite-difference step of Hessian-vector products"),
   BOOL_KEY("outer.hvp_freeze_relu", outer.hvp_freeze_relu, 0,

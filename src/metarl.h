@@ -210,6 +210,7 @@ typedef struct {
     int cg_iters;             // outer.cg_iters:   trpo: conjugate-gradient iterations (0: x = g)
     int cg_subsample;         // outer.cg_subsample: trpo: every q-th row in CG products
     double cg_damping;        // outer.cg_damping: trpo: F + damping I
+    int fisher_float32;       // outer.fisher_float32: bool; the MAML code's float32 probe
     double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
     int hvp_freeze_relu;      // outer.hvp_freeze_relu: bool; one ReLU pattern for both probes
   } outer;
@@ -1107,6 +1108,14 @@ typedef struct {
 // step did (mrlTrpoStats). Collective under MPI: every rank calls it, with or
 // without tasks. work (one per pool worker) is scratch. The same bits for any
 // threads/ranks.
+// The direction a float32 central difference at phi +- eps v sees, eps =
+// fl(1e-8 / |phi|) as the MAML code's Fisher products take it: seen[i] =
+// (fl(phi_i + eps v_i) - fl(phi_i - eps v_i)) / 2 eps, every operand rounded to
+// float. About v_i where phi_i is 0; exactly 0 where the rounding swallows
+// eps v_i (|phi_i| large against it). outer.fisher_float32 makes TRPO's products
+// those of seen (the damping term keeps v).
+void mrl_trpo_float32_probe(const double* phi, const double* v, int n, double* seen);
+
 double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
                      const int* chosen, int ntask, int begin, int end, int check_surrogate,
                      mrlPolicyWork** work, mrlPool* pool, double* phi, const double* g,

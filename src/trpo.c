@@ -276,13 +276,35 @@ typedef struct {
   const int* ok;      // the finite tasks: the products and the KL
   const int* chosen;  // those of the objective: the surrogate (outer.worst_fraction)
   int ntask, nok, nchosen, end;
+  const double* phi;  // outer.fisher_float32: the parameters the probe is added to, else NULL
+  double* seen;       // (nparam) outer.fisher_float32: the direction the probe leaves
 } TrpoTasks;
 
-// out = (mean over the finite tasks of J^T F J) v + damping v, in task order.
+// outer.fisher_float32: the MAML code's Fisher products are central differences
+// of the KL's gradient at float32 parameters phi +- eps v, eps = 1e-8 / |phi|,
+// so they are the products of seen (mrl_trpo_float32_probe): to first order the
+// differences are linear in it.
+void mrl_trpo_float32_probe(const double* phi, const double* v, int n, double* seen) {
+  float norm_sq = 0;
+  for (int i = 0; i < n; i++) norm_sq += (float)phi[i] * (float)phi[i];
+  float eps = (float)(1e-8 / ((double)sqrtf(norm_sq) + 1e-8));
+  for (int i = 0; i < n; i++) {
+    float p = (float)phi[i], d = eps * (float)v[i];
+    float plus = p + d, minus = p - d;
+    seen[i] = ((double)plus - (double)minus) / (2.0 * eps);
+  }
+}
+
+// out = (mean over the finite tasks of J^T F J) v + damping v, in task order
+// (outer.fisher_float32: J^T F J of what the float32 probe leaves of v).
 static void product(TrpoJob* tj, const TrpoTasks* tt, double damping, const double* v,
                     double* out) {
   int n = tj->nparam;
   tj->v = v;
+  if (tt->phi) {
+    mrl_trpo_float32_probe(tt->phi, v, n, tt->seen);
+    tj->v = tt->seen;
+  }
   mrl_pool_run(tt->pool, tt->end - tj->begin, product_job, tj);
   mrl_dist_gather_tasks(tj->out, sizeof(double) * n, tt->ntask);
   memset(out, 0, sizeof(double) * n);
@@ -334,7 +356,11 @@ double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** s
   if (nchosen == 0) return 0;
   int n = pol->nparam;
   TrpoJob tj = {cfg, sets, work, begin, n, NULL, NULL, NULL};
-  TrpoTasks tt = {pool, ok, chosen, ntask, nok, nchosen, end};
+  TrpoTasks tt = {pool, ok, chosen, ntask, nok, nchosen, end, NULL, NULL};
+  if (cfg->outer.fisher_float32) {
+    tt.phi = phi;
+    tt.seen = mrl_alloc(sizeof(double) * n);
+  }
   tj.out = mrl_alloc(sizeof(double) * (size_t)ntask * n);
   tj.evals = mrl_alloc(sizeof(double) * 2 * ntask);
   double* x = mrl_alloc(sizeof(double) * 6 * n);
@@ -388,6 +414,7 @@ double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** s
   }
   free(tj.out);
   free(tj.evals);
+  free(tt.seen);
   free(x);
   return scale;
 }

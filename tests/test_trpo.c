@@ -256,6 +256,49 @@ Test(trpo_adapted, step_respects_kl_bound_and_improves) {
   check_step(1);
 }
 
+// The MAML code's float32 probe: a zero parameter moves by about eps v_i, one
+// far larger than eps v_i not at all, so its direction is lost to the product.
+Test(trpo_adapted, float32_probe_sees_only_what_rounding_leaves) {
+  enum { N = 6 };
+  const double phi_probe[N] = {0, 0, 1e-12, 0.5, -2, 30};
+  const double v[N] = {1, -3, 2, 1, -1, 5};
+  double seen[N];
+  mrl_trpo_float32_probe(phi_probe, v, N, seen);
+  for (int i = 0; i < 3; i++) {
+    cr_assert(fabs(seen[i] - v[i]) <= 1e-6 * fabs(v[i]), "param %d: seen %g of %g", i, seen[i],
+              v[i]);
+  }
+  for (int i = 3; i < N; i++) cr_assert(seen[i] == 0, "param %d: seen %g", i, seen[i]);
+}
+
+// outer.fisher_float32 on the setup's phi (biases 0, weights not): the step
+// still keeps the KL bound and improves the surrogate, and it is not the
+// step of the exact products.
+Test(trpo_adapted, fisher_float32_step) {
+  mrlPool* pool = mrl_pool_make(1);
+  mrlPolicyWork* work[1] = {ln[0]->work};
+  static double exact[4096], probed[4096];
+  mrlTrpoStats st;
+  cfg.outer.max_kl = 1e-2;
+  memcpy(exact, phi, sizeof(double) * pol.nparam);
+  mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, 1, work, pool, exact, g, &st);
+  cfg.outer.fisher_float32 = 1;
+  check_step(1);
+  cfg.outer.max_kl = 1e-2;
+  memcpy(probed, phi, sizeof(double) * pol.nparam);
+  double scale =
+      mrl_trpo_step(&cfg, &pol, sets, ok, NULL, NTASK, 0, NTASK, 1, work, pool, probed, g, &st);
+  cr_assert(scale > 0, "the step was rejected");
+  double apart = 0, moved = 0;
+  for (int i = 0; i < pol.nparam; i++) {
+    apart = fmax(apart, fabs(exact[i] - probed[i]));
+    moved = fmax(moved, fabs(exact[i] - phi[i]));
+  }
+  cr_assert(apart > 1e-3 * moved, "the probed step is the exact one (%g apart, %g moved)", apart,
+            moved);
+  mrl_pool_free(pool);
+}
+
 // outer.cg_iters 0: the step is along the gradient itself, -scale g, its
 // length still set by the KL bound and the line search.
 Test(trpo_adapted, steepest_descent_without_cg) {
