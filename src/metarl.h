@@ -1095,19 +1095,6 @@ typedef struct {
   int backtracks;
 } mrlTrpoStats;
 
-// The TRPO step on phi along g, the mean loss gradient of the tasks with
-// ok[j] and chosen[j] (chosen NULL: every task with ok[j]; ntask in all; this
-// rank holds sets[begin..end-1], the others come by MPI gathers in task
-// order): x = CG(A, g) with A = mean J^T F J + damping I over the ok tasks and
-// cg_iters iterations (0: x = g), full step -sqrt(2 max_kl / x^T A x) x, shrunk by 0.8 up
-// to 15 times until the mean KL of the ok tasks is <= max_kl and, if
-// check_surrogate, the mean surrogate of the chosen ones is below its value
-// at phi (stats report that surrogate). Rejected (phi unchanged,
-// returns 0) if none fits, or if x^T A x is not positive and finite;
-// else updates phi and returns the multiple of x taken. stats gets what the
-// step did (mrlTrpoStats). Collective under MPI: every rank calls it, with or
-// without tasks. work (one per pool worker) is scratch. The same bits for any
-// threads/ranks.
 // The direction a float32 central difference at phi +- eps v sees, eps =
 // fl(1e-8 / |phi|) as the MAML code's Fisher products take it: seen[i] =
 // (fl(phi_i + eps v_i) - fl(phi_i - eps v_i)) / 2 eps, every operand rounded to
@@ -1116,6 +1103,19 @@ typedef struct {
 // those of seen (the damping term keeps v).
 void mrl_trpo_float32_probe(const double* phi, const double* v, int n, double* seen);
 
+// The TRPO step on phi along g, the mean loss gradient of the tasks with
+// ok[j] and chosen[j] (chosen NULL: every task with ok[j]; ntask in all; this
+// rank holds sets[begin..end-1], the others come by MPI gathers in task
+// order): x = CG(A, g) with A = mean J^T F J + damping I over the ok tasks and
+// cg_iters iterations (0: x = g), full step -sqrt(2 max_kl / x^T A x) x,
+// shrunk by 0.8 up to 15 times until the mean KL of the ok tasks is <= max_kl
+// and, if check_surrogate, the mean surrogate of the chosen ones is below its
+// value at phi (stats report that surrogate). Rejected (phi unchanged,
+// returns 0) if none fits, or if x^T A x is not positive and finite;
+// else updates phi and returns the multiple of x taken. stats gets what the
+// step did (mrlTrpoStats). Collective under MPI: every rank calls it, with or
+// without tasks. work (one per pool worker) is scratch. The same bits for any
+// threads/ranks.
 double mrl_trpo_step(const mrlConfig* cfg, const mrlPolicy* pol, mrlTrustSet** sets, const int* ok,
                      const int* chosen, int ntask, int begin, int end, int check_surrogate,
                      mrlPolicyWork** work, mrlPool* pool, double* phi, const double* g,
