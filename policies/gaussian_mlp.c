@@ -150,6 +150,7 @@ mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
   work->pattern = mrl_alloc((size_t)total);
   work->grad_act = mrl_alloc(sizeof(double) * 2 * maxbatch * widest);
   work->dmean = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[pol->nlayer]);
+  work->mean_probe = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[pol->nlayer]);
   work->mean = work->act + work->act_off[pol->nlayer];
   if (pol->obs_norm) work->norm_input = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[0]);
   return work;
@@ -161,6 +162,7 @@ void mrl_policy_work_free(mrlPolicyWork* work) {
   free(work->pattern);
   free(work->grad_act);
   free(work->dmean);
+  free(work->mean_probe);
   free(work->norm_input);
   free(work);
 }

@@ -293,6 +293,9 @@ static const keyInfo kKeys[] = {
   BOOL_KEY("outer.hvp_freeze_relu", outer.hvp_freeze_relu, 0,
            "maml: both gradients of a Hessian-vector product on one ReLU on/off pattern (false: "
            "the difference also counts the kinks between the probes)"),
+  BOOL_KEY("outer.hvp_lvc", outer.hvp_lvc, 0,
+           "maml: keep the inner step's score-function Hessian term in ProMP's low-variance "
+           "form, -(1/M) sum A grad log pi grad log pi^T (false: dropped, as in the MAML code)"),
 
   INT_KEY("eval.tasks", eval.tasks, 40, 1, 100000, "held-out test tasks"),
   INT_KEY("eval.steps", eval.steps, 3, 0, 1000, "adaptation steps K at evaluation"),
@@ -1380,6 +1383,11 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     return mrl_error(err, errlen,
                      "outer.algo maml differentiates through SGD steps on the vpg loss: set "
                      "inner.step=vpg and inner.optim=sgd (or use fomaml or reptile)");
+  }
+  if (cfg->outer.hvp_lvc && cfg->outer.algo != MRL_OUTER_MAML) {
+    return mrl_error(err, errlen,
+                     "outer.hvp_lvc is a term of maml's Hessian-vector products: set "
+                     "outer.algo=maml or outer.hvp_lvc=false");
   }
   if (cfg->inner.learn_lr && cfg->outer.algo != MRL_OUTER_MAML) {
     return mrl_error(err, errlen,

@@ -22,13 +22,68 @@
 // surrogate -(1/M) sum A log pi(a|s) with the advantages as constants. The
 // term from the dependence of batch s's sampling distribution on theta_s
 // (sum over trajectories of A grad log pi grad log pi^T, kept by DiCE and
-// ProMP) is dropped, as in the original MAML code. For a supervised family
-// H_s is the exact Hessian of the MSE (up to the finite difference).
+// ProMP) is dropped, as in the original MAML code. With outer.hvp_lvc it is
+// kept in ProMP's low-variance form (Rothfuss et al. 2019), the Hessian of
+// -(1/M) sum A pi/pi_old at pi = pi_old: each product gains
+// -(1/M) sum_r A_r grad log pi_r (grad log pi_r . u), one more gradient. For a
+// supervised family H_s is the exact Hessian of the MSE (up to the finite
+// difference) and the term does not apply.
 
 #include <math.h>
 #include <string.h>
 
 #include "metarl.h"
+
+// out += 2h S u, S u = -(1/M) sum_r A_r grad log pi_r (grad log pi_r . u) over
+// the M valid rows of b at theta: the score-function (LVC) term of the inner
+// step's Hessian along u. On entry work->mean_probe holds the means at
+// theta + h u and work->mean those at theta - h u: their difference is the
+// means' derivative along u, exact up to O(h^2) and, unlike a gradient's,
+// continuous across ReLU kinks. u_logstd: u's log-std entries. grad: scratch
+// (nparam). Forwards theta (work's last forward is overwritten).
+static void add_score_products(const mrlPolicy* pol, mrlPolicyWork* work, const double* theta,
+                               const mrlBatch* b, const double* u_logstd, double h, double* out,
+                               double* grad) {
+  int rows = b->nenv * b->horizon, nact = b->nact, n = pol->nparam;
+  long valid = 0;
+  for (int r = 0; r < rows; r++) valid += b->valid[r] > 0;
+  if (valid == 0) return;
+  double* dmean_du = work->mean_probe;  // (rows, nact): d mean / du, kept across the forward
+  for (size_t i = 0; i < (size_t)rows * nact; i++) {
+    dmean_du[i] = (dmean_du[i] - work->mean[i]) / (2 * h);
+  }
+  mrl_policy_forward(pol, theta, work, b->obs, rows);
+  const double* logstd = theta + pol->logstd_off;
+  double inv_var[64];
+  MRL_ASSERT(nact <= 64);
+  for (int j = 0; j < nact; j++) inv_var[j] = exp(-2 * logstd[j]);
+  memset(grad, 0, sizeof(double) * n);
+  double* glogstd = grad + pol->logstd_off;
+  for (int r = 0; r < rows; r++) {
+    const double* a = b->act + (size_t)r * nact;
+    const double* mean = work->mean + (size_t)r * nact;
+    const double* dm = dmean_du + (size_t)r * nact;
+    double* dmean = work->dmean + (size_t)r * nact;
+    if (b->valid[r] <= 0) {
+      memset(dmean, 0, sizeof(double) * nact);
+      continue;
+    }
+    // grad log pi_r . u, then the row's weight in the gradient of sum w_r log pi_r
+    double along = 0;
+    for (int j = 0; j < nact; j++) {
+      double d = a[j] - mean[j];
+      along += d * inv_var[j] * dm[j] + (d * d * inv_var[j] - 1) * u_logstd[j];
+    }
+    double w = -b->adv[r] * along / valid;
+    for (int j = 0; j < nact; j++) {
+      double d = a[j] - mean[j];
+      dmean[j] = w * d * inv_var[j];
+      glogstd[j] += w * (d * d * inv_var[j] - 1);
+    }
+  }
+  mrl_policy_backward(pol, theta, work, work->dmean, grad);
+  for (int i = 0; i < n; i++) out[i] += 2 * h * grad[i];
+}
 
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
                              double lr, const double* theta, const mrlBatch* b, int transpose,
@@ -53,8 +108,15 @@ void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPoli
   if (norm == 0) return;  // (I - lr H) 0 = 0
   // the probe moves theta by hvp_step in norm whatever |v| is
   double h = cfg->outer.hvp_step / norm;
+  int lvc = cfg->outer.hvp_lvc && !b->supervised;
+  double u_logstd[64];  // dir's log-std entries: dir may be overwritten below
+  if (lvc) {
+    MRL_ASSERT(b->nact <= 64);
+    memcpy(u_logstd, dir + pol->logstd_off, sizeof(double) * b->nact);
+  }
   for (int i = 0; i < n; i++) probe[i] = theta[i] + h * dir[i];
   mrl_loss_grad(pol, probe, work, b, gplus);
+  if (lvc) memcpy(work->mean_probe, work->mean, sizeof(double) * b->nenv * b->horizon * b->nact);
   // a ReLU that switches between the probes would add its jump in the
   // gradient divided by 2h: a spike, whatever h, not curvature
   work->freeze_pattern = cfg->outer.hvp_freeze_relu;
@@ -62,6 +124,7 @@ void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPoli
   mrl_loss_grad(pol, probe, work, b, gminus);
   work->freeze_pattern = 0;
   for (int i = 0; i < n; i++) gplus[i] -= gminus[i];
+  if (lvc) add_score_products(pol, work, theta, b, u_logstd, h, gplus, probe);
   if (scaled_probe) {
     double c = lr / (2 * h);
     for (int i = 0; i < n; i++) v[i] -= c * gplus[i];

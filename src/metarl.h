@@ -181,17 +181,17 @@ typedef struct {
   } rl;
 
   struct {
-    mrlInnerStep step;    // inner.step:       vpg
-    mrlOptimKind optim;   // inner.optim:      sgd | adam
-    double lr;            // inner.lr:         inner step size
-    double later_lr;      // inner.later_lr:   step size of inner steps 2, 3, ... (0: inner.lr)
-    int steps;            // inner.steps:      adaptation steps k
-    int episodes;         // inner.episodes:   episodes per adaptation step
-    double ppo_clip;      // inner.ppo_clip:   PPO clip range of the probability ratio
-    int ppo_epochs;       // inner.ppo_epochs: PPO passes over the batch per inner step
-    int ppo_minibatches;  // inner.ppo_minibatches: PPO minibatches per pass
-    int resample;         // inner.resample:   bool; false: steps 1..k-1 redraw step 0's streams
-    int learn_lr;         // inner.learn_lr:   bool; a learned step multiplier per tensor (maml)
+    mrlInnerStep step;     // inner.step:       vpg
+    mrlOptimKind optim;    // inner.optim:      sgd | adam
+    double lr;             // inner.lr:         inner step size
+    double later_lr;       // inner.later_lr:   step size of inner steps 2, 3, ... (0: inner.lr)
+    int steps;             // inner.steps:      adaptation steps k
+    int episodes;          // inner.episodes:   episodes per adaptation step
+    double ppo_clip;       // inner.ppo_clip:   PPO clip range of the probability ratio
+    int ppo_epochs;        // inner.ppo_epochs: PPO passes over the batch per inner step
+    int ppo_minibatches;   // inner.ppo_minibatches: PPO minibatches per pass
+    int resample;          // inner.resample:   bool; false: steps 1..k-1 redraw step 0's streams
+    int learn_lr;          // inner.learn_lr:   bool; a learned step multiplier per tensor (maml)
     double learn_lr_step;  // inner.learn_lr_step: Adam step size of the log-multipliers
   } inner;
 
@@ -213,6 +213,7 @@ typedef struct {
     int fisher_float32;       // outer.fisher_float32: bool; the MAML code's float32 probe
     double hvp_step;          // outer.hvp_step:   maml: norm of the finite-difference probe
     int hvp_freeze_relu;      // outer.hvp_freeze_relu: bool; one ReLU pattern for both probes
+    int hvp_lvc;              // outer.hvp_lvc: bool; keep the score-function Hessian term
   } outer;
 
   struct {
@@ -396,6 +397,7 @@ typedef struct {
   double* grad_act;                // 2 x (maxbatch, widest layer): ping-pong backprop buffers
   double* dmean;                   // (maxbatch, nact) scratch for dL/dmean
   double* mean;                    // (batch, nact) output of the last forward (a view into act)
+  double* mean_probe;              // (maxbatch, nact) scratch: maml.c keeps one probe's means
   double* norm_input;              // (maxbatch, nobs) normalized observations (obs_norm), or NULL
   // ReLU on/off pattern of the hidden layers, at act's offsets: written by
   // every forward, read by the backward; with freeze_pattern set, a forward
@@ -911,7 +913,8 @@ double mrl_combo_weight(mrlComboMode mode, int s, int k);
 // of the query loss L_q(theta_k(phi)) with
 // theta_{s+1} = theta_s - lr_s grad L_s(theta_s), lr_s = mrl_inner_lr(cfg, s),
 // and every batch held fixed (the sampling-distribution term of the
-// policy-gradient Hessian is dropped, as in the original MAML code):
+// policy-gradient Hessian is dropped, as in the original MAML code, unless
+// outer.hvp_lvc keeps it in ProMP's form, see mrl_inner_step_jacobian):
 //   g = (I - lr_0 H_0)(I - lr_1 H_1) ... (I - lr_{k-1} H_{k-1}) grad L_q(theta_k),
 // each H_s v by mrl_inner_step_jacobian (central differences of gradients of
 // L_s at theta_s +- h v/|v|, h = outer.hvp_step; with outer.hvp_freeze_relu
@@ -930,8 +933,12 @@ void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 // ask for the transpose). H u is a central difference of two gradients at
 // theta +- h u/|u| (h = outer.hvp_step). With
 // outer.hvp_freeze_relu the second gradient reuses the first one's ReLU
-// pattern (work->freeze_pattern is set for it and cleared after). v = 0 is
-// left as it is. scratch: (3, nparam); work's last forward is overwritten.
+// pattern (work->freeze_pattern is set for it and cleared after). With
+// outer.hvp_lvc (policy-gradient batches) H also has ProMP's low-variance
+// score-function term, -(1/M) sum_r A_r grad log pi_r grad log pi_r^T over
+// the batch's M valid rows, the Hessian of -(1/M) sum A pi/pi_old at theta;
+// its product costs one more gradient. v = 0 is left as it is. scratch:
+// (3, nparam); work's last forward is overwritten.
 void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPolicyWork* work,
                              double lr, const double* theta, const mrlBatch* b, int transpose,
                              double* v, double* scratch);

@@ -1099,6 +1099,15 @@ Test(config, check_algorithm_combinations) {
   c.outer.algo = MRL_OUTER_MAML;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 
+  mrl_config_default(&c);  // the score-function term is one of maml's products
+  c.outer.hvp_lvc = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_str_eq(err,
+                   "outer.hvp_lvc is a term of maml's Hessian-vector products: set "
+                   "outer.algo=maml or outer.hvp_lvc=false");
+  c.outer.algo = MRL_OUTER_MAML;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+
   mrl_config_default(&c);  // pooled joint PPO has no per-task slots to choose from
   c.outer.worst_fraction = 0.5;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);

@@ -162,42 +162,73 @@ Test(maml, meta_gradient_matches_finite_differences_point_nav) {
   check_meta_grad(&cfg, 2, 1e-5);
 }
 
+// One policy-gradient task adapted by one SGD step from a perturbed
+// initialization (seed), its first batch and theta_0 kept: what the products
+// of mrl_inner_step_jacobian are taken on. cfg is the default config with
+// two hidden layers of width units of activation act, ready for maml; vec:
+// nvec parameter vectors of scratch; v: a random direction (nparam).
+typedef struct {
+  mrlConfig cfg;
+  mrlFamily* fam;
+  mrlPolicy pol;
+  mrlLearner* ln;
+  double* vec;
+  double* v;
+} AdaptedTask;
+
+static void adapted_task_make(AdaptedTask* t, int width, mrlActivation act, int horizon,
+                              int episodes, int freeze, uint64_t seed, int nvec) {
+  openblas_set_num_threads(1);
+  mrlConfig* cfg = &t->cfg;
+  mrl_config_default(cfg);
+  cfg->policy.nhidden = 2;
+  cfg->policy.hidden[0] = cfg->policy.hidden[1] = width;
+  cfg->policy.activation = act;
+  cfg->env.horizon = horizon;
+  cfg->inner.episodes = episodes;
+  cfg->outer.algo = MRL_OUTER_MAML;
+  cfg->outer.hvp_freeze_relu = freeze;
+  char err[MRL_ERRLEN];
+  t->fam = mrl_family_make(cfg, err, sizeof(err));
+  cr_assert_not_null(t->fam, "%s", err);
+  cr_assert(!t->fam->supervised, "the default family is a policy-gradient one");
+  mrl_policy_setup(&t->pol, cfg, t->fam->nobs, t->fam->nact);
+  int n = t->pol.nparam;
+  double* phi = mrl_alloc(sizeof(double) * n * (nvec + 2));
+  t->v = phi + n;
+  t->vec = phi + 2 * n;
+  mrlRng rng;
+  mrl_rng_init(&rng, seed, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&t->pol, &rng, phi);
+  for (int i = 0; i < n; i++) phi[i] += 0.1 * mrl_rng_normal(&rng);
+  t->ln = mrl_learner_make(cfg, t->fam, &t->pol, episodes);
+  mrl_learner_keep(t->ln, 2, 0);
+  double task[8], returns[16];
+  mrl_task_sample(t->fam, cfg, 0, 0, 0, task);
+  mrl_inner_adapt(cfg, t->ln, task, phi, 1, 11, 0, 0, 1, returns);
+  for (int i = 0; i < n; i++) t->v[i] = mrl_rng_normal(&rng);
+}
+
+static void adapted_task_free(AdaptedTask* t) {
+  mrl_learner_free(t->ln);
+  mrl_family_free(t->fam);
+  free(t->v - t->pol.nparam);
+}
+
 // ||H v(h) - H v(h_ref)|| / ||H v(h_ref)|| for the Hessian-vector products of
 // a ReLU policy's surrogate at probe steps h and h_ref, pattern frozen or not.
 static double relu_hvp_spread(int freeze, double h, double h_ref) {
-  openblas_set_num_threads(1);
-  mrlConfig cfg;
-  mrl_config_default(&cfg);
-  cfg.policy.nhidden = 2;
-  cfg.policy.hidden[0] = cfg.policy.hidden[1] = 64;
-  cfg.policy.activation = MRL_ACT_RELU;
-  cfg.env.horizon = 100;
-  cfg.inner.episodes = 20;
-  cfg.outer.algo = MRL_OUTER_MAML;
-  cfg.outer.hvp_freeze_relu = freeze;
-  char err[MRL_ERRLEN];
-  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
-  cr_assert_not_null(fam, "%s", err);
-  mrlPolicy pol;
-  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
-  int n = pol.nparam;
-  double* phi = mrl_alloc(sizeof(double) * n * 7);
-  double *v = phi + n, *hv = phi + 2 * n, *ref = phi + 3 * n, *scratch = phi + 4 * n;  // 3 n
-  mrlRng rng;
-  mrl_rng_init(&rng, 5, MRL_RNG_INIT, 0, 0, 0);
-  mrl_policy_init(&pol, &rng, phi);
-  for (int i = 0; i < n; i++) phi[i] += 0.1 * mrl_rng_normal(&rng);
-  mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
-  mrl_learner_keep(ln, 2, 0);
-  double task[8], returns[16];
-  mrl_task_sample(fam, &cfg, 0, 0, 0, task);
-  mrl_inner_adapt(&cfg, ln, task, phi, 1, 11, 0, 0, 1, returns);
-  for (int i = 0; i < n; i++) v[i] = mrl_rng_normal(&rng);
+  AdaptedTask at;
+  adapted_task_make(&at, 64, MRL_ACT_RELU, 100, 20, freeze, 5, 5);
+  mrlConfig cfg = at.cfg;
+  mrlLearner* ln = at.ln;
+  int n = at.pol.nparam;
+  double *v = at.v, *hv = at.vec, *ref = at.vec + n, *scratch = at.vec + 2 * n;  // 3 n
   double steps[2] = {h, h_ref}, *out[2] = {hv, ref};
   for (int t = 0; t < 2; t++) {  // (I - 1 H) v gives H v = v - result
     cfg.outer.hvp_step = steps[t];
     memcpy(out[t], v, sizeof(double) * n);
-    mrl_inner_step_jacobian(&cfg, &pol, ln->work, 1.0, ln->thetas, ln->saved[0], 0, out[t],
+    mrl_inner_step_jacobian(&cfg, &at.pol, ln->work, 1.0, ln->thetas, ln->saved[0], 0, out[t],
                             scratch);
     for (int i = 0; i < n; i++) out[t][i] = v[i] - out[t][i];
   }
@@ -206,9 +237,7 @@ static double relu_hvp_spread(int freeze, double h, double h_ref) {
     diff += (hv[i] - ref[i]) * (hv[i] - ref[i]);
     norm += ref[i] * ref[i];
   }
-  mrl_learner_free(ln);
-  mrl_family_free(fam);
-  free(phi);
+  adapted_task_free(&at);
   return sqrt(diff / norm);
 }
 
@@ -224,4 +253,69 @@ Test(maml, relu_hessian_products_do_not_depend_on_the_probe_step) {
   // between them: neighbouring pieces, whose Hessians differ a little
   cr_assert(frozen < 1e-2, "frozen pattern: the product moved by %.3g with the step", frozen);
   cr_assert(free_ > 100 * frozen, "the check has no teeth: %.3g against %.3g", free_, frozen);
+}
+
+// outer.hvp_lvc: the Jacobian of one inner step gains -lr S v, S the
+// score-function term -(1/M) sum_r A_r grad log pi_r grad log pi_r^T. The
+// reference builds S v from each valid row's own gradient of log pi (the
+// surrogate's gradient with that row's advantage alone), with no finite
+// difference; tanh units, so the products have no kinks to straddle.
+Test(maml, lvc_term_is_the_score_outer_products) {
+  AdaptedTask at;
+  adapted_task_make(&at, 16, MRL_ACT_TANH, 50, 10, 0, 7, 7);
+  mrlConfig cfg = at.cfg;
+  const mrlPolicy pol = at.pol;
+  mrlLearner* ln = at.ln;
+  int n = pol.nparam;
+  double *v = at.v, *plain = at.vec, *lvc = at.vec + n, *sv = at.vec + 2 * n, *gr = at.vec + 3 * n,
+         *scratch = at.vec + 4 * n;  // 3 n
+  mrlBatch* b = ln->saved[0];
+  const double* theta = ln->thetas;
+
+  // S v, row by row: grad log pi_r is the surrogate's gradient when row r
+  // alone carries the advantage -M
+  int rows = b->nenv * b->horizon;
+  long valid = 0;
+  for (int r = 0; r < rows; r++) valid += b->valid[r] > 0;
+  double* adv = mrl_alloc(sizeof(double) * rows);
+  memcpy(adv, b->adv, sizeof(double) * rows);
+  memset(sv, 0, sizeof(double) * n);
+  memset(b->adv, 0, sizeof(double) * rows);
+  for (int r = 0; r < rows; r++) {
+    if (b->valid[r] <= 0 || adv[r] == 0) continue;
+    b->adv[r] = -(double)valid;
+    mrl_pg_loss_grad(&pol, theta, ln->work, b, gr);
+    b->adv[r] = 0;
+    double along = 0;
+    for (int i = 0; i < n; i++) along += gr[i] * v[i];
+    for (int i = 0; i < n; i++) sv[i] -= adv[r] * along * gr[i] / valid;
+  }
+  memcpy(b->adv, adv, sizeof(double) * rows);
+
+  double lr = 0.7;
+  for (int transpose = 0; transpose < 2; transpose++) {
+    memcpy(plain, v, sizeof(double) * n);
+    memcpy(lvc, v, sizeof(double) * n);
+    cfg.outer.hvp_lvc = 0;
+    mrl_inner_step_jacobian(&cfg, &pol, ln->work, lr, theta, b, transpose, plain, scratch);
+    cfg.outer.hvp_lvc = 1;
+    mrl_inner_step_jacobian(&cfg, &pol, ln->work, lr, theta, b, transpose, lvc, scratch);
+    // J_lvc v = J v - lr S v
+    double diff = 0, norm = 0, hv = 0;
+    for (int i = 0; i < n; i++) {
+      double term = plain[i] - lvc[i];
+      diff += (term - lr * sv[i]) * (term - lr * sv[i]);
+      norm += lr * sv[i] * lr * sv[i];
+      hv += (v[i] - plain[i]) * (v[i] - plain[i]);
+    }
+    cr_log_info("transpose %d: |lr S v| %.3g, |lr H v| %.3g, relative error %.3g", transpose,
+                sqrt(norm), sqrt(hv), sqrt(diff / norm));
+    cr_assert(sqrt(diff / norm) < 1e-6, "transpose %d: the term is off by %.3g relative", transpose,
+              sqrt(diff / norm));
+    // teeth: the term is not negligible beside the rest of the product
+    cr_assert(sqrt(norm) > 1e-2 * sqrt(hv), "|lr S v| %.3g against |lr H v| %.3g", sqrt(norm),
+              sqrt(hv));
+  }
+  free(adv);
+  adapted_task_free(&at);
 }
