@@ -923,7 +923,7 @@ double mrl_combo_weight(mrlComboMode mode, int s, int k);
 // per tensor (times its multiplier) and g's multiplier entries get the exact
 // dL_q/d(log-multiplier j) = sum_s (grad of L_q at theta_{s+1}) . (theta_{s+1}
 // - theta_s) over tensor j. Writes g (nparam); uses ln->work and ln->scratch.
-// Memory O(nparam); cost 2k + 1 gradients.
+// Memory O(nparam); cost 2k + 1 gradients (3k + 1 with outer.hvp_lvc).
 void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 
 // v <- J v (transpose 0) or J^T v (1), J = I - lr M H the Jacobian of one
