@@ -255,6 +255,11 @@ Test(outer, same_bits_any_threads_trpo) {
   cfg.outer.worst_fraction = 1;
   train(&cfg, 1, every);
   cr_assert(max_abs_diff(some, every, n) > 1e-6);
+  // ProMP's score-function term in every product: per-worker scratch, same bits
+  cfg.outer.hvp_lvc = 1;
+  check_same_bits(&cfg);
+  train(&cfg, 1, some);
+  cr_assert(max_abs_diff(some, every, n) > 1e-6, "outer.hvp_lvc changed nothing");
 }
 
 Test(outer, same_bits_any_threads_reptile_as_gradient) {
