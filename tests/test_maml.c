@@ -172,6 +172,7 @@ typedef struct {
   mrlFamily* fam;
   mrlPolicy pol;
   mrlLearner* ln;
+  double* phi;  // the initialization, then v and the scratch vectors: one block
   double* vec;
   double* v;
 } AdaptedTask;
@@ -194,7 +195,7 @@ static void adapted_task_make(AdaptedTask* t, int width, mrlActivation act, int 
   cr_assert(!t->fam->supervised, "the default family is a policy-gradient one");
   mrl_policy_setup(&t->pol, cfg, t->fam->nobs, t->fam->nact);
   int n = t->pol.nparam;
-  double* phi = mrl_alloc(sizeof(double) * n * (nvec + 2));
+  double* phi = t->phi = mrl_alloc(sizeof(double) * n * (nvec + 2));
   t->v = phi + n;
   t->vec = phi + 2 * n;
   mrlRng rng;
@@ -212,7 +213,7 @@ static void adapted_task_make(AdaptedTask* t, int width, mrlActivation act, int 
 static void adapted_task_free(AdaptedTask* t) {
   mrl_learner_free(t->ln);
   mrl_family_free(t->fam);
-  free(t->v - t->pol.nparam);
+  free(t->phi);
 }
 
 // ||H v(h) - H v(h_ref)|| / ||H v(h_ref)|| for the Hessian-vector products of
@@ -264,9 +265,9 @@ Test(maml, lvc_term_is_the_score_outer_products) {
   AdaptedTask at;
   adapted_task_make(&at, 16, MRL_ACT_TANH, 50, 10, 0, 7, 7);
   mrlConfig cfg = at.cfg;
-  const mrlPolicy pol = at.pol;
+  const mrlPolicy* pol = &at.pol;
   mrlLearner* ln = at.ln;
-  int n = pol.nparam;
+  int n = pol->nparam;
   double *v = at.v, *plain = at.vec, *lvc = at.vec + n, *sv = at.vec + 2 * n, *gr = at.vec + 3 * n,
          *scratch = at.vec + 4 * n;  // 3 n
   mrlBatch* b = ln->saved[0];
@@ -284,7 +285,7 @@ Test(maml, lvc_term_is_the_score_outer_products) {
   for (int r = 0; r < rows; r++) {
     if (b->valid[r] <= 0 || adv[r] == 0) continue;
     b->adv[r] = -(double)valid;
-    mrl_pg_loss_grad(&pol, theta, ln->work, b, gr);
+    mrl_pg_loss_grad(pol, theta, ln->work, b, gr);
     b->adv[r] = 0;
     double along = 0;
     for (int i = 0; i < n; i++) along += gr[i] * v[i];
@@ -297,9 +298,9 @@ Test(maml, lvc_term_is_the_score_outer_products) {
     memcpy(plain, v, sizeof(double) * n);
     memcpy(lvc, v, sizeof(double) * n);
     cfg.outer.hvp_lvc = 0;
-    mrl_inner_step_jacobian(&cfg, &pol, ln->work, lr, theta, b, transpose, plain, scratch);
+    mrl_inner_step_jacobian(&cfg, pol, ln->work, lr, theta, b, transpose, plain, scratch);
     cfg.outer.hvp_lvc = 1;
-    mrl_inner_step_jacobian(&cfg, &pol, ln->work, lr, theta, b, transpose, lvc, scratch);
+    mrl_inner_step_jacobian(&cfg, pol, ln->work, lr, theta, b, transpose, lvc, scratch);
     // J_lvc v = J v - lr S v
     double diff = 0, norm = 0, hv = 0;
     for (int i = 0; i < n; i++) {
