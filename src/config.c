@@ -119,6 +119,11 @@ static const keyInfo kKeys[] = {
   STR_KEY("name", name, "", 0, "run name (empty: the config file's stem)"),
   U64_KEY("seed", seed, 1, "master seed of every random stream"),
   INT_KEY("threads", threads, 0, 0, 256, "worker threads (0: one per core, divided among the MPI ranks of a node)"),
+  STR_KEY("pretrain", pretrain, "", 0,
+          "config trained first, into RUN/pretrain, whose final policy starts this run (a path "
+          "relative to the folder of the config given to train, or to the working directory when "
+          "an override sets it; the stage takes this run's seed and threads and the "
+          "pretrain.KEY=VALUE overrides; empty: no stage)"),
 
   STR_KEY("env.name", env.name, "point_nav", 1, "task family (see `metarl envs`)"),
   INT_KEY("env.horizon", env.horizon, 100, 1, 100000, "max steps of an episode"),
@@ -1327,6 +1332,13 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     format_double(cfg->task.goal_low, lo, sizeof lo);
     format_double(cfg->task.goal_high, hi, sizeof hi);
     return mrl_error(err, errlen, "task.goal_low (%s) must be < task.goal_high (%s)", lo, hi);
+  }
+  // a run starts from one policy: the stage's, or the checkpoint's
+  if (cfg->pretrain[0] && cfg->policy.init_from[0]) {
+    return mrl_error(err, errlen,
+                     "pretrain: a run starts from its pretrain stage or from policy.init_from, "
+                     "not both (policy.init_from is '%.200s')",
+                     cfg->policy.init_from);
   }
   if (cfg->task.direction_balanced && !cfg->task.direction) {
     return mrl_error(err, errlen, "task.direction_balanced: needs task.direction: true");

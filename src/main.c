@@ -182,22 +182,6 @@ static int parse_double(const char* flag, const char* s, double* out) {
   return 0;
 }
 
-// Train cfg into rundir and report the outcome; returns the exit code. Under
-// MPI every rank trains; errors are the same on every rank by then (see
-// mrl_dist_agree) and rank 0 reports them, and only rank 0 prints progress.
-static int run_training(const mrlConfig* cfg, const char* rundir, int quiet) {
-  char err[MRL_ERRLEN];
-  int root = mrl_dist_rank() == 0;
-  quiet |= !root;
-  int code = mrl_train_run(cfg, rundir, quiet ? NULL : stdout, err, sizeof(err));
-  if (code != MRL_EXIT_OK) {
-    if (root) fprintf(stderr, "metarl: %s\n", err);
-  } else if (!quiet) {
-    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
-  }
-  return code;
-}
-
 // Whether the checkpoint at path fits cfg's policy (read into a throwaway copy);
 // iteration (may be NULL) gets its iteration. Returns 0, or -1 with why.
 static int checkpoint_fits(const mrlConfig* cfg, const mrlFamily* fam, const char* path,
@@ -210,23 +194,99 @@ static int checkpoint_fits(const mrlConfig* cfg, const mrlFamily* fam, const cha
   return bad;
 }
 
-// train --resume RUN_DIR: the run's own config, its latest checkpoint. Fills
-// cfg; iterations > 0 (--iterations) becomes the run's outer.iterations, in
-// config.yaml too, once the checkpoint shows no more done. Returns -1 to go on
-// training, else an exit code.
-static int resume_setup(const char* rundir, long iterations, mrlConfig* cfg) {
-  char err[MRL_ERRLEN], path[4096], ckpt[4096];
-  snprintf(ckpt, sizeof(ckpt), "%s/checkpoints/latest.ckpt", rundir);
-  if (access(ckpt, F_OK)) {
-    fprintf(stderr, "metarl: train --resume: no checkpoint to resume in '%s' (%s missing)\n",
-            rundir, ckpt);
-    return MRL_EXIT_USAGE;
+// Whether the pretrain stage in stagedir is over: the run in rundir has a
+// checkpoint of its own, or the stage's latest holds all of its iterations.
+// Run by rank 0 alone.
+static int stage_done(const mrlConfig* stage, const char* stagedir, const char* rundir) {
+  char path[4096 + 64], why[MRL_ERRLEN];
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", rundir);
+  if (access(path, F_OK) == 0) return 1;
+  snprintf(path, sizeof(path), "%s/checkpoints/latest.ckpt", stagedir);
+  if (access(path, F_OK)) return 0;
+  mrlFamily* fam = mrl_family_make(stage, why, sizeof(why));
+  if (!fam) return 0;  // training the stage reports it
+  int iteration = 0;
+  int bad = checkpoint_fits(stage, fam, path, &iteration, why, sizeof(why));
+  mrl_family_free(fam);
+  return !bad && iteration >= stage->outer.iterations;
+}
+
+// Train cfg end to end into rundir and report the outcome; returns the exit
+// code. A config with a pretrain stage trains the stage (its config in stage)
+// into rundir/pretrain first, unless that is over, then cfg from the stage's
+// final policy. Under MPI every rank trains; errors are the same on every rank
+// by then (see mrl_dist_agree) and rank 0 reports them, and only rank 0
+// prints progress.
+static int run_training(const mrlConfig* cfg, const mrlConfig* stage, const char* rundir,
+                        int quiet) {
+  char err[MRL_ERRLEN], stagedir[4096 + 16];
+  int root = mrl_dist_rank() == 0, code = MRL_EXIT_OK;
+  quiet |= !root;
+  FILE* out = quiet ? NULL : stdout;
+  static mrlConfig job;
+  memcpy(&job, cfg, sizeof(job));
+  if (cfg->pretrain[0]) {
+    snprintf(stagedir, sizeof(stagedir), "%s/pretrain", rundir);
+    int done = root ? stage_done(stage, stagedir, rundir) : 0;
+    mrl_dist_bcast(&done, sizeof(done), 0);
+    if (!done) code = mrl_train_run(stage, stagedir, out, err, sizeof(err));
+    // the stage's final policy starts this run (a resumed run goes on from its own)
+    memset(job.pretrain, 0, sizeof(job.pretrain));
+    memset(job.policy.init_from, 0, sizeof(job.policy.init_from));
+    if (code == MRL_EXIT_OK &&
+        snprintf(job.policy.init_from, sizeof(job.policy.init_from), "%s/checkpoints/latest.ckpt",
+                 stagedir) >= (int)sizeof(job.policy.init_from)) {
+      mrl_error(err, sizeof(err), "run directory '%s': path too long for its pretrain stage",
+                rundir);
+      code = MRL_EXIT_USAGE;
+    }
   }
+  if (code == MRL_EXIT_OK) code = mrl_train_run(&job, rundir, out, err, sizeof(err));
+  if (code != MRL_EXIT_OK) {
+    if (root) fprintf(stderr, "metarl: %s\n", err);
+  } else if (!quiet && cfg->pretrain[0]) {
+    printf("done: %s (evaluate against its pretrain stage with: metarl eval %s --compare %s)\n",
+           rundir, rundir, stagedir);
+  } else if (!quiet) {
+    printf("done: %s (evaluate with: metarl eval %s)\n", rundir, rundir);
+  }
+  return code;
+}
+
+// train --resume RUN_DIR: the run's own config, its latest checkpoint, and
+// for a run with a pretrain stage the stage's config (RUN_DIR/pretrain) into
+// stage; such a run stopped within its stage has no checkpoint of its own
+// yet. Fills cfg; iterations > 0 (--iterations) becomes the run's
+// outer.iterations, in config.yaml too, once the checkpoint shows no more
+// done. Returns -1 to go on training, else an exit code.
+static int resume_setup(const char* rundir, long iterations, mrlConfig* cfg, mrlConfig* stage) {
+  char err[MRL_ERRLEN], path[4096 + 32], ckpt[4096 + 32];
+  snprintf(ckpt, sizeof(ckpt), "%s/checkpoints/latest.ckpt", rundir);
   snprintf(path, sizeof(path), "%s/config.yaml", rundir);
   mrl_config_default(cfg);
-  if (mrl_config_load(cfg, path, err, sizeof(err)) || mrl_config_check(cfg, err, sizeof(err))) {
+  int loaded = mrl_config_load(cfg, path, err, sizeof(err)) == 0;
+  int own = access(ckpt, F_OK) == 0;
+  if (!own) {
+    char staged[4096 + 64];
+    snprintf(staged, sizeof(staged), "%s/pretrain/checkpoints/latest.ckpt", rundir);
+    if (!loaded || !cfg->pretrain[0] || access(staged, F_OK)) {
+      fprintf(stderr, "metarl: train --resume: no checkpoint to resume in '%s' (%s missing)\n",
+              rundir, ckpt);
+      return MRL_EXIT_USAGE;
+    }
+  }
+  if (!loaded || mrl_config_check(cfg, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
+  }
+  if (cfg->pretrain[0]) {
+    snprintf(path, sizeof(path), "%s/pretrain/config.yaml", rundir);
+    mrl_config_default(stage);
+    if (mrl_config_load(stage, path, err, sizeof(err)) ||
+        mrl_config_check(stage, err, sizeof(err))) {
+      fprintf(stderr, "metarl: pretrain stage: %s\n", err);
+      return MRL_EXIT_USAGE;
+    }
   }
   if (iterations <= 0 || iterations == cfg->outer.iterations) return -1;
   // Reptile's step size runs from eps_start to eps_end over the planned
@@ -246,7 +306,7 @@ static int resume_setup(const char* rundir, long iterations, mrlConfig* cfg) {
     return MRL_EXIT_USAGE;
   }
   int done = 0;
-  int bad = checkpoint_fits(cfg, fam, ckpt, &done, err, sizeof(err));
+  int bad = own && checkpoint_fits(cfg, fam, ckpt, &done, err, sizeof(err));
   mrl_family_free(fam);
   if (bad) {
     fprintf(stderr, "metarl: %s\n", err);
@@ -266,10 +326,12 @@ static int resume_setup(const char* rundir, long iterations, mrlConfig* cfg) {
 }
 
 // Report a message about the key it starts with ("env.model: ..."): at the
-// file:line:column that set the key, or at the override that did.
-static void report_config_error(const char* path, int argc, char** argv, const char* msg) {
+// file:line:column that set the key, or at the override that did. prefix is
+// the overrides' ("pretrain." for a pretrain stage's config, else "").
+static void report_config_error(const char* path, const char* prefix, int argc, char** argv,
+                                const char* msg) {
   char key[128], where[4096 + 64];
-  size_t n = 0;
+  size_t n = 0, plen = strlen(prefix);
   while (n < sizeof(key) - 1 &&
          (isalnum((unsigned char)msg[n]) || msg[n] == '_' || msg[n] == '.')) {
     key[n] = msg[n];
@@ -277,7 +339,8 @@ static void report_config_error(const char* path, int argc, char** argv, const c
   }
   key[n] = 0;
   for (int i = 2; i < argc && n; i++) {
-    if (!strncmp(argv[i], key, n) && argv[i][n] == '=') {
+    if (!strncmp(argv[i], prefix, plen) && !strncmp(argv[i] + plen, key, n) &&
+        argv[i][plen + n] == '=') {
       fprintf(stderr, "metarl: override '%s': %s\n", argv[i], msg);
       return;
     }
@@ -289,10 +352,104 @@ static void report_config_error(const char* path, int argc, char** argv, const c
   }
 }
 
+#define STAGE_PREFIX "pretrain."  // command-line overrides of a pretrain stage's config
+
+// "17-64-64-6 tanh, 9030 parameters": a policy's shape, for messages.
+static void describe_policy(const mrlPolicy* pol, char* buf, size_t n) {
+  size_t used = 0;
+  for (int l = 0; l <= pol->nlayer && used < n; l++) {
+    used += (size_t)snprintf(buf + used, n - used, "%s%d", l ? "-" : "", pol->sizes[l]);
+  }
+  if (used < n) {
+    snprintf(buf + used, n - used, " %s, %d parameters",
+             pol->activation == MRL_ACT_RELU ? "relu" : "tanh", pol->nparam);
+  }
+}
+
+// The pretrain stage of cfg (whose pretrain is set), into stage: the file
+// cfg->pretrain names, relative to the folder of config_path (to the working
+// directory when an override named it), then cfg's seed and threads, then the
+// command line's pretrain.KEY=VALUE overrides. The stage must be a plain run
+// (no stage of its own) whose policy has cfg's shape, so that its final
+// checkpoint can start cfg. Returns -1 to go on, else an exit code after
+// printing the error. Run by rank 0 alone.
+static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* config_path,
+                       int argc, char** argv, mrlConfig* stage) {
+  char path[4096], err[MRL_ERRLEN], msg[MRL_ERRLEN + 64];
+  int by_override = 0;
+  for (int i = 2; i < argc; i++) by_override |= !strncmp(argv[i], "pretrain=", 9);
+  const char* slash = strrchr(config_path, '/');
+  int dirlen =
+      (by_override || cfg->pretrain[0] == '/' || !slash) ? 0 : (int)(slash - config_path + 1);
+  snprintf(path, sizeof(path), "%.*s%s", dirlen, config_path, cfg->pretrain);
+  mrl_config_default(stage);
+  if (mrl_config_load(stage, path, err, sizeof(err))) {
+    snprintf(msg, sizeof(msg), "pretrain: %s", err);
+    report_config_error(config_path, "", argc, argv, msg);
+    return MRL_EXIT_USAGE;
+  }
+  // one seed and one thread count for the whole run
+  stage->seed = cfg->seed;
+  stage->threads = cfg->threads;
+  for (int i = 2; i < argc; i++) {
+    if (strncmp(argv[i], STAGE_PREFIX, strlen(STAGE_PREFIX))) continue;
+    if (mrl_config_override(stage, argv[i] + strlen(STAGE_PREFIX), err, sizeof(err))) {
+      fprintf(stderr, "metarl: pretrain stage (%s): %s\n", path, err);
+      return MRL_EXIT_USAGE;
+    }
+  }
+  if (stage->pretrain[0]) {
+    snprintf(
+        msg, sizeof(msg),
+        "pretrain: the stage '%.300s' has a pretrain stage of its own ('%.200s'); a run has one "
+        "stage at most",
+        path, stage->pretrain);
+    report_config_error(config_path, "", argc, argv, msg);
+    return MRL_EXIT_USAGE;
+  }
+  mrlFamily* sfam = NULL;
+  if (mrl_config_check(stage, err, sizeof(err)) ||
+      !(sfam = mrl_family_make(stage, err, sizeof(err)))) {
+    report_config_error(path, STAGE_PREFIX, argc, argv, err);
+    return MRL_EXIT_USAGE;
+  }
+  int code = -1;
+  mrlPolicy mine, theirs;
+  mrl_policy_setup(&mine, cfg, fam->nobs, fam->nact);
+  mrl_policy_setup(&theirs, stage, sfam->nobs, sfam->nact);
+  int same = mine.nlayer == theirs.nlayer && mine.activation == theirs.activation &&
+             mine.nparam == theirs.nparam;
+  for (int l = 0; same && l <= mine.nlayer; l++) same = mine.sizes[l] == theirs.sizes[l];
+  if (!same) {
+    char a[256], b[256];
+    describe_policy(&theirs, a, sizeof(a));
+    describe_policy(&mine, b, sizeof(b));
+    snprintf(msg, sizeof(msg),
+             "pretrain: the stage '%.300s' trains a policy of %s, this config one of %s: the "
+             "stage's policy cannot start this run",
+             path, a, b);
+    report_config_error(config_path, "", argc, argv, msg);
+    code = MRL_EXIT_USAGE;
+  } else if (mrl_train_check_ranks(stage, sfam, mrl_dist_size(), err, sizeof(err))) {
+    fprintf(stderr, "metarl: pretrain stage (%s): %s\n", path, err);
+    code = MRL_EXIT_USAGE;
+  } else if (stage->policy.init_from[0] &&
+             checkpoint_fits(stage, sfam, stage->policy.init_from, NULL, err, sizeof(err))) {
+    snprintf(msg, sizeof(msg), "policy.init_from: %s", err);
+    report_config_error(path, STAGE_PREFIX, argc, argv, msg);
+    code = MRL_EXIT_USAGE;
+  }
+  mrl_family_free(sfam);
+  return code;
+}
+
 // Parse the command line, check the config and create (or, with --resume,
-// find) the run directory: cfg, rundir (4096 bytes) and quiet get the job.
-// Returns -1 to go on training, else an exit code. Run by rank 0 alone.
-static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int* quiet_out) {
+// find) the run directory: cfg, rundir (4096 bytes) and quiet get the job,
+// stage the config of its pretrain stage if it has one (created in
+// rundir/pretrain). Returns -1 to go on training, else an exit code. Run by
+// rank 0 alone.
+static int train_setup(int argc, char** argv, mrlConfig* job, mrlConfig* stage, char* rundir,
+                       int* quiet_out) {
   const char* resume = NULL;
   int quiet_resume = 0, nother = 0;
   long threads = -1, iterations = 0;
@@ -329,10 +486,10 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
                          "the run's config.yaml is used");
     *quiet_out = quiet_resume;
     snprintf(rundir, 4096, "%s", resume);
-    int code = resume_setup(resume, iterations, job);
+    int code = resume_setup(resume, iterations, job, stage);
     // the thread count changes the speed, never the bits: the one key a
     // resumed run may change (its config.yaml keeps the first run's)
-    if (threads >= 0) job->threads = (int)threads;
+    if (threads >= 0) job->threads = stage->threads = (int)threads;
     return code;
   }
   const char* config_path = NULL;
@@ -364,9 +521,12 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_USAGE;
   }
+  int staged_overrides = 0;  // pretrain.KEY=VALUE: the stage's, applied by stage_setup
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--out")) {
       i++;
+    } else if (!strncmp(argv[i], STAGE_PREFIX, strlen(STAGE_PREFIX)) && strchr(argv[i], '=')) {
+      staged_overrides = 1;
     } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
       if (mrl_config_override(&cfg, argv[i], err, sizeof(err))) {
         fprintf(stderr, "metarl: %s\n", err);
@@ -379,7 +539,7 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
   mrlFamily* fam = NULL;
   if (mrl_config_check(&cfg, err, sizeof(err)) ||
       !(fam = mrl_family_make(&cfg, err, sizeof(err)))) {
-    report_config_error(config_path, argc, argv, err);
+    report_config_error(config_path, "", argc, argv, err);
     return MRL_EXIT_USAGE;
   }
   // so is a warm start that is no checkpoint of this policy
@@ -388,14 +548,35 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
     if (checkpoint_fits(&cfg, fam, cfg.policy.init_from, NULL, why, sizeof(why))) {
       mrl_family_free(fam);
       snprintf(err, sizeof(err), "policy.init_from: %s", why);
-      report_config_error(config_path, argc, argv, err);
+      report_config_error(config_path, "", argc, argv, err);
       return MRL_EXIT_USAGE;
     }
   }
+  if (staged_overrides && !cfg.pretrain[0]) {
+    mrl_family_free(fam);
+    return usage_error("train: pretrain.KEY=VALUE overrides a pretrain stage, and %s has none",
+                       config_path);
+  }
+  int code = cfg.pretrain[0] ? stage_setup(&cfg, fam, config_path, argc, argv, stage) : -1;
   mrl_family_free(fam);
+  if (code >= 0) return code;
+  // the run's config.yaml names the stage's own, beside it in the run directory
+  if (cfg.pretrain[0]) {
+    memset(cfg.pretrain, 0, sizeof(cfg.pretrain));
+    snprintf(cfg.pretrain, sizeof(cfg.pretrain), "pretrain/config.yaml");
+  }
   if (mrl_rundir_create(&cfg, out, argc, argv, rundir, 4096, err, sizeof(err))) {
     fprintf(stderr, "metarl: %s\n", err);
     return MRL_EXIT_RUNTIME;
+  }
+  if (cfg.pretrain[0]) {
+    char stagedir[4096 + 16], made[4096];
+    snprintf(stagedir, sizeof(stagedir), "%s/pretrain", rundir);
+    if (mrl_rundir_create(stage, stagedir, argc, argv, made, sizeof(made), err, sizeof(err))) {
+      mrl_rundir_discard(rundir);  // whole or absent
+      fprintf(stderr, "metarl: %s\n", err);
+      return MRL_EXIT_RUNTIME;
+    }
   }
   *job = cfg;
   *quiet_out = quiet;
@@ -407,16 +588,17 @@ static int train_setup(int argc, char** argv, mrlConfig* job, char* rundir, int*
 // the directory to every rank: a config error is printed once, and the other
 // ranks need neither the config file nor the run directory.
 static int cmd_train(int argc, char** argv) {
-  static mrlConfig cfg;
+  static mrlConfig cfg, stage;
   char rundir[4096] = "";
   int quiet = 0, code = -1;
-  if (mrl_dist_rank() == 0) code = train_setup(argc, argv, &cfg, rundir, &quiet);
+  if (mrl_dist_rank() == 0) code = train_setup(argc, argv, &cfg, &stage, rundir, &quiet);
   mrl_dist_bcast(&code, sizeof(code), 0);
   if (code >= 0) return code;
   mrl_dist_bcast(&cfg, sizeof(cfg), 0);
+  if (cfg.pretrain[0]) mrl_dist_bcast(&stage, sizeof(stage), 0);
   mrl_dist_bcast(rundir, sizeof(rundir), 0);
   mrl_dist_bcast(&quiet, sizeof(quiet), 0);
-  return run_training(&cfg, rundir, quiet);
+  return run_training(&cfg, &stage, rundir, quiet);
 }
 
 static int cmd_eval(int argc, char** argv) {

@@ -108,6 +108,7 @@ typedef struct {
   char name[MRL_STRLEN];  // name:             run name (default: config file stem)
   uint64_t seed;          // seed:             master seed of every random stream
   int threads;  // threads:          worker threads (0: one per core, shared by the ranks of a node)
+  char pretrain[MRL_STRLEN];  // pretrain:    config trained first into RUN/pretrain ("": none)
 
   struct {
     char name[MRL_STRLEN];       // env.name:         task family (see `metarl envs`)
@@ -1181,6 +1182,11 @@ typedef struct {
 
 typedef struct mrlTrainer_ mrlTrainer;
 
+// Whether cfg can train on nrank MPI ranks: joint training with pooled PPO
+// epochs runs in one process. Returns 0, or -1 with the reason in err.
+int mrl_train_check_ranks(const mrlConfig* cfg, const mrlFamily* fam, int nrank, char* err,
+                          size_t errlen);
+
 // Set up training from a checked config (copied): family, policy, phi
 // initialized from the seed, worker threads, this rank's block of tasks.
 // NULL with a message in err if the family cannot be made.
@@ -1471,6 +1477,11 @@ void mrl_json_string(FILE* f, const char* s);
 // directory (MRL_STRLEN*2 bytes).
 int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** argv, char* path,
                       size_t pathlen, char* err, size_t errlen);
+
+// Remove what mrl_rundir_create put in path (config.yaml, meta.json, an
+// empty checkpoints/) and path itself if that leaves it empty; anything else
+// in it stays. For a run set up in several directories of which one failed.
+void mrl_rundir_discard(const char* path);
 
 // Replace rundir's config.yaml with cfg's (a temporary file, fsynced, renamed
 // over it: a crash leaves the old or the new file). Returns 0, or -1 with err

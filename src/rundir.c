@@ -152,16 +152,20 @@ int mrl_rundir_create(const mrlConfig* cfg, const char* out, int argc, char** ar
   if (fill_rundir(cfg, path, argc, argv, err, errlen)) {
     // a run directory is whole or absent: a full disk leaves no half-written
     // config.yaml that `--resume` would trip over later
-    char file[4096];
-    const char* const parts[] = {"meta.json", "config.yaml"};
-    for (int i = 0; i < 2; i++) {
-      snprintf(file, sizeof(file), "%s/%s", path, parts[i]);
-      unlink(file);
-    }
-    snprintf(file, sizeof(file), "%s/checkpoints", path);
-    rmdir(file);
-    rmdir(path);
+    mrl_rundir_discard(path);
     return -1;
   }
   return 0;
+}
+
+void mrl_rundir_discard(const char* path) {
+  char file[4096];
+  const char* const parts[] = {"meta.json", "config.yaml"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(file, sizeof(file), "%s/%s", path, parts[i]);
+    unlink(file);
+  }
+  snprintf(file, sizeof(file), "%s/checkpoints", path);
+  rmdir(file);
+  rmdir(path);
 }

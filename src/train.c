@@ -74,15 +74,23 @@ static int uses_outer_optim(const mrlConfig* cfg) {
   return cfg->outer.algo != MRL_OUTER_REPTILE || cfg->outer.reptile_as_gradient;
 }
 
+int mrl_train_check_ranks(const mrlConfig* cfg, const mrlFamily* fam, int nrank, char* err,
+                          size_t errlen) {
+  if (cfg->outer.algo == MRL_OUTER_JOINT && cfg->inner.step == MRL_INNER_PPO && !fam->supervised &&
+      cfg->outer.optim != MRL_OPT_TRPO && nrank > 1) {
+    return mrl_error(err, errlen,
+                     "outer.algo=joint with inner.step=ppo takes its PPO epochs over every task's "
+                     "batch in one process: run it with one rank (the threads still sample in "
+                     "parallel)");
+  }
+  return 0;
+}
+
 mrlTrainer* mrl_trainer_make(const mrlConfig* cfg, char* err, size_t errlen) {
   mrlFamily* fam = mrl_family_make(cfg, err, errlen);
   if (!fam) return NULL;
-  if (cfg->outer.algo == MRL_OUTER_JOINT && cfg->inner.step == MRL_INNER_PPO && !fam->supervised &&
-      cfg->outer.optim != MRL_OPT_TRPO && mrl_dist_size() > 1) {
+  if (mrl_train_check_ranks(cfg, fam, mrl_dist_size(), err, errlen)) {
     mrl_family_free(fam);
-    mrl_error(err, errlen,
-              "outer.algo=joint with inner.step=ppo takes its PPO epochs over every task's batch "
-              "in one process: run it with one rank (the threads still sample in parallel)");
     return NULL;
   }
   mrlTrainer* tr = mrl_alloc(sizeof(mrlTrainer));

@@ -185,12 +185,102 @@ if run 2 train "$srcdir/configs/sine_reptile.yaml" --iterations 30; then
   fi
 fi
 
+# pretrain: a stage trained into RUN/pretrain, then the run from its final policy; the
+# same bits as the two commands it replaces (seed and threads are the run's)
+sine=("$srcdir/configs/sine_reptile.yaml" outer.iterations=8 seed=3 threads=1 --quiet)
+joint=("$srcdir/configs/sine_joint.yaml" outer.iterations=12 seed=3 threads=1 --quiet)
+if run 0 train "${sine[@]}" "pretrain=$srcdir/configs/sine_joint.yaml" \
+     pretrain.outer.iterations=12 --out "$work/logs/staged" &&
+   run 0 train "${joint[@]}" --out "$work/logs/stage-alone" &&
+   run 0 train "${sine[@]}" "policy.init_from=$work/logs/stage-alone/checkpoints/latest.ckpt" \
+     --out "$work/logs/after-stage"; then
+  staged=$work/logs/staged
+  if ! cmp -s "$staged/pretrain/checkpoints/latest.ckpt" \
+              "$work/logs/stage-alone/checkpoints/latest.ckpt"; then
+    fail "pretrain: the stage's checkpoint differs from the stage trained alone"
+  elif ! cmp -s "$staged/checkpoints/init.ckpt" "$work/logs/after-stage/checkpoints/init.ckpt" ||
+       ! cmp -s "$staged/checkpoints/latest.ckpt" "$work/logs/after-stage/checkpoints/latest.ckpt"; then
+    fail "pretrain: the run differs from one started with policy.init_from at the stage's checkpoint"
+  elif ! grep -qx 'pretrain: "pretrain/config.yaml"' "$staged/config.yaml" ||
+       ! diff "$staged/pretrain/config.yaml" "$work/logs/stage-alone/config.yaml" >/dev/null; then
+    fail "pretrain: config.yaml does not name the stage's, or the stage's is not the stage's own"
+  else
+    ok "pretrain trains the stage, then the run from it: the bits of the two runs it replaces"
+  fi
+fi
+
+# the main job as shipped (configs/slope_walker.yaml, whose stage is named relative to its
+# folder), both stages cut to one tiny iteration, then evaluated against its stage
+tiny=(outer.iterations=1 outer.meta_batch=1 inner.steps=1 inner.episodes=1 env.horizon=20
+  inner.ppo_minibatches=1 threads=1)
+if run 0 train "$srcdir/configs/slope_walker.yaml" "${tiny[@]}" "${tiny[@]/#/pretrain.}" \
+     --out "$work/logs/main-job" &&
+   run 0 eval "$work/logs/main-job" --compare "$work/logs/main-job/pretrain" --tasks 2 \
+     --steps 1 --episodes 1; then
+  if grep -q "^  main-job  *reptile, checkpoint of iteration 1 " "$out" &&
+     grep -q "^  pretrain  *joint, checkpoint of iteration 1 (.*/main-job/pretrain)" "$out"; then
+    ok "configs/slope_walker.yaml trains its stage and then itself, and evaluates against it"
+  else
+    fail "configs/slope_walker.yaml: the eval does not list both initializations"
+  fi
+fi
+
+# pretrain errors: exit 2, one line at the key that named the stage (file:line:column or
+# the override), nothing created
+mkdir -p "$work/stages"
+printf 'extends: %s/configs/sine_reptile.yaml\npretrain: stage.yaml\n' "$srcdir" \
+  >"$work/stages/main.yaml"
+printf 'extends: main.yaml\npretrain: narrow.yaml\n' >"$work/stages/main-narrow.yaml"
+printf 'extends: %s/configs/sine_joint.yaml\npolicy:\n  hidden: [32]\n' "$srcdir" \
+  >"$work/stages/narrow.yaml"
+printf 'extends: %s/configs/sine_joint.yaml\nouter:\n  lr: [1\n' "$srcdir" \
+  >"$work/stages/broken.yaml"
+printf 'extends: %s/configs/sine_joint.yaml\npretrain: narrow.yaml\n' "$srcdir" \
+  >"$work/stages/nested.yaml"
+stage_error() {  # stage_error WHAT EXPECTED ARGS...
+  local what=$1 expected=$2
+  shift 2
+  if run 2 train "$@" --out "$work/logs/refused"; then
+    if [[ $(lines "$err") -ne 1 ]] || ! grep -qF -- "$expected" "$err"; then
+      fail "pretrain, $what: expected one line with '$expected'"
+    elif [[ -e "$work/logs/refused" ]]; then
+      fail "pretrain, $what: a run directory was created"
+    else
+      ok "pretrain refuses $what at the key, creating nothing"
+    fi
+  fi
+}
+stage_error "a stage that is not there" \
+  "main.yaml:2:11: pretrain: cannot read config '$work/stages/stage.yaml'" "$work/stages/main.yaml"
+stage_error "a stage of another policy shape" \
+  "main-narrow.yaml:2:11: pretrain: the stage '$work/stages/narrow.yaml' trains a policy of 1-32-1" \
+  "$work/stages/main-narrow.yaml"
+stage_error "a stage that does not parse" \
+  "override 'pretrain=$work/stages/broken.yaml': pretrain: $work/stages/broken.yaml:4:1:" \
+  "$srcdir/configs/sine_reptile.yaml" "pretrain=$work/stages/broken.yaml"
+stage_error "a stage with a stage" "has a pretrain stage of its own" \
+  "$srcdir/configs/sine_reptile.yaml" "pretrain=$work/stages/nested.yaml"
+stage_error "a stage beside policy.init_from" "from its pretrain stage or from policy.init_from" \
+  "$srcdir/configs/sine_reptile.yaml" "pretrain=$work/stages/narrow.yaml" policy.init_from=x.ckpt
+stage_error "a bad stage override" \
+  "pretrain stage ($srcdir/configs/sine_joint.yaml): override 'outer.iterations=0'" \
+  "$srcdir/configs/sine_reptile.yaml" "pretrain=$srcdir/configs/sine_joint.yaml" \
+  pretrain.outer.iterations=0
+if run 2 train "$srcdir/configs/sine_reptile.yaml" pretrain.outer.iterations=3 \
+     --out "$work/logs/refused"; then
+  if grep -q "overrides a pretrain stage, and .* has none" "$err" && [[ ! -e "$work/logs/refused" ]]; then
+    ok "pretrain.KEY=VALUE without a pretrain stage exits 2 and says why"
+  else
+    fail "pretrain.KEY=VALUE without a pretrain stage: message"
+  fi
+fi
+
 # bad MuJoCo families: exit 2, the file:line:column of the key, no run directory
-printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  model: nowhere.xml\n' "$srcdir" \
+printf 'extends: %s/configs/slope_walker_200.yaml\nenv:\n  model: nowhere.xml\n' "$srcdir" \
   >"$work/badmodel.yaml"
-printf 'extends: %s/configs/slope_walker.yaml\nenv:\n  root_body: pelvis\n' "$srcdir" \
+printf 'extends: %s/configs/slope_walker_200.yaml\nenv:\n  root_body: pelvis\n' "$srcdir" \
   >"$work/badbody.yaml"
-printf 'extends: %s/configs/slope_walker.yaml\ntask:\n  mas_range: 2\n' "$srcdir" \
+printf 'extends: %s/configs/slope_walker_200.yaml\ntask:\n  mas_range: 2\n' "$srcdir" \
   >"$work/badrand.yaml"
 for case in "badmodel.yaml:3:10: env.model: cannot read MJCF file 'nowhere.xml'" \
             "badbody.yaml:3:14: env.root_body: no body 'pelvis'" \
@@ -332,6 +422,7 @@ nconfigs=0
 failed_before=$failed
 # A config that starts from another's run (policy.init_from: runs/NAME/checkpoints/...)
 # starts from that config's run here, trained earlier in the loop (names sort first).
+# A config with a pretrain stage trains the stage too, cut the same way.
 for config in "$srcdir"/configs/*.yaml; do
   name=$(basename "$config" .yaml)
   nconfigs=$((nconfigs + 1))
@@ -339,8 +430,11 @@ for config in "$srcdir"/configs/*.yaml; do
     "$config")
   init=()
   [[ -n "$from" ]] && init=("policy.init_from=$work/configs/$from/checkpoints/latest.ckpt")
-  if run 0 train "$config" outer.iterations=1 outer.meta_batch=2 inner.episodes=2 \
-      env.horizon=10 eval.every=0 threads=1 "${init[@]}" --out "$work/configs/$name" --quiet; then
+  cut=(outer.iterations=1 outer.meta_batch=2 inner.episodes=2 env.horizon=10 eval.every=0)
+  # a config with a pretrain stage: the stage cut to one iteration too
+  grep -q '^pretrain: *[^ "]' "$config" && init+=("${cut[@]/#/pretrain.}")
+  if run 0 train "$config" "${cut[@]}" threads=1 "${init[@]}" --out "$work/configs/$name" \
+      --quiet; then
     ret=$(awk -F, 'NR == 2 { print $3 }' "$work/configs/$name/progress.csv" 2>/dev/null || true)
     if [[ ! -f "$work/configs/$name/checkpoints/latest.ckpt" ]]; then
       fail "configs/$name.yaml: no checkpoint after one iteration"

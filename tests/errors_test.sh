@@ -113,9 +113,9 @@ cfg secret.yaml 'seed: 2\n'
 chmod 000 secret.yaml
 cp "$srcdir/envs/models/walker2d.xml" secret.xml
 chmod 000 secret.xml
-cfg secretmodel.yaml "extends: $srcdir/configs/slope_walker.yaml\nenv:\n  model: $work/secret.xml\n"
+cfg secretmodel.yaml "extends: $srcdir/configs/slope_walker_200.yaml\nenv:\n  model: $work/secret.xml\n"
 cfg broken.xml '<mujoco><worldbody><body name="a"><geom type="box"/></body></worldbody></mujoco>\n'
-cfg brokenmodel.yaml "extends: $srcdir/configs/slope_walker.yaml\nenv:\n  model: $work/broken.xml\n"
+cfg brokenmodel.yaml "extends: $srcdir/configs/slope_walker_200.yaml\nenv:\n  model: $work/broken.xml\n"
 pn="$srcdir/configs/point_nav.yaml"
 logs=log.dir=$work/runs
 touch "$work/.stamp"

@@ -12,6 +12,9 @@
 #   2. SIGINT and SIGTERM: exit 130 after saving a checkpoint of the
 #      iteration the message names; the resumed run ends bit-identical too,
 #      also when resumed on another thread count (--threads 2).
+#   3. A run with a pretrain stage: SIGINT within the stage, kill -9 within
+#      the run before its first checkpoint; each resume goes on where the
+#      run stood, and it ends bit-identical to an uninterrupted one.
 #
 #   tests/interrupt_test.sh /path/to/metarl /path/to/source-dir [SEED]
 #
@@ -190,6 +193,61 @@ for sig in INT TERM; do
     ok "SIG$sig at iteration $it: exit 130, checkpoint saved, resumed bit-identical"
   fi
 done
+
+#------------------------------- a pretrain stage ----------------------------
+
+# A run with a pretrain stage (joint training, 30 iterations), stopped by SIGINT within
+# the stage, resumed; then killed within the run itself before its first checkpoint
+# (it checkpoints at the end only), resumed again: the stage is not trained twice, the
+# run starts over from the stage's policy, and both end with an uninterrupted run's bits.
+staged=("${cfg[@]}" log.checkpoint_every=1000 "pretrain=$srcdir/configs/point_nav.yaml"
+        pretrain.outer.algo=joint pretrain.outer.iterations=30 pretrain.policy.hidden=[16]
+        pretrain.outer.meta_batch=4 pretrain.inner.episodes=4 pretrain.eval.every=0
+        pretrain.log.checkpoint_every=3)
+# wait_rows FILE N: until FILE has N rows after its header
+wait_rows() {
+  for _ in $(seq 1 4000); do
+    [[ -f $1 && $(wc -l <"$1") -gt $2 ]] && return
+    sleep 0.005
+  done
+}
+"$metarl" train "${staged[@]}" --out "$work/staged-ref" --quiet
+run="$work/staged"
+"$metarl" train "${staged[@]}" --out "$run" >"$work/out" 2>"$work/err" &
+pid=$!
+wait_rows "$run/pretrain/progress.csv" 3
+kill -INT "$pid"
+code=0
+{ wait "$pid"; } 2>/dev/null || code=$?
+stage_it=$(ckpt_iteration "$run/pretrain/checkpoints/latest.ckpt")
+if ((code != 130)) || [[ -e $run/checkpoints/latest.ckpt ]]; then
+  fail "pretrain stage, SIGINT: exit $code (expected 130), or the run has a checkpoint already"
+else
+  # the resume finishes the stage and starts the run; killed there, before its checkpoint
+  "$metarl" train --resume "$run" >"$work/out" 2>"$work/err" &
+  pid=$!
+  wait_rows "$run/progress.csv" 3
+  kill -KILL "$pid" 2>/dev/null || true
+  { wait "$pid"; } 2>/dev/null || true
+  stage_events=$(ls "$run/pretrain" | grep -c tfevents)
+  if [[ -e $run/checkpoints/latest.ckpt ]]; then
+    fail "pretrain stage: the resumed run ended before it could be killed"
+  elif ! grep -q "into $run/pretrain" "$work/out" ||
+       ! grep -q "^resuming at iteration $stage_it" "$work/out"; then
+    fail "pretrain stage: the resume did not go on with the stage at iteration $stage_it"
+  elif ! "$metarl" train --resume "$run" >"$work/out" 2>"$work/err"; then
+    fail "pretrain stage: the second resume failed: $(cat "$work/err")"
+  elif grep -q "into $run/pretrain" "$work/out" ||
+       [[ $(ls "$run/pretrain" | grep -c tfevents) -ne $stage_events ]]; then
+    fail "pretrain stage: the finished stage was opened again by the second resume"
+  elif ! cmp -s "$work/staged-ref/checkpoints/latest.ckpt" "$run/checkpoints/latest.ckpt" ||
+       ! cmp -s "$work/staged-ref/pretrain/checkpoints/latest.ckpt" \
+                "$run/pretrain/checkpoints/latest.ckpt" || ! rows_complete "$run"; then
+    fail "pretrain stage: the resumed run differs from the uninterrupted one"
+  else
+    ok "pretrain stage: SIGINT at its iteration $stage_it, kill -9 in the run, resumed bit-identical"
+  fi
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

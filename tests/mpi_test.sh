@@ -12,7 +12,8 @@
 #     (2 threads), 2 ranks and 4 oversubscribed ranks (1 thread each), for
 #     Reptile with the meta-test on, and for FOMAML with TRPO (Fisher sets
 #     gathered) with 3 tasks over 4 ranks (one rank has none), and for a
-#     warm start (policy.init_from, read by rank 0) with 2 ranks;
+#     warm start (policy.init_from, read by rank 0) with 2 ranks, and for a
+#     run with a pretrain stage (a stage that needs one process is refused);
 #   - a rank killed mid-run (SIGKILL, METARL_FAULT_INJECT) ends the job with a
 #     message naming the rank and the signal, and leaves a checkpoint that a
 #     job of another rank count resumes to the uninterrupted run's bytes;
@@ -103,6 +104,26 @@ if [[ $code -eq 0 ]] && cmp -s warm-1/checkpoints/latest.ckpt warm-2/checkpoints
   ok "warm start: 2 ranks give the single-process checkpoint bit for bit"
 else
   fail "warm start: 2 ranks exited $code or their checkpoint differs from one process's"
+fi
+# a pretrain stage (joint training) and the run after it: same bits with 2 ranks; a stage
+# of pooled PPO epochs, which needs one process, is refused before anything is created
+staged=(outer.iterations=2 outer.meta_batch=4 inner.episodes=6 eval.every=0 --quiet
+  "pretrain=$config" pretrain.outer.algo=joint pretrain.outer.iterations=3
+  pretrain.outer.meta_batch=4 pretrain.inner.episodes=6 pretrain.eval.every=0)
+job 0 train "$config" "${staged[@]}" threads=1 --out staged-1
+[[ $code -eq 0 ]] || fail "pretrain stage: one process exited $code"
+job 2 train "$config" "${staged[@]}" threads=1 --out staged-2
+if [[ $code -eq 0 ]] && cmp -s staged-1/checkpoints/latest.ckpt staged-2/checkpoints/latest.ckpt &&
+  cmp -s staged-1/pretrain/checkpoints/latest.ckpt staged-2/pretrain/checkpoints/latest.ckpt; then
+  ok "pretrain stage: 2 ranks give the single-process checkpoints bit for bit"
+else
+  fail "pretrain stage: 2 ranks exited $code or a checkpoint differs from one process's"
+fi
+job 2 train "$config" "${staged[@]}" pretrain.inner.step=ppo --out staged-ppo
+if [[ $code -eq 2 ]] && grep -q "pretrain stage .*in one process" "$work/stderr" && [[ ! -e staged-ppo ]]; then
+  ok "pretrain stage of pooled PPO under 2 ranks: exit 2, says why, creates nothing"
+else
+  fail "pretrain stage of pooled PPO under 2 ranks: exit $code or message"
 fi
 # only rank 0 wrote: one event file, progress rows once each, Ranks column 4
 if [[ $(ls reptile-4 | grep -c '^events\.out\.tfevents') -eq 1 &&

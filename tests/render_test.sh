@@ -54,7 +54,7 @@ probe() {
 
 # a tiny run: one meta-iteration, 30-step episodes (a few seconds)
 horizon=30
-if ! "$metarl" train "$srcdir/configs/slope_walker.yaml" outer.iterations=1 outer.meta_batch=1 \
+if ! "$metarl" train "$srcdir/configs/slope_walker_200.yaml" outer.iterations=1 outer.meta_batch=1 \
      inner.episodes=2 env.horizon=$horizon --out run --quiet >"$out" 2>"$err"; then
   fail "training the tiny run"
   exit 1
@@ -193,7 +193,7 @@ else
 fi
 # random actions on a config, no run needed
 code=0
-"${xvfb[@]}" "$metarl" view --random "$srcdir/configs/slope_walker.yaml" --frames 5 \
+"${xvfb[@]}" "$metarl" view --random "$srcdir/configs/slope_walker_200.yaml" --frames 5 \
   --width 320 --height 240 >"$out" 2>"$err" </dev/null || code=$?
 if [[ $code -eq 0 ]] && grep -q "rendered 5 frames" "$out"; then ok "view --random"; else fail "view --random exited $code"; fi
 

@@ -362,7 +362,7 @@ Test(eval, episode_lengths_are_those_of_the_sampled_batches, .init = setup, .fin
   char err[MRL_ERRLEN];
   mrl_config_default(&cfg);
   cr_assert_eq(
-      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker.yaml", err, sizeof(err)), 0,
+      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker_200.yaml", err, sizeof(err)), 0,
       "%s", err);
   cfg.env.horizon = 100;
   mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));

@@ -219,7 +219,7 @@ Test(mujoco_env, trajectories_reproduce_and_tasks_leave_no_residue) {
   mrl_config_default(&cfg);
   char err[MRL_ERRLEN];
   cr_assert_eq(
-      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker.yaml", err, sizeof err), 0,
+      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker_200.yaml", err, sizeof err), 0,
       "%s", err);
   mrlFamily* fam = make(&cfg);
   mrlPolicy pol;

@@ -165,7 +165,7 @@ Test(render, task_keys_set_what_they_name) {
   mrlConfig cfg;
   char err[MRL_ERRLEN] = "", path[4096];
   mrl_config_default(&cfg);
-  snprintf(path, sizeof path, "%s/configs/slope_walker.yaml", METARL_SOURCE_DIR);
+  snprintf(path, sizeof path, "%s/configs/slope_walker_200.yaml", METARL_SOURCE_DIR);
   cr_assert_eq(mrl_config_load(&cfg, path, err, sizeof err), 0, "%s", err);
   mrlFamily* fam = mrl_family_make(&cfg, err, sizeof err);
   cr_assert_not_null(fam, "%s", err);

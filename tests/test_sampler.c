@@ -136,12 +136,12 @@ Test(sampler, no_allocation_point_nav) {
 }
 
 Test(sampler, no_allocation_mujoco_slope_walker) {
-  check_no_allocation(METARL_SOURCE_DIR "/configs/slope_walker.yaml");
+  check_no_allocation(METARL_SOURCE_DIR "/configs/slope_walker_200.yaml");
 }
 
 Test(sampler, lockstep_layout_and_masks) {
   Setup s;
-  setup_family(&s, METARL_SOURCE_DIR "/configs/slope_walker.yaml");
+  setup_family(&s, METARL_SOURCE_DIR "/configs/slope_walker_200.yaml");
   long steps = mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 1, 0, 0);
   const mrlBatch* b = s.ln->batch;
   long total = 0;
@@ -168,7 +168,7 @@ Test(sampler, lockstep_layout_and_masks) {
 // time limit, and its last observation lands in obs_final.
 Test(sampler, time_limit_marks_episodes_truncated) {
   Setup s;
-  setup_family_with(&s, METARL_SOURCE_DIR "/configs/slope_walker.yaml", "env.horizon=3");
+  setup_family_with(&s, METARL_SOURCE_DIR "/configs/slope_walker_200.yaml", "env.horizon=3");
   mrl_sample(s.fam, s.ln->env, &s.pol, s.params, s.ln->work, s.ln->batch, 1, 0, 0);
   const mrlBatch* b = s.ln->batch;
   for (int i = 0; i < b->nenv; i++) {
