@@ -48,7 +48,10 @@ static const Command commands[] = {
      "the run's thread count, which changes the speed only. --iterations N sets the run's\n"
      "outer.iterations to N (at least the iterations done; config.yaml is rewritten), so a\n"
      "finished run trains on: bit-identical to a run started with outer.iterations=N. Refused\n"
-     "where the total shapes the steps taken (reptile with outer.eps_start != eps_end).\n",
+     "where the total shapes the steps taken (reptile with outer.eps_start != eps_end).\n"
+     "A config with `pretrain: STAGE.yaml` trains STAGE.yaml first into RUN_DIR/pretrain\n"
+     "(with this run's seed and threads; pretrain.key=value overrides its keys), then itself\n"
+     "from the stage's final policy; --resume goes on within whichever stage was stopped.\n",
      cmd_train},
     {"eval",
      "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"

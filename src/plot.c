@@ -612,14 +612,12 @@ static void page_begin(const char* dev, const char* file) {
 // ("antvelcm-maml-s2 (maml, iteration 300)" has fewer characters than a
 // label that fits and ran past the page).
 static const short kSansWidth[95] = {
-    651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716,
-    651, 739, 651, 690, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303,
-    1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430,
-    1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612,
-    1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799,
-    690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300,
-    1298, 569, 569, 1186, 569, 1995, 1298, 1253, 1300, 1300, 842, 1067,
-    803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
+    651,  821,  942,  1716, 1303, 1946, 1597, 563,  799,  799,  1024, 1716, 651,  739,  651,  690,
+    1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 690,  690,  1716, 1716, 1716, 1087,
+    2048, 1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604,  604,  1343, 1141, 1767, 1532, 1612,
+    1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799,  690,  799,  1716, 1024,
+    1024, 1255, 1300, 1126, 1300, 1260, 721,  1300, 1298, 569,  569,  1186, 569,  1995, 1298, 1253,
+    1300, 1300, 842,  1067, 803,  1298, 1212, 1675, 1212, 1212, 1075, 1303, 690,  1303, 1716,
 };
 
 // Width of text in ems of the sans font; a UTF-8 character outside ASCII
@@ -627,8 +625,10 @@ static const short kSansWidth[95] = {
 static double text_ems(const char* text) {
   long units = 0;
   for (const unsigned char* c = (const unsigned char*)text; *c; c++) {
-    if (*c >= 32 && *c < 127) units += kSansWidth[*c - 32];
-    else if ((*c & 0xC0) != 0x80) units += 1638;
+    if (*c >= 32 && *c < 127)
+      units += kSansWidth[*c - 32];
+    else if ((*c & 0xC0) != 0x80)
+      units += 1638;
   }
   return units / 2048.0;
 }
@@ -966,6 +966,27 @@ int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, cons
     if (read_progress(rundirs[r], &curves[r], err, errlen)) {
       code = MRL_EXIT_USAGE;
       break;
+    }
+    // a run with a pretrain stage went on from the stage's end: drawn after it
+    snprintf(path, sizeof(path), "%s/pretrain/progress.csv", rundirs[r]);
+    if (stat(path, &st) == 0) {
+      snprintf(path, sizeof(path), "%s/pretrain", rundirs[r]);
+      Curve stage = {0};
+      if (read_progress(path, &stage, err, errlen)) {
+        curve_free(&stage);
+        code = MRL_EXIT_USAGE;
+        break;
+      }
+      double steps = stage.steps[stage.n - 1], secs = stage.secs[stage.n - 1];
+      for (int i = 0; i < curves[r].n; i++) {
+        curves[r].steps[i] += steps;
+        curves[r].secs[i] += secs;
+      }
+      if (out) {
+        fprintf(out, "%s: drawn after its pretrain stage, from %.0f env steps and %.1f s\n",
+                curves[r].name, steps, secs);
+      }
+      curve_free(&stage);
     }
     snprintf(path, sizeof(path), "%s/eval/summary.json", rundirs[r]);
     if (stat(path, &st) == 0) {

@@ -194,6 +194,33 @@ Test(plot, a_stem_names_a_group_of_positive_multipliers, .init = setup, .fini = 
   cr_assert_eq(mrl_plot_runs(runs, 1, out, "mass_leg", NULL, err, sizeof(err)), 0, "%s", err);
 }
 
+// A run with a pretrain stage is drawn from the stage's last row on; a stage
+// that cannot be read is an error naming its file.
+Test(plot, a_run_goes_on_from_its_pretrain_stage, .init = setup, .fini = teardown) {
+  char run[256], stage[256], out[300], err[MRL_ERRLEN], path[512];
+  make_run("pn", 0, run, sizeof(run));
+  make_run("pn/pretrain", 0, stage, sizeof(stage));
+  snprintf(out, sizeof(out), "%s/figures", tmpdir);
+  const char* runs[] = {run, stage};
+  char listing[4096] = "";
+  FILE* list = fmemopen(listing, sizeof(listing), "w");
+  cr_assert_eq(mrl_plot_runs(runs, 2, out, NULL, list, err, sizeof(err)), 0, "%s", err);
+  fclose(list);
+  // the stage's last row: 30 x 160000 env steps, 0.3 x 29 s
+  cr_assert_not_null(
+      strstr(listing, "pn: drawn after its pretrain stage, from 4800000 env steps and 8.7 s\n"),
+      "%s", listing);
+  cr_assert_null(strstr(listing, "pretrain: drawn after"), "%s", listing);
+  snprintf(path, sizeof(path), "%s/progress.csv", stage);
+  write_file(path,
+             "Iteration,TotalEnvSteps,PreAdapt/AverageReturn,PostAdapt/AverageReturn\n"
+             "0,100,-5,-4\n1,200,oops,-3\n");
+  snprintf(out, sizeof(out), "%s/figures2", tmpdir);
+  cr_assert_eq(mrl_plot_runs(runs, 1, out, NULL, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
+  cr_assert_not_null(strstr(err, "pretrain/progress.csv:3"), "%s", err);
+  cr_assert_eq(count_entries(out), -1);
+}
+
 Test(plot, bad_input_exits_2_and_draws_nothing, .init = setup, .fini = teardown) {
   char run[256], out[300], path[512], err[MRL_ERRLEN];
   make_run("pn", 1, run, sizeof(run));
