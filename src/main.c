@@ -575,6 +575,15 @@ static int train_setup(int argc, char** argv, mrlConfig* job, mrlConfig* stage, 
   if (cfg.pretrain[0]) {
     char stagedir[4096 + 16], made[4096];
     snprintf(stagedir, sizeof(stagedir), "%s/pretrain", rundir);
+    // the run reads the stage's checkpoint by a path that must fit policy.init_from
+    if (strlen(stagedir) + strlen("/checkpoints/latest.ckpt") >= MRL_STRLEN) {
+      mrl_rundir_discard(rundir);
+      fprintf(stderr,
+              "metarl: run directory '%s': path too long for a pretrain stage (%d bytes "
+              "at most with /pretrain/checkpoints/latest.ckpt)\n",
+              rundir, MRL_STRLEN - 1);
+      return MRL_EXIT_USAGE;
+    }
     if (mrl_rundir_create(stage, stagedir, argc, argv, made, sizeof(made), err, sizeof(err))) {
       mrl_rundir_discard(rundir);  // whole or absent
       fprintf(stderr, "metarl: %s\n", err);

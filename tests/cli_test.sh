@@ -266,6 +266,15 @@ stage_error "a bad stage override" \
   "pretrain stage ($srcdir/configs/sine_joint.yaml): override 'outer.iterations=0'" \
   "$srcdir/configs/sine_reptile.yaml" "pretrain=$srcdir/configs/sine_joint.yaml" \
   pretrain.outer.iterations=0
+long=$work/logs/$(printf 'x%.0s' $(seq 1 240))
+if run 2 train "$srcdir/configs/sine_reptile.yaml" "pretrain=$srcdir/configs/sine_joint.yaml" \
+     --out "$long"; then
+  if grep -q "path too long for a pretrain stage" "$err" && [[ ! -e $long ]]; then
+    ok "a run directory too long for its stage's checkpoint path is refused and removed"
+  else
+    fail "pretrain with a long run directory: message, or the directory is left"
+  fi
+fi
 if run 2 train "$srcdir/configs/sine_reptile.yaml" pretrain.outer.iterations=3 \
      --out "$work/logs/refused"; then
   if grep -q "overrides a pretrain stage, and .* has none" "$err" && [[ ! -e "$work/logs/refused" ]]; then
