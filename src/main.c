@@ -448,9 +448,9 @@ static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* c
 
 // Parse the command line, check the config and create (or, with --resume,
 // find) the run directory: cfg, rundir (4096 bytes) and quiet get the job,
-// stage the config of its pretrain stage if it has one (created in
-// rundir/pretrain). Returns -1 to go on training, else an exit code. Run by
-// rank 0 alone.
+// and stage the config of its pretrain stage if it has one (whose run
+// directory is rundir/pretrain). Returns -1 to go on training, else an exit
+// code. Run by rank 0 alone.
 static int train_setup(int argc, char** argv, mrlConfig* job, mrlConfig* stage, char* rundir,
                        int* quiet_out) {
   const char* resume = NULL;
