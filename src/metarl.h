@@ -1426,8 +1426,9 @@ int mrl_log_close(mrlLog* log, char* err, size_t errlen);
 // after the last step against task parameter `param`, NULL: the only one, or
 // the norm of several); -RUN, the run directory's name, only with several
 // runs. A run with a pretrain stage (RUN/pretrain) is drawn from the stage's
-// last env step and second on, where its training began. Creates outdir if needed. Lists the files
-// written on out. Returns an exit code (2: bad or missing input; 1: outdir cannot be created).
+// last env step and second on, where its training began, and says so on out.
+// Creates outdir if needed. Lists the files written on out. Returns an exit
+// code (2: bad or missing input; 1: outdir cannot be created).
 int mrl_plot_runs(const char* const* rundirs, int nrun, const char* outdir, const char* param,
                   FILE* out, char* err, size_t errlen);
 
