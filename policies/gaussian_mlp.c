@@ -6,7 +6,10 @@
 // backward work on a whole batch with OpenBLAS matrix products; the flat
 // parameter vector is passed in, so adapted parameters need no copy. With
 // policy.obs_norm the input is first normalized by the running observation
-// statistics kept at the end of that vector.
+// statistics kept at the end of that vector. With policy.context the first
+// layer also reads a context vector kept in the parameters (CAVIA): its
+// contribution W_c c is the same for every row, so it is folded into that
+// layer's bias once per forward instead of widening every input row.
 
 #include <math.h>
 #include <string.h>
@@ -42,6 +45,12 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   pol->output_init = cfg->policy.output_init;
   pol->entropy_coef = cfg->rl.entropy_coef;
   pol->obs_norm = cfg->policy.obs_norm;
+  if (cfg->policy.context > 0) {
+    pol->ncontext = cfg->policy.context;
+    pol->ctx_off = pol->nparam;
+    pol->nparam += pol->ncontext * (1 + pol->sizes[1]);
+    pol->adapt_context = cfg->inner.adapt == MRL_ADAPT_CONTEXT;
+  }
   if (pol->obs_norm) {
     pol->norm_off = pol->nparam;
     pol->nparam += MRL_OBS_STATS_LEN(nobs);
@@ -66,6 +75,13 @@ void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params) {
   }
   int nact = pol->sizes[pol->nlayer];
   for (int i = 0; i < nact; i++) params[pol->logstd_off + i] = pol->init_log_std;
+  if (pol->ncontext) {  // c = 0; W_c Glorot-uniform, drawn last so that other entries keep their
+                        // bits
+    int in = pol->ncontext, out = pol->sizes[1];
+    double limit = sqrt(6.0 / (in + out));
+    double* wc = params + pol->ctx_off + in;
+    for (int i = 0; i < in * out; i++) wc[i] = limit * (2.0 * mrl_rng_uniform(rng) - 1.0);
+  }
   if (pol->obs_norm) {  // mean 0, variance 1, count 0: the identity until data is merged
     int nobs = pol->sizes[0];
     for (int k = 0; k < nobs; k++) params[pol->norm_off + nobs + k] = 1;
@@ -105,6 +121,10 @@ void mrl_policy_tensor(const mrlPolicy* pol, int j, int* off, int* len) {
 
 void mrl_policy_inner_axpy(const mrlPolicy* pol, const double* params, double c, const double* x,
                            double* y) {
+  if (pol->adapt_context) {
+    for (int i = pol->ctx_off; i < pol->ctx_off + pol->ncontext; i++) y[i] -= c * x[i];
+    return;
+  }
   if (!pol->lr_off) {
     for (int i = 0; i < pol->nparam; i++) y[i] -= c * x[i];
     return;
@@ -153,6 +173,7 @@ mrlPolicyWork* mrl_policy_work_make(const mrlPolicy* pol, int maxbatch) {
   work->mean_probe = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[pol->nlayer]);
   work->mean = work->act + work->act_off[pol->nlayer];
   if (pol->obs_norm) work->norm_input = mrl_alloc(sizeof(double) * maxbatch * pol->sizes[0]);
+  if (pol->ncontext) work->ctx_bias = mrl_alloc(sizeof(double) * 2 * pol->sizes[1]);
   return work;
 }
 
@@ -164,6 +185,7 @@ void mrl_policy_work_free(mrlPolicyWork* work) {
   free(work->dmean);
   free(work->mean_probe);
   free(work->norm_input);
+  free(work->ctx_bias);
   free(work);
 }
 
@@ -206,6 +228,13 @@ void mrl_policy_forward(const mrlPolicy* pol, const double* params, mrlPolicyWor
     int in = pol->sizes[l], out = pol->sizes[l + 1];
     const double* w = params + pol->woff[l];
     const double* b = params + pol->boff[l];
+    if (l == 0 && pol->ncontext) {  // b_1 + W_c c
+      const double* c = params + pol->ctx_off;
+      memcpy(work->ctx_bias, b, sizeof(double) * out);
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, out, pol->ncontext, 1.0, c + pol->ncontext,
+                  pol->ncontext, c, 1, 1.0, work->ctx_bias, 1);
+      b = work->ctx_bias;
+    }
     double* h = work->act + work->act_off[l + 1];
     // h (batch, out) = x (batch, in) w^T (in, out), then + b
     for (int r = 0; r < batch; r++) memcpy(h + (size_t)r * out, b, sizeof(double) * out);
@@ -243,6 +272,22 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
     // gw (out, in) += dz^T (out, batch) x (batch, in)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, batch, 1.0, dz, out, x, in, 1.0,
                 gw, in);
+    if (l == 0 && pol->ncontext) {  // the bias's gradient, also W_c c's
+      double* db = work->ctx_bias + out;
+      memset(db, 0, sizeof(double) * out);
+      for (int r = 0; r < batch; r++) {
+        const double* row = dz + (size_t)r * out;
+        for (int j = 0; j < out; j++) db[j] += row[j];
+      }
+      int nc = pol->ncontext;
+      const double* c = params + pol->ctx_off;
+      double* gc = grad + pol->ctx_off;
+      // gc += W_c^T db, gW_c += db c^T
+      cblas_dgemv(CblasRowMajor, CblasTrans, out, nc, 1.0, c + nc, nc, db, 1, 1.0, gc, 1);
+      cblas_dger(CblasRowMajor, out, nc, 1.0, db, 1, c, 1, gc + nc, nc);
+      for (int j = 0; j < out; j++) gb[j] += db[j];
+      break;
+    }
     for (int r = 0; r < batch; r++) {
       const double* row = dz + (size_t)r * out;
       for (int j = 0; j < out; j++) gb[j] += row[j];

@@ -225,6 +225,15 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
                               "on: set policy.obs_norm=false)"
                             : " (it was saved with policy.obs_norm, which this config leaves "
                               "off: set policy.obs_norm=true)";
+      } else if (pol->ncontext &&
+                 (int)nparam == pol->nparam - pol->ncontext * (1 + pol->sizes[1])) {
+        why =
+            " (it was saved without policy.context, which this config sets: set policy.context=0)";
+      } else if (!pol->ncontext && (int)nparam > pol->nparam &&
+                 ((int)nparam - pol->nparam) % (1 + pol->sizes[1]) == 0) {
+        why =
+            " (it was saved with policy.context, which this config leaves 0: set policy.context "
+            "to the run's)";
       } else if ((int)nparam == other_lr) {
         why = pol->lr_off ? " (it was saved without inner.learn_lr, which this config turns "
                             "on: set inner.learn_lr=false)"

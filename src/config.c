@@ -80,6 +80,7 @@ typedef struct {
 // Allowed values, in the order of the C enums of metarl.h.
 static const char* const kActivation[] = {"tanh", "relu", NULL};
 static const char* const kInnerStep[] = {"vpg", "ppo", NULL};
+static const char* const kInnerAdapt[] = {"all", "context", NULL};
 static const char* const kOptim[] = {"sgd", "adam", NULL};
 static const char* const kOuterOptim[] = {"sgd", "adam", "trpo", NULL};
 static const char* const kOuterAlgo[] = {"reptile", "fomaml", "joint", "maml", "combo", NULL};
@@ -212,6 +213,9 @@ static const keyInfo kKeys[] = {
           "1: rllab's)"),
   BOOL_KEY("policy.obs_norm", policy.obs_norm, 0,
            "normalize observations by their running mean and std (kept in the checkpoint)"),
+  INT_KEY("policy.context", policy.context, 0, 0, 4096,
+          "context inputs of the first layer (CAVIA): a vector c, 0 at the start, and its input "
+          "weights at the end of the parameters; inner.adapt=context adapts c alone"),
   STR_KEY("policy.init_from", policy.init_from, "", 0,
           "checkpoint whose parameters start training, e.g. a joint-training run's latest.ckpt "
           "(same policy shape; empty: the seeded initialization)"),
@@ -260,6 +264,9 @@ static const keyInfo kKeys[] = {
           "ppo: shuffled minibatches per pass"),
   BOOL_KEY("inner.resample", inner.resample, 1,
            "fresh data every inner step (false: steps 1..k-1 reuse step 0's streams)"),
+  ENUM_KEY("inner.adapt", inner.adapt, kInnerAdapt, MRL_ADAPT_ALL,
+           "parameters the inner step moves: all, or policy.context's vector alone (CAVIA; "
+           "vpg steps, sgd, outer.algo maml or fomaml)"),
   BOOL_KEY("inner.learn_lr", inner.learn_lr, 0,
            "maml: learn a multiplier of the inner step size per parameter tensor (kept in the "
            "checkpoint; eval, view and record adapt with it)"),
@@ -1405,6 +1412,29 @@ int mrl_config_check(const mrlConfig* cfg, char* err, size_t errlen) {
     return mrl_error(err, errlen,
                      "inner.learn_lr learns the step sizes through maml's meta-gradient: set "
                      "outer.algo=maml or inner.learn_lr=false");
+  }
+  if (cfg->inner.adapt == MRL_ADAPT_CONTEXT &&
+      (cfg->outer.algo != MRL_OUTER_MAML && cfg->outer.algo != MRL_OUTER_FOMAML)) {
+    return mrl_error(err, errlen,
+                     "inner.adapt=context trains the network through the adapted context's "
+                     "gradient, which reptile, joint and combo do not follow: set outer.algo=maml "
+                     "or fomaml, or inner.adapt=all");
+  }
+  if (cfg->inner.adapt == MRL_ADAPT_CONTEXT &&
+      (cfg->inner.step != MRL_INNER_VPG || cfg->inner.optim != MRL_OPT_SGD)) {
+    return mrl_error(err, errlen,
+                     "inner.adapt=context takes sgd steps on the vpg loss: set inner.step=vpg and "
+                     "inner.optim=sgd");
+  }
+  if (cfg->inner.adapt == MRL_ADAPT_CONTEXT && cfg->policy.context == 0) {
+    return mrl_error(err, errlen,
+                     "inner.adapt=context adapts the policy's context, and policy.context is 0: "
+                     "set policy.context to its size (e.g. 50)");
+  }
+  if (cfg->inner.learn_lr && cfg->policy.context > 0) {
+    return mrl_error(err, errlen,
+                     "inner.learn_lr has no multiplier for policy.context's parameters: set "
+                     "inner.learn_lr=false or policy.context=0");
   }
   if (cfg->outer.worst_fraction < 1 && cfg->outer.algo == MRL_OUTER_JOINT &&
       cfg->inner.step == MRL_INNER_PPO && cfg->outer.optim != MRL_OPT_TRPO) {

@@ -118,7 +118,7 @@ typedef struct {
   int iteration;          // of its checkpoint
   // what its policy reads: the evaluated run's config and family, but for a
   // compared run trained on another observation (env.obs_task, env.obs_com,
-  // policy.obs_norm) or with inner.learn_lr, those keys from its own config
+  // policy.obs_norm) or with inner.learn_lr or policy.context, those keys from its own config
   // and a family made for it
   mrlConfig cfg;
   mrlFamily* fam;  // the run's, or its own (freed with it)
@@ -163,8 +163,10 @@ static void print_interval_table(FILE* out, const Init* inits, int ninit, int ns
 // One row per step of "sd [min, max]" cells: the spread of the mean return
 // over tasks across eval seeds, i.e. how far one seed's table could have moved.
 static void print_repeat_spread(FILE* out, const Init* inits, int ninit, int nstep, int repeats) {
-  fprintf(out, "\nmean return over tasks per eval seed: standard deviation [lowest, highest] of the "
-               "%d seeds' means\n", repeats);
+  fprintf(out,
+          "\nmean return over tasks per eval seed: standard deviation [lowest, highest] of the "
+          "%d seeds' means\n",
+          repeats);
   print_table_header(out, inits, ninit);
   double* x = mrl_alloc(sizeof(double) * repeats);
   for (int s = 0; s < nstep; s++) {
@@ -184,8 +186,9 @@ static void print_repeat_spread(FILE* out, const Init* inits, int ninit, int nst
     fprintf(out, "\n");
   }
   free(x);
-  fprintf(out, "(the table above averages each task over the seeds; per seed: repeat_means in "
-               "summary.json)\n");
+  fprintf(out,
+          "(the table above averages each task over the seeds; per seed: repeat_means in "
+          "summary.json)\n");
 }
 
 // The last path component of a run directory, without trailing slashes.
@@ -400,6 +403,18 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       in->cfg.env.obs_com = other.env.obs_com;
       in->cfg.policy.obs_norm = other.policy.obs_norm;
       in->cfg.inner.learn_lr = other.inner.learn_lr;  // its policy's vector holds its rates
+      in->cfg.policy.context = other.policy.context;  // and its context, if any
+      if (other.inner.adapt != cfg.inner.adapt) {
+        // one step size cannot serve an inner loop on c and one on every parameter
+        mrl_error(
+            err, errlen,
+            "--compare '%s' adapts %s in its inner steps, but '%s' adapts %s: evaluate "
+            "each run on its own",
+            dir, other.inner.adapt == MRL_ADAPT_CONTEXT ? "its context alone" : "every parameter",
+            rundir, cfg.inner.adapt == MRL_ADAPT_CONTEXT ? "its context alone" : "every parameter");
+        code = MRL_EXIT_USAGE;
+        break;
+      }
       if (in->cfg.env.obs_task != cfg.env.obs_task || in->cfg.env.obs_com != cfg.env.obs_com) {
         char msg[MRL_ERRLEN];
         in->fam = mrl_family_make(&in->cfg, msg, sizeof(msg));
@@ -554,6 +569,7 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
             cfg.env.name, ntask, (unsigned long long)cfg.task.test_seed, neps, cfg.inner.lr);
     if (mrl_inner_lr(&cfg, 1) != cfg.inner.lr)
       fprintf(out, " (%g from step 2)", mrl_inner_lr(&cfg, 1));
+    if (cfg.inner.adapt == MRL_ADAPT_CONTEXT) fprintf(out, " on the context alone");
     if (repeats > 1) {
       fprintf(out, ", eval seeds %llu..%llu (%d adaptations per task, averaged)\n",
               (unsigned long long)opt->seed, (unsigned long long)(opt->seed + repeats - 1),

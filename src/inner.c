@@ -253,7 +253,8 @@ long mrl_inner_adapt(const mrlConfig* cfg, mrlLearner* ln, const double* task, c
       double w = mrl_combo_weight(cfg->outer.combo, s, k);
       for (int i = 0; i < n; i++) ln->grad_sum[i] += w * ln->grad[i];
     }
-    if (s < k && pol->lr_off) {  // inner.learn_lr: sgd with a learned rate per tensor
+    // inner.learn_lr: sgd with a learned rate per tensor; inner.adapt context: on c alone
+    if (s < k && (pol->lr_off || pol->adapt_context)) {
       mrl_policy_inner_axpy(pol, ln->theta, mrl_inner_lr(cfg, s), ln->grad, ln->theta);
     } else if (s < k) {
       mrl_optim_step(&ln->optim, ln->theta, ln->grad, mrl_inner_lr(cfg, s));

@@ -95,7 +95,8 @@ void mrl_inner_step_jacobian(const mrlConfig* cfg, const mrlPolicy* pol, mrlPoli
   // inner.learn_lr: J = I - lr M H, M the multipliers' diagonal, so
   // J^T v = v - lr H (M v): the probes go along M v and nothing is scaled after
   // (with one scalar step the two products are the same)
-  int scaled_probe = transpose && pol->lr_off;
+  // (inner.adapt context: M is 1 on c, 0 elsewhere)
+  int scaled_probe = transpose && (pol->lr_off || pol->adapt_context);
   const double* dir = v;
   if (scaled_probe) {
     memset(gminus, 0, sizeof(double) * n);

@@ -68,6 +68,8 @@ long mrl_mujoco_warning_count(void);
 
 typedef enum { MRL_ACT_TANH = 0, MRL_ACT_RELU } mrlActivation;
 typedef enum { MRL_INNER_VPG = 0, MRL_INNER_PPO } mrlInnerStep;
+// Which parameters the inner step moves: every one, or policy.context's c alone.
+typedef enum { MRL_ADAPT_ALL = 0, MRL_ADAPT_CONTEXT } mrlInnerAdapt;
 // trpo is an outer optimizer only (inner.optim accepts sgd | adam)
 typedef enum { MRL_OPT_SGD = 0, MRL_OPT_ADAM, MRL_OPT_TRPO } mrlOptimKind;
 typedef enum {
@@ -162,6 +164,7 @@ typedef struct {
     double init_log_std;         // policy.init_log_std: initial log standard deviation
     double output_init;          // policy.output_init:  scale of the output layer's initial weights
     int obs_norm;                // policy.obs_norm:     running mean/std of the observations
+    int context;                 // policy.context:      context inputs of the first layer (CAVIA)
     char init_from[MRL_STRLEN];  // policy.init_from: checkpoint that starts training ("": fresh)
   } policy;
 
@@ -183,6 +186,7 @@ typedef struct {
 
   struct {
     mrlInnerStep step;     // inner.step:       vpg
+    mrlInnerAdapt adapt;   // inner.adapt:      all | context
     mrlOptimKind optim;    // inner.optim:      sgd | adam
     double lr;             // inner.lr:         inner step size
     double later_lr;       // inner.later_lr:   step size of inner steps 2, 3, ... (0: inner.lr)
@@ -367,6 +371,12 @@ void mrl_task_sample(const mrlFamily* fam, const mrlConfig* cfg, int test, uint6
 // then b (out); then the log-std (nact). With policy.obs_norm the vector ends
 // with the observation statistics at norm_off: mean (nobs), variance (nobs),
 // count (1); the MLP sees clip((obs - mean) / sqrt(variance + 1e-8), +-10).
+// With policy.context (CAVIA's context, Zintgraf et al. 2019) the log-std is
+// followed at ctx_off by a context vector c (ncontext) and its input weights
+// W_c (sizes[1], ncontext): the first layer reads [obs, c], computed as the
+// bias b_1 + W_c c, once per forward. c starts at 0; with inner.adapt context
+// the inner step moves c alone and the outer step learns everything else
+// (and c's start).
 // No gradient touches them (their entries stay 0): the trainer merges the
 // observations of each meta-iteration into them (mrl_obs_norm_merge), so
 // checkpoints, eval, view and record use the statistics trained with.
@@ -383,6 +393,9 @@ typedef struct {
   int obs_norm;        // 1: observation statistics at norm_off
   int norm_off;        // offset of the observation statistics (obs_norm)
   int lr_off;          // inner.learn_lr: offset of the step-size block (0: none)
+  int ncontext;        // policy.context: context inputs (0: none)
+  int ctx_off;  // offset of the context c (ncontext), then its weights W_c (sizes[1], ncontext)
+  int adapt_context;  // inner.adapt context: the inner step moves c alone
   // rl.entropy_coef, carried here so that every policy-gradient loss (VPG,
   // PPO's clipped surrogate, TRPO's surrogate) subtracts the same bonus
   double entropy_coef;
@@ -400,6 +413,7 @@ typedef struct {
   double* mean;                    // (batch, nact) output of the last forward (a view into act)
   double* mean_probe;              // (maxbatch, nact) scratch: maml.c keeps one probe's means
   double* norm_input;              // (maxbatch, nobs) normalized observations (obs_norm), or NULL
+  double* ctx_bias;  // (2 sizes[1]) policy.context: b_1 + W_c c, then dL/db_1, or NULL
   // ReLU on/off pattern of the hidden layers, at act's offsets: written by
   // every forward, read by the backward; with freeze_pattern set, a forward
   // applies the stored pattern instead (the same rows must be forwarded), so
@@ -465,8 +479,9 @@ void mrl_policy_backward(const mrlPolicy* pol, const double* params, mrlPolicyWo
 void mrl_policy_tensor(const mrlPolicy* pol, int j, int* off, int* len);
 
 // The inner step's update: y -= c * exp(params[lr_off + j]) * x on each
-// tensor j with inner.learn_lr, else y -= c * x over the whole vector. params
-// only supplies the multipliers and may be y itself (the block is not written).
+// tensor j with inner.learn_lr, y -= c * x on the context c alone with
+// inner.adapt context, else y -= c * x over the whole vector. params only
+// supplies the multipliers and may be y itself (the block is not written).
 void mrl_policy_inner_axpy(const mrlPolicy* pol, const double* params, double c, const double* x,
                            double* y);
 
@@ -930,8 +945,9 @@ void mrl_maml_meta_grad(const mrlConfig* cfg, mrlLearner* ln, int k, double* g);
 // v <- J v (transpose 0) or J^T v (1), J = I - lr M H the Jacobian of one
 // inner SGD step theta - lr M grad L(theta): H the Hessian of the loss of
 // batch b at theta, M = I, or with inner.learn_lr the diagonal of the
-// multipliers read from theta (then J^T v = v - lr H M v: reverse mode must
-// ask for the transpose). H u is a central difference of two gradients at
+// multipliers read from theta, or with inner.adapt context 1 on the context c
+// and 0 elsewhere (then J^T v = v - lr H M v: reverse mode must ask for the
+// transpose). H u is a central difference of two gradients at
 // theta +- h u/|u| (h = outer.hvp_step). With
 // outer.hvp_freeze_relu the second gradient reuses the first one's ReLU
 // pattern (work->freeze_pattern is set for it and cleared after). With

@@ -158,8 +158,11 @@ static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* t
   const double* obs = ts->cg_obs_used;
   memset(w, 0, sizeof(double) * n);
   for (int j = 0; j < nact; j++) w[pol->logstd_off + j] = 2 * u[pol->logstd_off + j];
+  // the means read the MLP's entries [0, logstd_off) and policy.context's block
+  int ctx_begin = pol->ctx_off, ctx_end = pol->ctx_off + pol->ncontext * (1 + pol->sizes[1]);
   double norm = 0;
   for (int i = 0; i < pol->logstd_off; i++) norm += u[i] * u[i];
+  for (int i = ctx_begin; i < ctx_end; i++) norm += u[i] * u[i];
   norm = sqrt(norm);
   if (norm == 0) return;
   double h = JV_STEP / norm;
@@ -183,6 +186,7 @@ static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* t
   mrl_policy_forward(pol, theta, work, obs, rows);
   mrl_policy_backward(pol, theta, work, ts->scratch, mean_part);
   for (int i = 0; i < pol->logstd_off; i++) w[i] = mean_part[i];
+  for (int i = ctx_begin; i < ctx_end; i++) w[i] = mean_part[i];
 }
 
 void mrl_trust_product(mrlTrustSet* ts, const mrlConfig* cfg, mrlPolicyWork* work, const double* v,

@@ -374,6 +374,29 @@ if run 2 eval "$work/runC" --compare "$work/runB" --tasks 2 --steps 1 --episodes
   fi
 fi
 
+# a CAVIA run (maml adapting a context alone): trains, evaluates from its checkpoint with the
+# context adapted (the return moves), and is refused as --compare of a run adapting every
+# parameter: exit 2, one line naming both, nothing written
+ctx=(outer.algo=maml outer.optim=sgd outer.lr=0.01 policy.context=4 inner.adapt=context
+     inner.lr=5)
+if run 0 train "$srcdir/configs/point_nav.yaml" "${tiny[@]}" "${ctx[@]}" --out "$work/runX" \
+     --quiet &&
+   run 0 eval "$work/runX" --tasks 2 --steps 1 --episodes 2; then
+  if ! awk '$1 == "0" && a == "" { a = $2 } $1 == "1" && b == "" { b = $2 } END { exit !(a != "" && b != "" && a != b) }' "$out"; then
+    fail "eval of a context run: no step 0 and 1 rows with different returns in: $(cat "$out")"
+  elif ! grep -q "inner lr 5 on the context alone" "$out"; then
+    fail "eval of a context run does not say it adapts the context alone: $(head -n 1 "$out")"
+  elif run 2 eval "$work/runC" --compare "$work/runX" --tasks 2 --steps 1 --episodes 2; then
+    if [[ $(lines "$err") -ne 1 ]] || ! grep -q "its context alone" "$err"; then
+      fail "eval --compare of a context run: expected one line about what each adapts: $(cat "$err")"
+    elif [[ -e "$work/runC/eval" ]]; then
+      fail "eval --compare of a context run left $(ls -A "$work/runC/eval")"
+    else
+      ok "a context run trains and adapts its context in eval; --compare across inner.adapt exits 2"
+    fi
+  fi
+fi
+
 # eval of a run without a checkpoint: exit 2, one line, nothing written
 rm -f "$work/runC"/checkpoints/*
 if run 2 eval "$work/runC"; then

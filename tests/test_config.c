@@ -1099,6 +1099,28 @@ Test(config, check_algorithm_combinations) {
   c.outer.algo = MRL_OUTER_MAML;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
 
+  mrl_config_default(&c);  // CAVIA's context: adapted by maml or fomaml, with sgd vpg steps
+  c.inner.adapt = MRL_ADAPT_CONTEXT;
+  c.outer.algo = MRL_OUTER_MAML;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "set policy.context"), "%s", err);
+  c.policy.context = 8;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.outer.algo = MRL_OUTER_FOMAML;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), 0, "%s", err);
+  c.outer.algo = MRL_OUTER_REPTILE;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "outer.algo=maml or fomaml, or inner.adapt=all"), "%s", err);
+  c.outer.algo = MRL_OUTER_FOMAML;
+  c.inner.step = MRL_INNER_PPO;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "inner.adapt=context takes sgd steps"), "%s", err);
+  c.inner.step = MRL_INNER_VPG;
+  c.outer.algo = MRL_OUTER_MAML;
+  c.inner.learn_lr = 1;
+  cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "inner.learn_lr has no multiplier for policy.context"), "%s", err);
+
   mrl_config_default(&c);  // the score-function term is one of maml's products
   c.outer.hvp_lvc = 1;
   cr_assert_eq(mrl_config_check(&c, err, sizeof err), -1);

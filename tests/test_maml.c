@@ -23,6 +23,12 @@ static double replay(const mrlConfig* cfg, mrlLearner* ln, int k, const double* 
   memcpy(theta, phi, sizeof(double) * n);
   for (int s = 0; s < k; s++) {
     mrl_loss_grad(ln->pol, theta, ln->work, ln->saved[s], grad);
+    if (ln->pol->adapt_context) {  // inner.adapt context: c alone
+      for (int i = ln->pol->ctx_off; i < ln->pol->ctx_off + ln->pol->ncontext; i++) {
+        theta[i] -= mrl_inner_lr(cfg, s) * grad[i];
+      }
+      continue;
+    }
     // per tensor, times theta's multipliers, with inner.learn_lr
     for (int j = 0; j < MRL_POLICY_NTENSOR(ln->pol); j++) {
       int off, len;
@@ -154,6 +160,23 @@ Test(maml, learned_step_sizes_meta_gradient_matches_finite_differences) {
   point_nav_config(&cfg);
   cfg.inner.learn_lr = 1;
   check_meta_grad_in(&cfg, 2, 1e-5, 1);
+}
+
+// inner.adapt context (CAVIA): the steps move the context alone, and the
+// meta-gradient reaches every parameter through them; the context starts
+// away from 0 so that W_c's entries get a first-order part too.
+Test(maml, context_meta_gradient_matches_finite_differences) {
+  mrlConfig cfg;
+  sine_config(&cfg);
+  cfg.policy.context = 3;
+  cfg.inner.adapt = MRL_ADAPT_CONTEXT;
+  cfg.inner.lr = 0.5;
+  check_meta_grad(&cfg, 3, 1e-5);
+  point_nav_config(&cfg);
+  cfg.policy.context = 3;
+  cfg.inner.adapt = MRL_ADAPT_CONTEXT;
+  cfg.inner.lr = 2;
+  check_meta_grad(&cfg, 2, 1e-5);
 }
 
 Test(maml, meta_gradient_matches_finite_differences_point_nav) {

@@ -10,7 +10,8 @@
 
 #include "metarl.h"
 
-static void setup_policy(mrlPolicy* pol, mrlActivation act, int nobs, int nact) {
+// A (7, 5) policy; ncontext > 0: with policy.context, adapted alone (inner.adapt context).
+static void setup_policy_with(mrlPolicy* pol, mrlActivation act, int nobs, int nact, int ncontext) {
   mrlConfig cfg;
   mrl_config_default(&cfg);
   cfg.policy.nhidden = 2;
@@ -18,7 +19,13 @@ static void setup_policy(mrlPolicy* pol, mrlActivation act, int nobs, int nact) 
   cfg.policy.hidden[1] = 5;
   cfg.policy.activation = act;
   cfg.policy.init_log_std = -0.3;
+  cfg.policy.context = ncontext;
+  cfg.inner.adapt = ncontext ? MRL_ADAPT_CONTEXT : MRL_ADAPT_ALL;
   mrl_policy_setup(pol, &cfg, nobs, nact);
+}
+
+static void setup_policy(mrlPolicy* pol, mrlActivation act, int nobs, int nact) {
+  setup_policy_with(pol, act, nobs, nact, 0);
 }
 
 // Random parameters of a useful size (the init scales the output layer down).
@@ -67,9 +74,9 @@ static double act_fn(mrlActivation a, double x) {
 
 // The policy of setup_policy (3 observations, 2 actions) with random
 // parameters from seed, forwarded on rows random observations from seed + 1.
-static mrlPolicyWork* forward_random(mrlPolicy* pol, mrlActivation activation, uint64_t seed,
-                                     double* params, double* obs, int rows) {
-  setup_policy(pol, activation, 3, 2);
+static mrlPolicyWork* forward_random(mrlPolicy* pol, mrlActivation activation, int ncontext,
+                                     uint64_t seed, double* params, double* obs, int rows) {
+  setup_policy_with(pol, activation, 3, 2, ncontext);
   random_params(pol, seed, params);
   mrlRng rng;
   mrl_rng_init(&rng, seed + 1, MRL_RNG_EVAL, 0, 0, 0);
@@ -79,10 +86,13 @@ static mrlPolicyWork* forward_random(mrlPolicy* pol, mrlActivation activation, u
   return work;
 }
 
-static void check_forward(mrlActivation activation) {
+// With a context, the naive pass feeds the first layer [obs, c] through [W_1 | W_c].
+static void check_forward(mrlActivation activation, int ncontext) {
   mrlPolicy pol;
   double params[200], obs[6 * 3];
-  mrlPolicyWork* work = forward_random(&pol, activation, 11, params, obs, 6);
+  mrlPolicyWork* work = forward_random(&pol, activation, ncontext, 11, params, obs, 6);
+  const double* c = params + pol.ctx_off;
+  const double* wc = c + ncontext;
   for (int r = 0; r < 6; r++) {
     double x[8], y[8];
     memcpy(x, obs + 3 * r, sizeof(double) * 3);
@@ -91,6 +101,7 @@ static void check_forward(mrlActivation activation) {
       for (int o = 0; o < out; o++) {
         double z = params[pol.boff[l] + o];
         for (int i = 0; i < in; i++) z += params[pol.woff[l] + o * in + i] * x[i];
+        for (int i = 0; l == 0 && i < ncontext; i++) z += wc[o * ncontext + i] * c[i];
         y[o] = l < pol.nlayer - 1 ? act_fn(activation, z) : z;
       }
       memcpy(x, y, sizeof(double) * out);
@@ -101,11 +112,35 @@ static void check_forward(mrlActivation activation) {
 }
 
 Test(policy, forward_matches_naive_tanh) {
-  check_forward(MRL_ACT_TANH);
+  check_forward(MRL_ACT_TANH, 0);
 }
 
 Test(policy, forward_matches_naive_relu) {
-  check_forward(MRL_ACT_RELU);
+  check_forward(MRL_ACT_RELU, 0);
+}
+
+// policy.context: the first layer reads [obs, c]; c and W_c sit after the
+// log-std, c starts at 0, and the other entries keep their seeded bits.
+Test(policy, context_forward_layout_and_init) {
+  check_forward(MRL_ACT_TANH, 4);
+  check_forward(MRL_ACT_RELU, 4);
+  mrlPolicy plain, ctx;
+  setup_policy(&plain, MRL_ACT_TANH, 3, 2);
+  setup_policy_with(&ctx, MRL_ACT_TANH, 3, 2, 4);
+  cr_assert_eq(ctx.ctx_off, plain.logstd_off + 2);
+  cr_assert_eq(ctx.nparam, plain.nparam + 4 * (1 + 7));
+  cr_assert(ctx.adapt_context && !plain.adapt_context && !plain.ncontext);
+  double a[200], b[200];
+  mrlRng rng;
+  mrl_rng_init(&rng, 3, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&plain, &rng, a);
+  mrl_rng_init(&rng, 3, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&ctx, &rng, b);
+  cr_assert_eq(memcmp(a, b, sizeof(double) * plain.nparam), 0);
+  double limit = sqrt(6.0 / (4 + 7)), wmax = 0;
+  for (int i = 0; i < 4; i++) cr_assert_eq(b[ctx.ctx_off + i], 0);
+  for (int i = 4; i < 4 * 8; i++) wmax = fmax(wmax, fabs(b[ctx.ctx_off + i]));
+  cr_assert(wmax > 0.5 * limit && wmax <= limit, "W_c's largest entry %g, limit %g", wmax, limit);
 }
 
 // The ReLU's recorded pattern marks exactly the units whose pre-activation is
@@ -114,7 +149,7 @@ Test(policy, forward_matches_naive_relu) {
 Test(policy, relu_pattern_marks_the_units_that_are_on) {
   mrlPolicy pol;
   double params[200], obs[40 * 3];
-  mrlPolicyWork* work = forward_random(&pol, MRL_ACT_RELU, 21, params, obs, 40);
+  mrlPolicyWork* work = forward_random(&pol, MRL_ACT_RELU, 0, 21, params, obs, 40);
   double mean[80];
   memcpy(mean, work->mean, sizeof(mean));
   int on = 0, off = 0;
@@ -186,9 +221,9 @@ static double surrogate(const mrlPolicy* pol, const double* params, mrlPolicyWor
   return loss / m - pol->entropy_coef * entropy;
 }
 
-static void check_gradient_with(mrlActivation activation, double entropy_coef) {
+static void check_gradient_with(mrlActivation activation, double entropy_coef, int ncontext) {
   mrlPolicy pol;
-  setup_policy(&pol, activation, 3, 2);
+  setup_policy_with(&pol, activation, 3, 2, ncontext);
   pol.entropy_coef = entropy_coef;
   double params[200], grad[200], fd[200];
   random_params(&pol, 21, params);
@@ -219,7 +254,7 @@ static void check_gradient_with(mrlActivation activation, double entropy_coef) {
 }
 
 static void check_gradient(mrlActivation activation) {
-  check_gradient_with(activation, 0);
+  check_gradient_with(activation, 0, 0);
 }
 
 Test(policy, gradient_matches_finite_differences_tanh) {
@@ -229,7 +264,29 @@ Test(policy, gradient_matches_finite_differences_tanh) {
 // The entropy bonus: its value and its gradient (-c on each log-std) join
 // the surrogate's; checked against the closed-form entropy.
 Test(policy, entropy_bonus_matches_finite_differences) {
-  check_gradient_with(MRL_ACT_TANH, 0.07);
+  check_gradient_with(MRL_ACT_TANH, 0.07, 0);
+}
+
+// policy.context: c's and W_c's gradients (through the first layer's bias)
+Test(policy, context_gradient_matches_finite_differences) {
+  check_gradient_with(MRL_ACT_TANH, 0, 4);
+  check_gradient_with(MRL_ACT_RELU, 0, 4);
+}
+
+// inner.adapt context: the inner step moves c and nothing else.
+Test(policy, context_inner_step_moves_the_context_alone) {
+  mrlPolicy pol;
+  setup_policy_with(&pol, MRL_ACT_TANH, 3, 2, 4);
+  double params[200], x[200], y[200];
+  random_params(&pol, 51, params);
+  random_params(&pol, 52, x);
+  memcpy(y, params, sizeof(y));
+  mrl_policy_inner_axpy(&pol, params, 0.5, x, y);
+  for (int i = 0; i < pol.nparam; i++) {
+    int in_c = i >= pol.ctx_off && i < pol.ctx_off + 4;
+    double want = in_c ? params[i] - 0.5 * x[i] : params[i];
+    cr_assert_eq(y[i], want, "param %d", i);
+  }
 }
 
 // rl.entropy_coef reaches the policy; the bonus is the only change, on the

@@ -30,6 +30,7 @@ static double phi[4096], g[4096];
 static int k_inner;
 static double entropy_coef;  // rl.entropy_coef of the next setup
 static int learn_lr;         // inner.learn_lr of the next setup (multipliers away from 1)
+static int context;          // policy.context of the next setup, adapted alone (away from 0)
 
 // NTASK tasks adapted from phi with k inner steps, their trust sets over
 // theta_k(phi'), and g, the mean of their meta-gradients (k = 0: the policy
@@ -47,6 +48,11 @@ static void setup_k(int k) {
   cfg.inner.lr = 0.3;  // a large step, so that its Jacobian matters
   cfg.rl.entropy_coef = entropy_coef;
   cfg.inner.learn_lr = learn_lr;
+  cfg.policy.context = context;
+  if (context) {  // the context's step is the whole adaptation: a larger one
+    cfg.inner.adapt = MRL_ADAPT_CONTEXT;
+    cfg.inner.lr = 30;
+  }
   fam = mrl_family_make(&cfg, err, sizeof(err));
   cr_assert_not_null(fam, "%s", err);
   mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
@@ -56,6 +62,7 @@ static void setup_k(int k) {
   for (int j = 0; learn_lr && j < MRL_POLICY_NTENSOR(&pol); j++) {
     phi[pol.lr_off + j] = 0.5 * mrl_rng_normal(&rng);
   }
+  for (int i = 0; i < context; i++) phi[pol.ctx_off + i] = 0.5 * mrl_rng_normal(&rng);
   memset(g, 0, sizeof(g));
   for (int j = 0; j < NTASK; j++) {
     ln[j] = mrl_learner_make(&cfg, fam, &pol, cfg.inner.episodes);
@@ -93,7 +100,11 @@ static void replay(int j, const double* p, double* theta) {
   memcpy(theta, p, sizeof(double) * pol.nparam);
   for (int s = 0; s < k_inner; s++) {
     mrl_loss_grad(&pol, theta, ln[j]->work, ln[j]->saved[s], grad);
-    for (int t = 0; t < MRL_POLICY_NTENSOR(&pol); t++) {  // times theta's multipliers
+    for (int i = 0; pol.adapt_context && i < pol.ncontext; i++) {  // the context alone
+      theta[pol.ctx_off + i] -= cfg.inner.lr * grad[pol.ctx_off + i];
+    }
+    for (int t = 0; !pol.adapt_context && t < MRL_POLICY_NTENSOR(&pol);
+         t++) {  // times theta's multipliers
       int off, len;
       mrl_policy_tensor(&pol, t, &off, &len);
       double lr = cfg.inner.lr * (pol.lr_off ? exp(theta[pol.lr_off + t]) : 1);
@@ -149,6 +160,11 @@ static void random_direction_in(uint64_t seed, double* v, int with_rates) {
   mrlRng rng;
   mrl_rng_init(&rng, seed, MRL_RNG_EVAL, 0, 0, 0);
   for (int i = 0; i < pol.nparam; i++) v[i] = mrl_rng_normal(&rng);
+  // inner.adapt context: the inner step's Jacobian acts through c alone, which a
+  // uniform direction would barely touch; weigh c 20 times the rest
+  for (int i = 0; pol.adapt_context && i < pol.nparam; i++) {
+    if (i < pol.ctx_off || i >= pol.ctx_off + pol.ncontext) v[i] *= 0.01;
+  }
   if (pol.lr_off) {
     int from = pol.lr_off + (with_rates ? MRL_POLICY_NTENSOR(&pol) : 0);
     for (int i = from; i < pol.nparam; i++) v[i] = 0;
@@ -460,5 +476,32 @@ Test(trpo_rates, surrogate_slope_is_the_meta_gradient) {
 }
 
 Test(trpo_rates, step_respects_kl_bound_and_improves) {
+  check_step(1);
+}
+
+// inner.adapt context (CAVIA): the inner step moves the context alone, so
+// J = I - lr M H with M 1 on the context only, J^T = I - lr H M: the same
+// checks as with learned rates, on a mask that leaves most of J the identity.
+static void setup1_context(void) {
+  context = 4;
+  setup_k(1);
+  context = 0;
+}
+
+TestSuite(trpo_context, .init = setup1_context, .fini = teardown);
+
+Test(trpo_context, product_symmetric_positive) {
+  check_product_symmetric_positive();
+}
+
+Test(trpo_context, product_is_the_kl_hessian) {
+  check_kl_hessian();
+}
+
+Test(trpo_context, surrogate_slope_is_the_meta_gradient) {
+  check_surrogate_slope();
+}
+
+Test(trpo_context, step_respects_kl_bound_and_improves) {
   check_step(1);
 }
