@@ -252,8 +252,8 @@ static const keyInfo kKeys[] = {
 
   ENUM_KEY("inner.step", inner.step, kInnerStep, MRL_INNER_VPG, "inner-loop learner"),
   ENUM_KEY("inner.optim", inner.optim, kOptim, MRL_OPT_SGD, "inner-loop optimizer"),
-  DBL_KEY("inner.lr", inner.lr, 0.1, 0, 100, OPEN_LO, "inner step size"),
-  DBL_KEY("inner.later_lr", inner.later_lr, 0, 0, 100, 0,
+  DBL_KEY("inner.lr", inner.lr, 0.1, 0, 1e4, OPEN_LO, "inner step size"),
+  DBL_KEY("inner.later_lr", inner.later_lr, 0, 0, 1e4, 0,
           "step size of inner steps 2, 3, ... (0: inner.lr)"),
   INT_KEY("inner.steps", inner.steps, 1, 0, 1000, "adaptation steps k per task"),
   INT_KEY("inner.episodes", inner.episodes, 20, 1, 100000, "episodes per adaptation step"),

@@ -526,7 +526,7 @@ Test(config, reference_lists_every_key_with_default_and_doc) {
   snprintf(row, sizeof row, "%.*s", (int)(eol - lr - 1), lr + 1);
   cr_assert_not_null(strstr(row, " float "), "%s", row);
   cr_assert_not_null(strstr(row, " 0.1 "), "%s", row);
-  cr_assert_not_null(strstr(row, "(0, 100]"), "%s", row);
+  cr_assert_not_null(strstr(row, "(0, 10000]"), "%s", row);
   cr_assert_not_null(strstr(row, "inner step size"), "%s", row);
   cr_assert_not_null(strstr(text, "reptile|fomaml|joint|maml|combo"), "%s", text);
   cr_assert_not_null(strstr(text, "[64, 64]"), "%s", text);
@@ -656,7 +656,7 @@ Test(config, hidden_list_checks_shape_and_every_entry) {
 Test(config, out_of_range_names_the_bound) {
   expect_error("inner:\n  lr: -0.1\n", "2:7: inner.lr: must be > 0, got -0.1");
   expect_error("inner:\n  lr: 0\n", "2:7: inner.lr: must be > 0, got 0");
-  expect_error("inner:\n  lr: 100.5\n", "2:7: inner.lr: must be <= 100, got 100.5");
+  expect_error("inner:\n  lr: 10000.5\n", "2:7: inner.lr: must be <= 10000, got 10000.5");
   expect_error("rl:\n  gamma: 1.5\n", "2:10: rl.gamma: must be <= 1, got 1.5");
   expect_error("threads: 257\n", "1:10: threads: must be <= 256, got 257");
   expect_error("env:\n  horizon: 0\n", "2:12: env.horizon: must be >= 1, got 0");
@@ -671,9 +671,9 @@ Test(config, out_of_range_names_the_bound) {
   // the bounds themselves, where inclusive
   mrlConfig c;
   load_text(&c,
-            "inner:\n  lr: 100\n  steps: 0\nrl:\n  gamma: 0\n  gae_lambda: 1\n"
+            "inner:\n  lr: 10000\n  steps: 0\nrl:\n  gamma: 0\n  gae_lambda: 1\n"
             "threads: 256\nouter:\n  eps_start: 10\n");
-  cr_assert_eq(c.inner.lr, 100.0);
+  cr_assert_eq(c.inner.lr, 10000.0);
   cr_assert_eq(c.threads, 256);
 }
 
