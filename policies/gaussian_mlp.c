@@ -75,8 +75,9 @@ void mrl_policy_init(const mrlPolicy* pol, mrlRng* rng, double* params) {
   }
   int nact = pol->sizes[pol->nlayer];
   for (int i = 0; i < nact; i++) params[pol->logstd_off + i] = pol->init_log_std;
-  if (pol->ncontext) {  // c = 0; W_c Glorot-uniform, drawn last so that other entries keep their
-                        // bits
+  // policy.context: c = 0, W_c Glorot-uniform, drawn last so that every other
+  // entry keeps the bits it has without a context
+  if (pol->ncontext) {
     int in = pol->ncontext, out = pol->sizes[1];
     double limit = sqrt(6.0 / (in + out));
     double* wc = params + pol->ctx_off + in;
