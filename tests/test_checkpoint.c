@@ -268,6 +268,34 @@ Test(checkpoint, learn_lr_mismatch_is_refused_with_the_key_to_set) {
   load_fails(&pol, path, "saved with inner.learn_lr");
 }
 
+// The same for policy.context's block, which round-trips like every entry.
+Test(checkpoint, context_mismatch_is_refused_with_the_key_to_set) {
+  char path[512], err[MRL_ERRLEN];
+  path_of(path, "a.ckpt");
+  save_ok(path);  // pol: no context
+  mrlConfig cfg;
+  mrl_config_default(&cfg);
+  cfg.policy.nhidden = 2;
+  cfg.policy.hidden[0] = 16;
+  cfg.policy.hidden[1] = 8;
+  cfg.policy.context = 5;
+  mrlPolicy ctx;
+  mrl_policy_setup(&ctx, &cfg, 3, 2);
+  cr_assert_eq(ctx.nparam, pol.nparam + 5 * (1 + 16));
+  load_fails(&ctx, path, "saved without policy.context");
+  static double with[2048], back[2048];
+  mrlRng rng;
+  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&ctx, &rng, with);
+  for (int i = 0; i < 5; i++) with[ctx.ctx_off + i] = 0.25 * (i + 1);  // an adapted context
+  path_of(path, "b.ckpt");
+  cr_assert_eq(mrl_checkpoint_save(path, &ctx, with, 3, err, sizeof(err)), 0, "%s", err);
+  int it = 0;
+  cr_assert_eq(mrl_checkpoint_load(path, &ctx, back, &it, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(memcmp(with, back, sizeof(double) * ctx.nparam), 0);
+  load_fails(&pol, path, "saved with policy.context");
+}
+
 // rl.vf_shared's value network rides in the same file: back bit for bit,
 // refused when its size differs from the config's or a number is not finite.
 Test(checkpoint, value_network_round_trips_and_mismatches_are_refused) {
