@@ -19,14 +19,19 @@ static char dir[256];
 static mrlPolicy pol;
 static double params[4096], loaded[4096];
 
+// The config of pol: a (16, 8) policy; tests add the key whose mismatch they check.
+static void pol_config(mrlConfig* cfg) {
+  mrl_config_default(cfg);
+  cfg->policy.nhidden = 2;
+  cfg->policy.hidden[0] = 16;
+  cfg->policy.hidden[1] = 8;
+}
+
 static void setup(void) {
   snprintf(dir, sizeof(dir), "/tmp/metarl-ckpt-XXXXXX");
   cr_assert_not_null(mkdtemp(dir));
   mrlConfig cfg;
-  mrl_config_default(&cfg);
-  cfg.policy.nhidden = 2;
-  cfg.policy.hidden[0] = 16;
-  cfg.policy.hidden[1] = 8;
+  pol_config(&cfg);
   mrl_policy_setup(&pol, &cfg, 3, 2);
   mrlRng rng;
   mrl_rng_init(&rng, 1, MRL_RNG_INIT, 0, 0, 0);
@@ -219,10 +224,7 @@ Test(checkpoint, obs_norm_mismatch_is_refused_with_the_key_to_set) {
   path_of(path, "a.ckpt");
   save_ok(path);  // pol: no obs_norm
   mrlConfig cfg;
-  mrl_config_default(&cfg);
-  cfg.policy.nhidden = 2;
-  cfg.policy.hidden[0] = 16;
-  cfg.policy.hidden[1] = 8;
+  pol_config(&cfg);
   cfg.policy.obs_norm = 1;
   mrlPolicy normed;
   mrl_policy_setup(&normed, &cfg, 3, 2);
@@ -250,10 +252,7 @@ Test(checkpoint, learn_lr_mismatch_is_refused_with_the_key_to_set) {
   path_of(path, "a.ckpt");
   save_ok(path);  // pol: no learned step sizes
   mrlConfig cfg;
-  mrl_config_default(&cfg);
-  cfg.policy.nhidden = 2;
-  cfg.policy.hidden[0] = 16;
-  cfg.policy.hidden[1] = 8;
+  pol_config(&cfg);
   cfg.inner.learn_lr = 1;
   mrlPolicy rated;
   mrl_policy_setup(&rated, &cfg, 3, 2);
@@ -274,10 +273,7 @@ Test(checkpoint, context_mismatch_is_refused_with_the_key_to_set) {
   path_of(path, "a.ckpt");
   save_ok(path);  // pol: no context
   mrlConfig cfg;
-  mrl_config_default(&cfg);
-  cfg.policy.nhidden = 2;
-  cfg.policy.hidden[0] = 16;
-  cfg.policy.hidden[1] = 8;
+  pol_config(&cfg);
   cfg.policy.context = 5;
   mrlPolicy ctx;
   mrl_policy_setup(&ctx, &cfg, 3, 2);
