@@ -188,7 +188,8 @@ Test(maml, meta_gradient_matches_finite_differences_point_nav) {
 // One policy-gradient task adapted by one SGD step from a perturbed
 // initialization (seed), its first batch and theta_0 kept: what the products
 // of mrl_inner_step_jacobian are taken on. cfg is the default config with
-// two hidden layers of width units of activation act, ready for maml; vec:
+// two hidden layers of width units of activation act, ready for maml (with
+// context > 0, CAVIA's: a context of that size adapted alone); vec:
 // nvec parameter vectors of scratch; v: a random direction (nparam).
 typedef struct {
   mrlConfig cfg;
@@ -201,7 +202,7 @@ typedef struct {
 } AdaptedTask;
 
 static void adapted_task_make(AdaptedTask* t, int width, mrlActivation act, int horizon,
-                              int episodes, int freeze, uint64_t seed, int nvec) {
+                              int episodes, int freeze, int context, uint64_t seed, int nvec) {
   openblas_set_num_threads(1);
   mrlConfig* cfg = &t->cfg;
   mrl_config_default(cfg);
@@ -212,6 +213,8 @@ static void adapted_task_make(AdaptedTask* t, int width, mrlActivation act, int 
   cfg->inner.episodes = episodes;
   cfg->outer.algo = MRL_OUTER_MAML;
   cfg->outer.hvp_freeze_relu = freeze;
+  cfg->policy.context = context;
+  if (context) cfg->inner.adapt = MRL_ADAPT_CONTEXT;
   char err[MRL_ERRLEN];
   t->fam = mrl_family_make(cfg, err, sizeof(err));
   cr_assert_not_null(t->fam, "%s", err);
@@ -240,10 +243,11 @@ static void adapted_task_free(AdaptedTask* t) {
 }
 
 // ||H v(h) - H v(h_ref)|| / ||H v(h_ref)|| for the Hessian-vector products of
-// a ReLU policy's surrogate at probe steps h and h_ref, pattern frozen or not.
-static double relu_hvp_spread(int freeze, double h, double h_ref) {
+// a ReLU policy's surrogate at probe steps h and h_ref, pattern frozen or not;
+// with a context (context > 0) the probes move it alone.
+static double relu_hvp_spread(int freeze, int context, double h, double h_ref) {
   AdaptedTask at;
-  adapted_task_make(&at, 64, MRL_ACT_RELU, 100, 20, freeze, 5, 5);
+  adapted_task_make(&at, 64, MRL_ACT_RELU, 100, 20, freeze, context, 5, 5);
   mrlConfig cfg = at.cfg;
   mrlLearner* ln = at.ln;
   int n = at.pol.nparam;
@@ -267,16 +271,28 @@ static double relu_hvp_spread(int freeze, double h, double h_ref) {
 
 // With one on/off pattern for both probes the product is that of a smooth
 // piece and does not depend on the probe step; without it, the units that
-// switch between the probes add their gradient jumps divided by 2h.
-Test(maml, relu_hessian_products_do_not_depend_on_the_probe_step) {
+// switch between the probes add their gradient jumps divided by 2h. Checked
+// for a policy with (context > 0) or without CAVIA's context.
+static void check_frozen_products(int context) {
   // at h = 1e-4 and below no unit of this small problem switches: the two agree
-  double frozen = relu_hvp_spread(1, 1e-3, 1e-6);
-  double free_ = relu_hvp_spread(0, 1e-3, 1e-6);
-  cr_log_info("relative change from h = 1e-6 to 1e-3: %.3g frozen, %.3g not", frozen, free_);
+  double frozen = relu_hvp_spread(1, context, 1e-3, 1e-6);
+  double free_ = relu_hvp_spread(0, context, 1e-3, 1e-6);
+  cr_log_info("context %d, relative change from h = 1e-6 to 1e-3: %.3g frozen, %.3g not", context,
+              frozen, free_);
   // frozen, the patterns of the two steps differ in the units that switch
   // between them: neighbouring pieces, whose Hessians differ a little
   cr_assert(frozen < 1e-2, "frozen pattern: the product moved by %.3g with the step", frozen);
   cr_assert(free_ > 100 * frozen, "the check has no teeth: %.3g against %.3g", free_, frozen);
+}
+
+Test(maml, relu_hessian_products_do_not_depend_on_the_probe_step) {
+  check_frozen_products(0);
+}
+
+// The best velocity settings use both: the probes then move the context
+// alone, which shifts every first-layer unit's input.
+Test(maml, relu_hessian_products_with_a_context_do_not_depend_on_the_probe_step) {
+  check_frozen_products(8);
 }
 
 // outer.hvp_lvc: the Jacobian of one inner step gains -lr S v, S the
@@ -286,7 +302,7 @@ Test(maml, relu_hessian_products_do_not_depend_on_the_probe_step) {
 // difference; tanh units, so the products have no kinks to straddle.
 Test(maml, lvc_term_is_the_score_outer_products) {
   AdaptedTask at;
-  adapted_task_make(&at, 16, MRL_ACT_TANH, 50, 10, 0, 7, 7);
+  adapted_task_make(&at, 16, MRL_ACT_TANH, 50, 10, 0, 0, 7, 7);
   mrlConfig cfg = at.cfg;
   const mrlPolicy* pol = &at.pol;
   mrlLearner* ln = at.ln;
