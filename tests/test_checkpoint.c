@@ -217,79 +217,73 @@ Test(checkpoint, unwritable_folder) {
   cr_assert_not_null(strstr(err, "cannot write checkpoint"), "%s", err);
 }
 
+// The mismatch tests below: a policy with one more parameter block than `pol`
+// (cfg turns on its key). pol's checkpoint is refused by it with a message
+// holding `without`; then `with` is filled by its initialization (seed 2).
+static void extended_policy(const mrlConfig* cfg, mrlPolicy* ext, double* with,
+                            const char* without) {
+  char path[512];
+  path_of(path, "a.ckpt");
+  save_ok(path);  // pol: none of the blocks
+  mrl_policy_setup(ext, cfg, 3, 2);
+  load_fails(ext, path, without);
+  mrlRng rng;
+  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(ext, &rng, with);
+}
+
+// ext's checkpoint of `with` loads back bit for bit, and pol refuses it with a
+// message holding `with_key`.
+static void round_trip_and_refuse(const mrlPolicy* ext, const double* with, const char* with_key) {
+  static double back[2048];
+  char path[512], err[MRL_ERRLEN];
+  path_of(path, "b.ckpt");
+  cr_assert_eq(mrl_checkpoint_save(path, ext, with, 3, err, sizeof(err)), 0, "%s", err);
+  int it = -1;
+  cr_assert_eq(mrl_checkpoint_load(path, ext, back, &it, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(memcmp(with, back, sizeof(double) * ext->nparam), 0);
+  load_fails(&pol, path, with_key);
+}
+
 // A checkpoint with or without the observation statistics of policy.obs_norm
 // loaded by the other kind of policy: refused, saying which key to set.
 Test(checkpoint, obs_norm_mismatch_is_refused_with_the_key_to_set) {
-  char path[512];
-  path_of(path, "a.ckpt");
-  save_ok(path);  // pol: no obs_norm
   mrlConfig cfg;
   pol_config(&cfg);
   cfg.policy.obs_norm = 1;
   mrlPolicy normed;
-  mrl_policy_setup(&normed, &cfg, 3, 2);
-  load_fails(&normed, path, "saved without policy.obs_norm");
-  // and the other way round, with the statistics round-tripping bit-exactly
-  static double with[2048], back[2048];
-  mrlRng rng;
-  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
-  mrl_policy_init(&normed, &rng, with);
+  static double with[2048];
+  extended_policy(&cfg, &normed, with, "saved without policy.obs_norm");
+  // the statistics round-trip bit-exactly too
   with[normed.norm_off] = 0.125;
   with[normed.norm_off + 3] = 7.5;
   with[normed.nparam - 1] = 4096;
-  char err[MRL_ERRLEN];
-  path_of(path, "b.ckpt");
-  cr_assert_eq(mrl_checkpoint_save(path, &normed, with, 3, err, sizeof(err)), 0, "%s", err);
-  int it = -1;
-  cr_assert_eq(mrl_checkpoint_load(path, &normed, back, &it, err, sizeof(err)), 0, "%s", err);
-  cr_assert_eq(memcmp(with, back, sizeof(double) * normed.nparam), 0);
-  load_fails(&pol, path, "saved with policy.obs_norm");
+  round_trip_and_refuse(&normed, with, "saved with policy.obs_norm");
 }
 
 // The same for the step-size block of inner.learn_lr.
 Test(checkpoint, learn_lr_mismatch_is_refused_with_the_key_to_set) {
-  char path[512], err[MRL_ERRLEN];
-  path_of(path, "a.ckpt");
-  save_ok(path);  // pol: no learned step sizes
   mrlConfig cfg;
   pol_config(&cfg);
   cfg.inner.learn_lr = 1;
   mrlPolicy rated;
-  mrl_policy_setup(&rated, &cfg, 3, 2);
-  cr_assert_eq(rated.nparam, pol.nparam + MRL_LR_BLOCK_LEN(7));  // 3 layers: 7 tensors
-  load_fails(&rated, path, "saved without inner.learn_lr");
   static double with[2048];
-  mrlRng rng;
-  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
-  mrl_policy_init(&rated, &rng, with);
-  path_of(path, "b.ckpt");
-  cr_assert_eq(mrl_checkpoint_save(path, &rated, with, 3, err, sizeof(err)), 0, "%s", err);
-  load_fails(&pol, path, "saved with inner.learn_lr");
+  extended_policy(&cfg, &rated, with, "saved without inner.learn_lr");
+  cr_assert_eq(rated.nparam, pol.nparam + MRL_LR_BLOCK_LEN(7));  // 3 layers: 7 tensors
+  round_trip_and_refuse(&rated, with, "saved with inner.learn_lr");
 }
 
 // The same for policy.context's block, which round-trips like every entry.
 Test(checkpoint, context_mismatch_is_refused_with_the_key_to_set) {
-  char path[512], err[MRL_ERRLEN];
-  path_of(path, "a.ckpt");
-  save_ok(path);  // pol: no context
   mrlConfig cfg;
   pol_config(&cfg);
   cfg.policy.context = 5;
   mrlPolicy ctx;
-  mrl_policy_setup(&ctx, &cfg, 3, 2);
+  static double with[2048];
+  extended_policy(&cfg, &ctx, with, "saved without policy.context");
   cr_assert_eq(ctx.nparam, pol.nparam + 5 * (1 + 16));
-  load_fails(&ctx, path, "saved without policy.context");
-  static double with[2048], back[2048];
-  mrlRng rng;
-  mrl_rng_init(&rng, 2, MRL_RNG_INIT, 0, 0, 0);
-  mrl_policy_init(&ctx, &rng, with);
   for (int i = 0; i < 5; i++) with[ctx.ctx_off + i] = 0.25 * (i + 1);  // an adapted context
-  path_of(path, "b.ckpt");
-  cr_assert_eq(mrl_checkpoint_save(path, &ctx, with, 3, err, sizeof(err)), 0, "%s", err);
-  int it = 0;
-  cr_assert_eq(mrl_checkpoint_load(path, &ctx, back, &it, err, sizeof(err)), 0, "%s", err);
-  cr_assert_eq(memcmp(with, back, sizeof(double) * ctx.nparam), 0);
-  load_fails(&pol, path, "saved with policy.context");
+  round_trip_and_refuse(&ctx, with, "saved with policy.context");
 }
 
 // rl.vf_shared's value network rides in the same file: back bit for bit,
