@@ -61,6 +61,15 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   }
 }
 
+void mrl_policy_without_context(const mrlPolicy* pol, mrlPolicy* base) {
+  *base = *pol;
+  int len = pol->ncontext * (1 + pol->sizes[1]);  // c and W_c, at ctx_off
+  base->ncontext = base->ctx_off = base->adapt_context = 0;
+  base->nparam -= len;
+  if (base->obs_norm) base->norm_off -= len;
+  if (base->lr_off) base->lr_off -= len;
+}
+
 // Glorot-uniform weights; the output layer scaled by policy.output_init: at
 // the default 0.01 the initial mean is near 0 and exploration comes from the
 // log-std alone; at 1 it is rllab's initialization, which MAML's code used.

@@ -158,6 +158,30 @@ int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, 
   return mrl_checkpoint_load_state(path, pol, params, iteration, NULL, NULL, NULL, 0, err, errlen);
 }
 
+int mrl_checkpoint_load_warm(const char* path, const mrlPolicy* pol, double* params, char* err,
+                             size_t errlen) {
+  double* got = mrl_alloc(sizeof(double) * pol->nparam);
+  int rc = mrl_checkpoint_load(path, pol, got, NULL, err, errlen);
+  if (rc == 0) {
+    memcpy(params, got, sizeof(double) * pol->nparam);
+  } else if (pol->ncontext) {
+    mrlPolicy base;
+    mrl_policy_without_context(pol, &base);
+    char why[MRL_ERRLEN];
+    if (mrl_checkpoint_load(path, &base, got, NULL, why, sizeof(why)) == 0) {
+      int len = pol->nparam - base.nparam;
+      memcpy(params, got, sizeof(double) * pol->ctx_off);
+      memcpy(params + pol->ctx_off + len, got + pol->ctx_off,
+             sizeof(double) * (base.nparam - pol->ctx_off));
+      rc = 0;
+    } else if (strstr(err, "saved without policy.context")) {
+      snprintf(err, errlen, "%s", why);  // the file is of the base shape: its own fault
+    }
+  }
+  free(got);
+  return rc;
+}
+
 int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* params,
                               int* iteration, long* total_steps, mrlOptim* opt, double* value,
                               int nvalue, char* err, size_t errlen) {

@@ -218,7 +218,8 @@ static const keyInfo kKeys[] = {
           "weights at the end of the parameters; inner.adapt=context adapts c alone"),
   STR_KEY("policy.init_from", policy.init_from, "", 0,
           "checkpoint whose parameters start training, e.g. a joint-training run's latest.ckpt "
-          "(same policy shape; empty: the seeded initialization)"),
+          "(same policy shape, or the same without policy.context; empty: the seeded "
+          "initialization)"),
 
   DBL_KEY("rl.gamma", rl.gamma, 0.99, 0, 1, 0, "discount"),
   DBL_KEY("rl.gae_lambda", rl.gae_lambda, 1.0, 0, 1, 0, "GAE lambda"),

@@ -197,6 +197,19 @@ static int checkpoint_fits(const mrlConfig* cfg, const mrlFamily* fam, const cha
   return bad;
 }
 
+// Whether the checkpoint at path can start cfg's policy (policy.init_from):
+// one of its shape, or of the same policy without policy.context
+// (mrl_checkpoint_load_warm). Returns 0, or -1 with why.
+static int warm_start_fits(const mrlConfig* cfg, const mrlFamily* fam, const char* path, char* why,
+                           size_t whylen) {
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol.nparam);
+  int bad = mrl_checkpoint_load_warm(path, &pol, params, why, whylen);
+  free(params);
+  return bad;
+}
+
 // Whether the pretrain stage in stagedir is over: the run in rundir has a
 // checkpoint of its own, or the stage's latest holds all of its iterations.
 // Run by rank 0 alone.
@@ -247,6 +260,12 @@ static int run_training(const mrlConfig* cfg, const mrlConfig* stage, const char
   if (code == MRL_EXIT_OK) code = mrl_train_run(&job, rundir, out, err, sizeof(err));
   if (code != MRL_EXIT_OK) {
     if (root) fprintf(stderr, "metarl: %s\n", err);
+  } else if (!quiet && cfg->pretrain[0] && cfg->inner.adapt != stage->inner.adapt) {
+    // eval --compare adapts every run with one step size: not a context and every parameter
+    printf(
+        "done: %s (evaluate with: metarl eval %s; its pretrain stage adapts other parameters: "
+        "metarl eval %s)\n",
+        rundir, rundir, stagedir);
   } else if (!quiet && cfg->pretrain[0]) {
     printf("done: %s (evaluate against its pretrain stage with: metarl eval %s --compare %s)\n",
            rundir, rundir, stagedir);
@@ -373,9 +392,9 @@ static void describe_policy(const mrlPolicy* pol, char* buf, size_t n) {
 // cfg->pretrain names, relative to the folder of config_path (to the working
 // directory when an override named it), then cfg's seed and threads, then the
 // command line's pretrain.KEY=VALUE overrides. The stage must be a plain run
-// (no stage of its own) whose policy has cfg's shape, so that its final
-// checkpoint can start cfg. Returns -1 to go on, else an exit code after
-// printing the error. Run by rank 0 alone.
+// (no stage of its own) whose policy has cfg's shape (or cfg's without
+// policy.context), so that its final checkpoint can start cfg. Returns -1 to
+// go on, else an exit code after printing the error. Run by rank 0 alone.
 static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* config_path,
                        int argc, char** argv, mrlConfig* stage) {
   char path[4096], err[MRL_ERRLEN], msg[MRL_ERRLEN + 64];
@@ -417,12 +436,16 @@ static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* c
     return MRL_EXIT_USAGE;
   }
   int code = -1;
-  mrlPolicy mine, theirs;
+  mrlPolicy mine, theirs, base;
   mrl_policy_setup(&mine, cfg, fam->nobs, fam->nact);
   mrl_policy_setup(&theirs, stage, sfam->nobs, sfam->nact);
-  int same = mine.nlayer == theirs.nlayer && mine.activation == theirs.activation &&
-             mine.nparam == theirs.nparam;
-  for (int l = 0; same && l <= mine.nlayer; l++) same = mine.sizes[l] == theirs.sizes[l];
+  // a stage without policy.context starts a run with one: c = 0 leaves the
+  // stage's policy as it was (mrl_checkpoint_load_warm)
+  mrl_policy_without_context(&mine, &base);
+  const mrlPolicy* startable = theirs.ncontext ? &mine : &base;
+  int same = startable->nlayer == theirs.nlayer && startable->activation == theirs.activation &&
+             startable->nparam == theirs.nparam;
+  for (int l = 0; same && l <= mine.nlayer; l++) same = startable->sizes[l] == theirs.sizes[l];
   if (!same) {
     char a[256], b[256];
     describe_policy(&theirs, a, sizeof(a));
@@ -437,7 +460,7 @@ static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* c
     fprintf(stderr, "metarl: pretrain stage (%s): %s\n", path, err);
     code = MRL_EXIT_USAGE;
   } else if (stage->policy.init_from[0] &&
-             checkpoint_fits(stage, sfam, stage->policy.init_from, NULL, err, sizeof(err))) {
+             warm_start_fits(stage, sfam, stage->policy.init_from, err, sizeof(err))) {
     snprintf(msg, sizeof(msg), "policy.init_from: %s", err);
     report_config_error(path, STAGE_PREFIX, argc, argv, msg);
     code = MRL_EXIT_USAGE;
@@ -548,7 +571,7 @@ static int train_setup(int argc, char** argv, mrlConfig* job, mrlConfig* stage, 
   // so is a warm start that is no checkpoint of this policy
   if (cfg.policy.init_from[0]) {
     char why[MRL_ERRLEN - 32];  // room for the key in err
-    if (checkpoint_fits(&cfg, fam, cfg.policy.init_from, NULL, why, sizeof(why))) {
+    if (warm_start_fits(&cfg, fam, cfg.policy.init_from, why, sizeof(why))) {
       mrl_family_free(fam);
       snprintf(err, sizeof(err), "policy.init_from: %s", why);
       report_config_error(config_path, "", argc, argv, err);

@@ -435,6 +435,11 @@ void mrl_mlp_layout(mrlPolicy* pol, int nin, const int* hidden, int nhidden, int
 // Describe the policy of cfg for an env of nobs/nact.
 void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact);
 
+// The same policy without policy.context's block (c and W_c): every other
+// block at its offset less the block's length, as mrl_policy_setup lays it
+// out for policy.context 0. A policy without a context is copied as it is.
+void mrl_policy_without_context(const mrlPolicy* pol, mrlPolicy* base);
+
 // Initialize params (nparam): Glorot-uniform weights (the output layer's
 // scaled by output_init), zero biases, the log-std at init_log_std.
 // Deterministic in rng.
@@ -1465,6 +1470,16 @@ int mrl_checkpoint_save(const char* path, const mrlPolicy* pol, const double* pa
 // overwritten already.
 int mrl_checkpoint_load(const char* path, const mrlPolicy* pol, double* params, int* iteration,
                         char* err, size_t errlen);
+
+// A warm start (policy.init_from, a pretrain stage's final policy): read a
+// checkpoint of pol's shape, or one of the same policy without
+// policy.context (mrl_policy_without_context), whose entries fill params
+// around the context's block; that block keeps what params held (from
+// mrl_policy_init: c = 0, so the checkpoint's policy acts unchanged, and W_c
+// drawn fresh, so that the inner step's gradient reaches c). Returns 0, or
+// -1 with err as mrl_checkpoint_load; params is then left as it was.
+int mrl_checkpoint_load_warm(const char* path, const mrlPolicy* pol, double* params, char* err,
+                             size_t errlen);
 
 // Everything an outer loop needs to resume: params, iteration, total env
 // steps, the outer optimizer (kind, step count, Adam moments; opt may be

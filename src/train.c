@@ -710,7 +710,7 @@ int mrl_train_run(const mrlConfig* cfg, const char* rundir, FILE* out, char* err
     // resumed one from its own); a copy stays with the run, whatever becomes of the file
     if (!code && !resume && cfg->policy.init_from[0]) {
       char why[MRL_ERRLEN];
-      if (mrl_checkpoint_load(cfg->policy.init_from, &tr->pol, tr->phi, NULL, why, sizeof(why))) {
+      if (mrl_checkpoint_load_warm(cfg->policy.init_from, &tr->pol, tr->phi, why, sizeof(why))) {
         snprintf(err, errlen, "policy.init_from: %s", why);
         code = MRL_EXIT_USAGE;
       }

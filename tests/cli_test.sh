@@ -209,6 +209,35 @@ if run 0 train "${sine[@]}" "pretrain=$srcdir/configs/sine_joint.yaml" \
   fi
 fi
 
+# a stage without policy.context starts a run with one (CAVIA from a pretrained policy):
+# c = 0 leaves the stage's policy as it was, so the run's first checkpoint returns what
+# the stage's final one does, episode for episode
+pn=(outer.meta_batch=4 inner.episodes=4 eval.every=0 outer.iterations=2 policy.hidden=[16]
+    threads=1)
+if run 0 train "$srcdir/configs/point_nav_maml.yaml" "${pn[@]}" policy.context=4 \
+     inner.adapt=context inner.lr=100 \
+     "pretrain=$srcdir/configs/point_nav_maml.yaml" "${pn[@]/#/pretrain.}" \
+     pretrain.outer.algo=joint --out "$work/logs/ctx-staged"; then
+  staged=$work/logs/ctx-staged
+  # eval --compare would adapt both with one step size: the hint names two evals
+  grep -q "its pretrain stage adapts other parameters: metarl eval $staged/pretrain" "$out" ||
+    fail "pretrain without policy.context: the closing hint offers eval --compare"
+  cp -a "$staged" "$work/logs/ctx-init"
+  cp "$staged/checkpoints/init.ckpt" "$work/logs/ctx-init/checkpoints/latest.ckpt"
+  few=(--steps 0 --tasks 3 --episodes 2 --threads 1)
+  if run 0 eval "$work/logs/ctx-init" "${few[@]}" && run 0 eval "$staged/pretrain" "${few[@]}"; then
+    if ! diff <(grep -v "^random" "$work/logs/ctx-init/eval/adaptation.csv" | cut -d, -f2-) \
+              <(grep -v "^random" "$staged/pretrain/eval/adaptation.csv" | cut -d, -f2-) \
+              >/dev/null; then
+      fail "pretrain without policy.context: the run's start does not return what its stage does"
+    elif cmp -s "$staged/checkpoints/init.ckpt" "$staged/checkpoints/latest.ckpt"; then
+      fail "pretrain without policy.context: the run did not train"
+    else
+      ok "a stage without policy.context starts a run with one, its returns unchanged"
+    fi
+  fi
+fi
+
 # the main job as shipped (configs/slope_walker.yaml, whose stage is named relative to its
 # folder), both stages cut to one tiny iteration, then evaluated against its stage
 tiny=(outer.iterations=1 outer.meta_batch=1 inner.steps=1 inner.episodes=1 env.horizon=20

@@ -286,6 +286,77 @@ Test(checkpoint, context_mismatch_is_refused_with_the_key_to_set) {
   round_trip_and_refuse(&ctx, with, "saved with policy.context");
 }
 
+// A warm start of a policy with policy.context from a checkpoint saved without
+// one (a pretrain stage's, say): every other entry is the checkpoint's, at its
+// offset past the context's block (observation statistics here), the block
+// keeps its initialization (c = 0, W_c drawn), and the policy's means are the
+// checkpoint policy's to the bit. Any other shape is still refused, and a
+// failed warm start leaves the parameters alone.
+Test(checkpoint, warm_start_without_the_context_keeps_the_policy) {
+  mrlConfig cfg;
+  pol_config(&cfg);
+  cfg.policy.obs_norm = 1;
+  mrlPolicy plain, ctx;
+  mrl_policy_setup(&plain, &cfg, 3, 2);
+  static double saved[2048], fresh[2048], warm[2048];
+  mrlRng rng;
+  mrl_rng_init(&rng, 3, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&plain, &rng, saved);
+  for (int i = 0; i < plain.nparam; i++) saved[i] += 0.01 * (i % 7);  // trained: biases not 0
+  double* stats = saved + plain.norm_off;
+  stats[0] = 0.5, stats[1] = -1, stats[2] = 2;  // the means, then the variances, then count
+  stats[3] = 4, stats[4] = 0.25, stats[5] = 1, stats[6] = 100;
+  char path[512], err[MRL_ERRLEN] = "";
+  path_of(path, "plain.ckpt");
+  cr_assert_eq(mrl_checkpoint_save(path, &plain, saved, 7, err, sizeof(err)), 0, "%s", err);
+
+  cfg.policy.context = 4;
+  cfg.inner.adapt = MRL_ADAPT_CONTEXT;
+  mrl_policy_setup(&ctx, &cfg, 3, 2);
+  mrl_rng_init(&rng, 4, MRL_RNG_INIT, 0, 0, 0);
+  mrl_policy_init(&ctx, &rng, fresh);
+  memcpy(warm, fresh, sizeof(double) * ctx.nparam);
+  int it = -1;
+  cr_assert_eq(mrl_checkpoint_load(path, &ctx, loaded, &it, err, sizeof(err)), -1);  // exact: no
+  cr_assert_eq(mrl_checkpoint_load_warm(path, &ctx, warm, err, sizeof(err)), 0, "%s", err);
+  int block = 4 * (1 + 16);
+  cr_assert_eq(ctx.nparam, plain.nparam + block);
+  cr_assert_eq(memcmp(warm, saved, sizeof(double) * ctx.ctx_off), 0);
+  cr_assert_eq(memcmp(warm + ctx.ctx_off, fresh + ctx.ctx_off, sizeof(double) * block), 0);
+  cr_assert_eq(memcmp(warm + ctx.norm_off, stats, sizeof(double) * 7), 0);
+  double wc = 0;
+  for (int i = 0; i < 4; i++) cr_assert_eq(warm[ctx.ctx_off + i], 0.0);
+  for (int i = 4; i < block; i++) wc += fabs(warm[ctx.ctx_off + i]);
+  cr_assert_gt(wc, 0, "W_c is drawn, or the inner step's gradient never reaches c");
+
+  double obs[5 * 3];
+  for (int i = 0; i < 15; i++) obs[i] = 0.3 * i - 2;
+  mrlPolicyWork* a = mrl_policy_work_make(&plain, 5);
+  mrlPolicyWork* b = mrl_policy_work_make(&ctx, 5);
+  mrl_policy_forward(&plain, saved, a, obs, 5);
+  mrl_policy_forward(&ctx, warm, b, obs, 5);
+  cr_assert_eq(memcmp(a->mean, b->mean, sizeof(double) * 5 * 2), 0,
+               "c = 0 must leave the checkpoint's policy as it was");
+  mrl_policy_work_free(a);
+  mrl_policy_work_free(b);
+
+  // another shape: refused, with the parameters as they were
+  mrlConfig wide;
+  pol_config(&wide);
+  wide.policy.hidden[0] = 12;
+  wide.policy.context = 4;
+  wide.inner.adapt = MRL_ADAPT_CONTEXT;
+  mrlPolicy other;
+  mrl_policy_setup(&other, &wide, 3, 2);
+  memcpy(warm, fresh, sizeof(double) * other.nparam);
+  cr_assert_eq(mrl_checkpoint_load_warm(path, &other, warm, err, sizeof(err)), -1);
+  cr_assert_not_null(strstr(err, "layer 1 has size 16; the policy has 12"), "%s", err);
+  cr_assert_eq(memcmp(warm, fresh, sizeof(double) * other.nparam), 0);
+  // and a policy without a context warm-starts only from its own shape
+  cr_assert_eq(mrl_checkpoint_load_warm(path, &pol, loaded, err, sizeof(err)), -1);
+  cr_assert_not_null(strstr(err, "saved with policy.obs_norm"), "%s", err);
+}
+
 // rl.vf_shared's value network rides in the same file: back bit for bit,
 // refused when its size differs from the config's or a number is not finite.
 Test(checkpoint, value_network_round_trips_and_mismatches_are_refused) {
