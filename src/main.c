@@ -185,27 +185,18 @@ static int parse_double(const char* flag, const char* s, double* out) {
   return 0;
 }
 
-// Whether the checkpoint at path fits cfg's policy (read into a throwaway copy);
-// iteration (may be NULL) gets its iteration. Returns 0, or -1 with why.
+// Whether the checkpoint at path fits cfg's policy (read into a throwaway copy):
+// with iteration (which gets its iteration) as a run's own checkpoint, of its
+// shape; with iteration NULL as a warm start (policy.init_from), which may also
+// be the same policy without policy.context (mrl_checkpoint_load_warm).
+// Returns 0, or -1 with why.
 static int checkpoint_fits(const mrlConfig* cfg, const mrlFamily* fam, const char* path,
                            int* iteration, char* why, size_t whylen) {
   mrlPolicy pol;
   mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
   double* params = mrl_alloc(sizeof(double) * pol.nparam);
-  int bad = mrl_checkpoint_load(path, &pol, params, iteration, why, whylen);
-  free(params);
-  return bad;
-}
-
-// Whether the checkpoint at path can start cfg's policy (policy.init_from):
-// one of its shape, or of the same policy without policy.context
-// (mrl_checkpoint_load_warm). Returns 0, or -1 with why.
-static int warm_start_fits(const mrlConfig* cfg, const mrlFamily* fam, const char* path, char* why,
-                           size_t whylen) {
-  mrlPolicy pol;
-  mrl_policy_setup(&pol, cfg, fam->nobs, fam->nact);
-  double* params = mrl_alloc(sizeof(double) * pol.nparam);
-  int bad = mrl_checkpoint_load_warm(path, &pol, params, why, whylen);
+  int bad = iteration ? mrl_checkpoint_load(path, &pol, params, iteration, why, whylen)
+                      : mrl_checkpoint_load_warm(path, &pol, params, why, whylen);
   free(params);
   return bad;
 }
@@ -445,7 +436,7 @@ static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* c
   const mrlPolicy* startable = theirs.ncontext ? &mine : &base;
   int same = startable->nlayer == theirs.nlayer && startable->activation == theirs.activation &&
              startable->nparam == theirs.nparam;
-  for (int l = 0; same && l <= mine.nlayer; l++) same = startable->sizes[l] == theirs.sizes[l];
+  for (int l = 0; same && l <= theirs.nlayer; l++) same = startable->sizes[l] == theirs.sizes[l];
   if (!same) {
     char a[256], b[256];
     describe_policy(&theirs, a, sizeof(a));
@@ -460,7 +451,7 @@ static int stage_setup(const mrlConfig* cfg, const mrlFamily* fam, const char* c
     fprintf(stderr, "metarl: pretrain stage (%s): %s\n", path, err);
     code = MRL_EXIT_USAGE;
   } else if (stage->policy.init_from[0] &&
-             warm_start_fits(stage, sfam, stage->policy.init_from, err, sizeof(err))) {
+             checkpoint_fits(stage, sfam, stage->policy.init_from, NULL, err, sizeof(err))) {
     snprintf(msg, sizeof(msg), "policy.init_from: %s", err);
     report_config_error(path, STAGE_PREFIX, argc, argv, msg);
     code = MRL_EXIT_USAGE;
@@ -571,7 +562,7 @@ static int train_setup(int argc, char** argv, mrlConfig* job, mrlConfig* stage, 
   // so is a warm start that is no checkpoint of this policy
   if (cfg.policy.init_from[0]) {
     char why[MRL_ERRLEN - 32];  // room for the key in err
-    if (warm_start_fits(&cfg, fam, cfg.policy.init_from, why, sizeof(why))) {
+    if (checkpoint_fits(&cfg, fam, cfg.policy.init_from, NULL, why, sizeof(why))) {
       mrl_family_free(fam);
       snprintf(err, sizeof(err), "policy.init_from: %s", why);
       report_config_error(config_path, "", argc, argv, err);
