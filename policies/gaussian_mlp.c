@@ -48,7 +48,7 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
   if (cfg->policy.context > 0) {
     pol->ncontext = cfg->policy.context;
     pol->ctx_off = pol->nparam;
-    pol->nparam += pol->ncontext * (1 + pol->sizes[1]);
+    pol->nparam += MRL_CONTEXT_LEN(pol);
     pol->adapt_context = cfg->inner.adapt == MRL_ADAPT_CONTEXT;
   }
   if (pol->obs_norm) {
@@ -63,7 +63,7 @@ void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact) 
 
 void mrl_policy_without_context(const mrlPolicy* pol, mrlPolicy* base) {
   *base = *pol;
-  int len = pol->ncontext * (1 + pol->sizes[1]);  // c and W_c, at ctx_off
+  int len = MRL_CONTEXT_LEN(pol);
   base->ncontext = base->ctx_off = base->adapt_context = 0;
   base->nparam -= len;
   if (base->obs_norm) base->norm_off -= len;

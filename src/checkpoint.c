@@ -169,7 +169,7 @@ int mrl_checkpoint_load_warm(const char* path, const mrlPolicy* pol, double* par
     mrl_policy_without_context(pol, &base);
     char why[MRL_ERRLEN];
     if (mrl_checkpoint_load(path, &base, got, NULL, why, sizeof(why)) == 0) {
-      int len = pol->nparam - base.nparam;
+      int len = MRL_CONTEXT_LEN(pol);
       memcpy(params, got, sizeof(double) * pol->ctx_off);
       memcpy(params + pol->ctx_off + len, got + pol->ctx_off,
              sizeof(double) * (base.nparam - pol->ctx_off));
@@ -249,8 +249,7 @@ int mrl_checkpoint_load_state(const char* path, const mrlPolicy* pol, double* pa
                               "on: set policy.obs_norm=false)"
                             : " (it was saved with policy.obs_norm, which this config leaves "
                               "off: set policy.obs_norm=true)";
-      } else if (pol->ncontext &&
-                 (int)nparam == pol->nparam - pol->ncontext * (1 + pol->sizes[1])) {
+      } else if (pol->ncontext && (int)nparam == pol->nparam - MRL_CONTEXT_LEN(pol)) {
         why =
             " (it was saved without policy.context, which this config sets: set policy.context=0)";
       } else if (!pol->ncontext && (int)nparam > pol->nparam &&

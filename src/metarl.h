@@ -435,6 +435,10 @@ void mrl_mlp_layout(mrlPolicy* pol, int nin, const int* hidden, int nhidden, int
 // Describe the policy of cfg for an env of nobs/nact.
 void mrl_policy_setup(mrlPolicy* pol, const mrlConfig* cfg, int nobs, int nact);
 
+// Length of policy.context's block at ctx_off: c (ncontext), then W_c
+// (sizes[1], ncontext); 0 without a context.
+#define MRL_CONTEXT_LEN(pol) ((pol)->ncontext * (1 + (pol)->sizes[1]))
+
 // The same policy without policy.context's block (c and W_c): every other
 // block at its offset less the block's length, as mrl_policy_setup lays it
 // out for policy.context 0. A policy without a context is copied as it is.

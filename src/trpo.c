@@ -159,7 +159,7 @@ static void fisher_product(mrlTrustSet* ts, mrlPolicyWork* work, const double* t
   memset(w, 0, sizeof(double) * n);
   for (int j = 0; j < nact; j++) w[pol->logstd_off + j] = 2 * u[pol->logstd_off + j];
   // the means read the MLP's entries [0, logstd_off) and policy.context's block
-  int ctx_begin = pol->ctx_off, ctx_end = pol->ctx_off + pol->ncontext * (1 + pol->sizes[1]);
+  int ctx_begin = pol->ctx_off, ctx_end = pol->ctx_off + MRL_CONTEXT_LEN(pol);
   double norm = 0;
   for (int i = 0; i < pol->logstd_off; i++) norm += u[i] * u[i];
   for (int i = ctx_begin; i < ctx_end; i++) norm += u[i] * u[i];
