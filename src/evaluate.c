@@ -27,14 +27,28 @@ typedef struct {
   int nstep;
   uint64_t seed;
   mrlAdaptCurve* curve;
-  int first;  // this rank's first task
+  int first;        // this rank's first task
+  int train_split;  // 1: the run's training tasks in place of the held-out ones
 } EvalJob;
+
+// Task j of the evaluated split: held-out task j, or the j-th task the run
+// trained on (its meta-batches in order), which a choice of meta-test settings
+// may look at without touching the test split.
+static void split_task(const mrlFamily* fam, const mrlConfig* cfg, int train_split, int j,
+                       double* task) {
+  if (train_split) {
+    int batch = cfg->outer.meta_batch;
+    mrl_task_sample(fam, cfg, 0, (uint64_t)(j / batch), (uint64_t)(j % batch), task);
+  } else {
+    mrl_task_sample(fam, cfg, 1, 0, (uint64_t)j, task);
+  }
+}
 
 static void eval_job(void* ctx, int worker, int job) {
   EvalJob* ej = ctx;
   job += ej->first;
   double* task = mrl_alloc(sizeof(double) * ej->fam->ntask);
-  mrl_task_sample(ej->fam, ej->cfg, 1, 0, job, task);
+  split_task(ej->fam, ej->cfg, ej->train_split, job, task);
   // the learner is this worker's alone for the job: point it at task job's slots
   mrlLearner* ln = ej->learners[worker];
   size_t row = (size_t)job * ej->nstep;
@@ -51,14 +65,15 @@ void mrl_eval_adapt(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy*
   mrl_eval_adapt_from(cfg, fam, pol, params, NULL, ntask, nstep, neps, seed, curve);
 }
 
-void mrl_eval_adapt_from(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
-                         const double* params, const double* value_state, int ntask, int nstep,
-                         int neps, uint64_t seed, mrlAdaptCurve* curve) {
+// mrl_eval_adapt_from on the split train_split names (see split_task).
+static void adapt_split(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                        const double* params, const double* value_state, int ntask, int nstep,
+                        int neps, uint64_t seed, int train_split, mrlAdaptCurve* curve) {
   mrlPool* pool = mrl_pool_make(mrl_dist_threads(cfg->threads));
   int nworker = mrl_pool_size(pool);
   int begin, end;
   mrl_dist_range(ntask, mrl_dist_rank(), mrl_dist_size(), &begin, &end);
-  EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve, begin};
+  EvalJob ej = {cfg, fam, params, NULL, nstep, seed, curve, begin, train_split};
   ej.learners = mrl_alloc(sizeof(mrlLearner*) * nworker);
   for (int w = 0; w < nworker; w++) {
     ej.learners[w] = mrl_learner_make(cfg, fam, pol, neps);
@@ -76,6 +91,12 @@ void mrl_eval_adapt_from(const mrlConfig* cfg, const mrlFamily* fam, const mrlPo
   mrl_pool_free(pool);
   for (int w = 0; w < nworker; w++) mrl_learner_free(ej.learners[w]);
   free(ej.learners);
+}
+
+void mrl_eval_adapt_from(const mrlConfig* cfg, const mrlFamily* fam, const mrlPolicy* pol,
+                         const double* params, const double* value_state, int ntask, int nstep,
+                         int neps, uint64_t seed, mrlAdaptCurve* curve) {
+  adapt_split(cfg, fam, pol, params, value_state, ntask, nstep, neps, seed, 0, curve);
 }
 
 void mrl_curve_stats(const mrlAdaptCurve* curve, int step, double* mean, double* ci95) {
@@ -237,6 +258,7 @@ typedef struct {
   const Init* inits;
   int ninit, ntask, nstep, neps, repeats;
   uint64_t seed;
+  int train_split;
 } Results;
 
 static int write_adaptation_csv(FILE* f, const Results* r) {
@@ -247,7 +269,7 @@ static int write_adaptation_csv(FILE* f, const Results* r) {
   double* task = mrl_alloc(sizeof(double) * fam->ntask);
   for (int c = 0; c < r->ninit; c++) {
     for (int j = 0; j < r->ntask; j++) {
-      mrl_task_sample(fam, r->cfg, 1, 0, j, task);
+      split_task(fam, r->cfg, r->train_split, j, task);
       for (int s = 0; s < r->nstep; s++) {
         fprintf(f, "%s,%d", r->inits[c].name, j);
         for (int k = 0; k < fam->ntask; k++) fprintf(f, ",%.17g", task[k]);
@@ -268,11 +290,11 @@ static int write_summary_json(FILE* f, const Results* r) {
   fprintf(f,
           ",\n  \"tasks\": %d,\n  \"steps\": %d,\n  \"episodes\": %d,\n  \"inner_lr\": %.17g,\n"
           "  \"inner_later_lr\": %.17g,\n"
-          "  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n  \"repeats\": %d,\n"
-          "  \"bootstrap_resamples\": %d,\n  \"inits\": [",
+          "  \"split\": \"%s\",\n  \"test_seed\": %llu,\n  \"eval_seed\": %llu,\n"
+          "  \"repeats\": %d,\n  \"bootstrap_resamples\": %d,\n  \"inits\": [",
           r->ntask, r->nstep - 1, r->neps, r->cfg->inner.lr, mrl_inner_lr(r->cfg, 1),
-          (unsigned long long)r->cfg->task.test_seed, (unsigned long long)r->seed, r->repeats,
-          MRL_BOOTSTRAP_RESAMPLES);
+          r->train_split ? "train" : "test", (unsigned long long)r->cfg->task.test_seed,
+          (unsigned long long)r->seed, r->repeats, MRL_BOOTSTRAP_RESAMPLES);
   for (int c = 0; c < r->ninit; c++) {
     const Init* in = &r->inits[c];
     fprintf(f, "%s\n    {\"name\": ", c ? "," : "");
@@ -495,9 +517,9 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       // per-task numbers are summed in repeat order and divided once, so one
       // repeat gives the bits of a plain evaluation (0 + x = x, x / 1 = x)
       for (int k = 0; k < repeats; k++) {
-        mrl_eval_adapt_from(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params,
-                            inits[c].value_state, ntask, nstep, neps, opt->seed + (uint64_t)k,
-                            &one);
+        adapt_split(&inits[c].cfg, inits[c].fam, &inits[c].pol, inits[c].params,
+                    inits[c].value_state, ntask, nstep, neps, opt->seed + (uint64_t)k,
+                    opt->train_split, &one);
         for (size_t i = 0; i < ncell; i++) {
           cv->returns[i] += one.returns[i];
           cv->mean_length[i] += one.mean_length[i];
@@ -541,19 +563,21 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
 
   // both files through temporaries, renamed only when both are complete
   char dir[4096], csv_path[4200], json_path[4200], csv_tmp[4300] = "", json_tmp[4300] = "";
-  Results res = {&cfg, fam, inits, ninit, ntask, nstep, neps, repeats, opt->seed};
+  Results res = {&cfg, fam, inits, ninit, ntask, nstep, neps, repeats, opt->seed, opt->train_split};
+  const char* csv_name = opt->train_split ? "adaptation_train.csv" : "adaptation.csv";
+  const char* json_name = opt->train_split ? "summary_train.json" : "summary.json";
   snprintf(dir, sizeof(dir), "%s/eval", rundir);
-  snprintf(csv_path, sizeof(csv_path), "%s/adaptation.csv", dir);
-  snprintf(json_path, sizeof(json_path), "%s/summary.json", dir);
+  snprintf(csv_path, sizeof(csv_path), "%s/%s", dir, csv_name);
+  snprintf(json_path, sizeof(json_path), "%s/%s", dir, json_name);
   if (code == MRL_EXIT_OK && root) {  // rank 0 writes for the job
     if (mkdir(dir, 0755) && errno != EEXIST) {
       mrl_error(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
       code = MRL_EXIT_RUNTIME;
-    } else if (write_temp(rundir, "adaptation.csv", csv_tmp, sizeof(csv_tmp), write_adaptation_csv,
-                          &res, err, errlen)) {
+    } else if (write_temp(rundir, csv_name, csv_tmp, sizeof(csv_tmp), write_adaptation_csv, &res,
+                          err, errlen)) {
       code = MRL_EXIT_RUNTIME;
-    } else if (write_temp(rundir, "summary.json", json_tmp, sizeof(json_tmp), write_summary_json,
-                          &res, err, errlen)) {
+    } else if (write_temp(rundir, json_name, json_tmp, sizeof(json_tmp), write_summary_json, &res,
+                          err, errlen)) {
       unlink(csv_tmp);
       code = MRL_EXIT_RUNTIME;
     } else if (rename(csv_tmp, csv_path) || rename(json_tmp, json_path)) {
@@ -565,8 +589,14 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
   }
 
   if (code == MRL_EXIT_OK && out && root) {
-    fprintf(out, "%s: %d held-out tasks (task.test_seed %llu), %d episodes per step, inner lr %g",
-            cfg.env.name, ntask, (unsigned long long)cfg.task.test_seed, neps, cfg.inner.lr);
+    if (opt->train_split) {
+      fprintf(out, "%s: the run's first %d training tasks (seed %llu, meta-batches of %d)",
+              cfg.env.name, ntask, (unsigned long long)cfg.seed, cfg.outer.meta_batch);
+    } else {
+      fprintf(out, "%s: %d held-out tasks (task.test_seed %llu)", cfg.env.name, ntask,
+              (unsigned long long)cfg.task.test_seed);
+    }
+    fprintf(out, ", %d episodes per step, inner lr %g", neps, cfg.inner.lr);
     if (mrl_inner_lr(&cfg, 1) != cfg.inner.lr)
       fprintf(out, " (%g from step 2)", mrl_inner_lr(&cfg, 1));
     if (cfg.inner.adapt == MRL_ADAPT_CONTEXT) fprintf(out, " on the context alone");

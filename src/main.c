@@ -55,7 +55,8 @@ static const Command commands[] = {
      cmd_train},
     {"eval",
      "eval RUN_DIR [--compare RUN_DIR ...] [--tasks N] [--steps K] [--episodes N] [--lr X]\n"
-     "                    [--later-lr X] [--seed S] [--repeats R] [--threads N]",
+     "                    [--later-lr X] [--seed S] [--repeats R] [--split test|train]\n"
+     "                    [--threads N]",
      "Adapt the run's latest checkpoint, the latest checkpoint of each --compare run (same\n"
      "env family and policy shape) and a random initialization on N held-out tasks (the test\n"
      "split, fixed by task.test_seed) for 0..K inner steps of N episodes each, all with the\n"
@@ -72,7 +73,10 @@ static const Command commands[] = {
      "every initialization R times on each task, with eval seeds S..S+R-1 (the streams of R\n"
      "separate evaluations), and reports the per-task means: one eval seed's table moves by\n"
      "the episodes drawn, and R seeds average that out (the spread of the seeds' means is\n"
-     "printed and written too).\n",
+     "printed and written too). --split train adapts on the run's own training tasks (the\n"
+     "first N of its meta-batches, in order) in place of the held-out ones and writes\n"
+     "eval/adaptation_train.csv and eval/summary_train.json: choose --lr there, then\n"
+     "measure it on the test split, which the choice never saw.\n",
      cmd_eval},
     {"view",
      "view RUN_DIR [--task key=value,...] [--steps K] [--episodes N] [--checkpoint FILE]\n"
@@ -629,7 +633,7 @@ static int cmd_train(int argc, char** argv) {
 
 static int cmd_eval(int argc, char** argv) {
   const char* rundir = NULL;
-  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL, 0, 1};
+  mrlEvalOptions opt = {0, -1, 0, 0, -1, 1, 0, NULL, 0, 1, 0};
   const char** compare = calloc((size_t)argc, sizeof(char*));
   int in_compare = 0, code = MRL_EXIT_USAGE;
   for (int i = 2; i < argc; i++) {
@@ -665,6 +669,16 @@ static int cmd_eval(int argc, char** argv) {
       i++;
     } else if (!strcmp(flag, "--later-lr")) {
       if (parse_double(flag, value, &opt.later_lr)) goto done;
+      i++;
+    } else if (!strcmp(flag, "--split")) {
+      if (!value || (strcmp(value, "test") && strcmp(value, "train"))) {
+        usage_error(
+            "--split needs 'test' (the held-out tasks) or 'train' (the run's own), "
+            "got '%s'",
+            value ? value : "nothing");
+        goto done;
+      }
+      opt.train_split = !strcmp(value, "train");
       i++;
     } else if (!strcmp(flag, "--compare")) {
       if (!value || value[0] == '-') {

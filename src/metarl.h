@@ -1315,13 +1315,19 @@ typedef struct {
   const char* const* compare;  // (ncompare) their run directories
   double later_lr;             // step size of steps 2, 3, ... (<= 0: the run's inner.later_lr)
   int repeats;  // adaptations per task, with eval seeds seed, seed + 1, ... (<= 0: 1)
+  // 1: adapt on the run's own training tasks in place of the held-out split, to
+  // choose meta-test settings (a step size, say) without looking at the test tasks
+  int train_split;
 } mrlEvalOptions;
 
 // Evaluate the run in rundir: its latest checkpoint, each compare run's latest
 // checkpoint (same env family and policy shape, else exit 2) and a random
 // initialization, all adapted with rundir's inner-loop settings on the same
-// held-out tasks and noise streams; each compared run observes what it was
-// trained on (env.obs_task, env.obs_com, policy.obs_norm of its own config). Writes
+// held-out tasks and noise streams (with opt->train_split, on rundir's
+// training tasks instead: task j is slot j % outer.meta_batch of meta-iteration
+// j / outer.meta_batch, and the files are adaptation_train.csv and
+// summary_train.json, so a held-out evaluation is never overwritten); each compared run observes
+// what it was trained on (env.obs_task, env.obs_com, policy.obs_norm of its own config). Writes
 // rundir/eval/adaptation.csv (per init, task and step: return, episodes, mean_length,
 // full_fraction) and rundir/eval/summary.json (per init and step: the statistics of the returns
 // over tasks and the mean over tasks of mean_length and full_fraction)

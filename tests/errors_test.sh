@@ -151,6 +151,7 @@ expect 2 "--tasks needs an integer in [1, 100000], got 'x'" -- eval "$work" --ta
 expect 2 "--steps needs an integer in [0, 1000] after it" -- eval "$work" --steps
 expect 2 "--lr needs a positive number, got '-1'" -- eval "$work" --lr -1
 expect 2 "--repeats needs an integer in [1, 1000], got '0'" -- eval "$work" --repeats 0
+expect 2 "--split needs 'test' (the held-out tasks) or 'train' (the run's own), got 'val'" -- eval "$work" --split val
 expect 2 "plot: unknown flag '--bogus'" -- plot "$work" --bogus
 no_new_files "CLI errors"
 

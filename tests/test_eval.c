@@ -122,8 +122,8 @@ static int returns_at_repeats(const char* csv, const char* init, int step, int r
     char name[128];
     int task, s, eps, rep;
     double gx, gy, ret, len, full;
-    cr_assert_eq(sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf,%d,%lf,%lf,%d", name, &task, &gx, &gy,
-                        &s, &ret, &eps, &len, &full, &rep),
+    cr_assert_eq(sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf,%d,%lf,%lf,%d", name, &task, &gx, &gy, &s,
+                        &ret, &eps, &len, &full, &rep),
                  10, "%s", line);
     cr_assert_eq(rep, repeats, "%s", line);
     if (strcmp(name, init) || s != step) continue;
@@ -157,7 +157,7 @@ Test(eval, meta_learned_ahead_of_random_after_one_step, .init = setup, .fini = t
   small_config(&cfg);
   char run[4096];
   train_run(&cfg, "pn", run, sizeof(run));
-  mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL, 0, 1};
+  mrlEvalOptions opt = {20, 1, 10, 0, 2, 5, 0, NULL, 0, 1, 0};
   char* printed = eval_printed(run, &opt);
   char csv[4300], json[4300], dir[4200];
   snprintf(dir, sizeof(dir), "%s/eval", run);
@@ -235,14 +235,14 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   snprintf(evaldir, sizeof(evaldir), "%s/eval", a);
 
   const char* other_shape[] = {b, c};
-  mrlEvalOptions opt = {3, 1, 2, 0, 1, 1, 2, other_shape, 0, 1};
+  mrlEvalOptions opt = {3, 1, 2, 0, 1, 1, 2, other_shape, 0, 1, 0};
   cr_assert_eq(mrl_eval_run(a, &opt, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "hidden=[32,16]"), "%s", err);
   cr_assert_not_null(strstr(err, "hidden=[32,32]"), "%s", err);
   cr_assert_eq(count_entries(evaldir), -1, "nothing written: %s", evaldir);
 
   const char* missing[] = {"/nonexistent/run"};
-  mrlEvalOptions opt2 = {3, 1, 2, 0, 1, 1, 1, missing, 0, 1};
+  mrlEvalOptions opt2 = {3, 1, 2, 0, 1, 1, 1, missing, 0, 1, 0};
   cr_assert_eq(mrl_eval_run(a, &opt2, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "not a run directory"), "%s", err);
   cr_assert_eq(count_entries(evaldir), -1);
@@ -251,7 +251,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
   char ckpt[4200];
   snprintf(ckpt, sizeof(ckpt), "%s/checkpoints/latest.ckpt", c);
   cr_assert_eq(unlink(ckpt), 0);
-  mrlEvalOptions opt3 = {3, 1, 2, 0, 1, 1, 0, NULL, 0, 1};
+  mrlEvalOptions opt3 = {3, 1, 2, 0, 1, 1, 0, NULL, 0, 1, 0};
   cr_assert_eq(mrl_eval_run(c, &opt3, NULL, err, sizeof(err)), MRL_EXIT_USAGE);
   cr_assert_not_null(strstr(err, "has no checkpoint"), "%s", err);
   snprintf(evaldir, sizeof(evaldir), "%s/eval", c);
@@ -259,7 +259,7 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
 
   // the same shape compares: three inits, the joint run named by its folder
   const char* same[] = {b};
-  mrlEvalOptions opt4 = {3, 1, 2, 0, 1, 1, 1, same, 0, 1};
+  mrlEvalOptions opt4 = {3, 1, 2, 0, 1, 1, 1, same, 0, 1, 0};
   cr_assert_eq(mrl_eval_run(a, &opt4, NULL, err, sizeof(err)), 0, "%s", err);
   snprintf(evaldir, sizeof(evaldir), "%s/eval/summary.json", a);
   const char* text = slurp(evaldir);
@@ -273,14 +273,14 @@ Test(eval, compare_runs_checked_before_anything_is_written, .init = setup, .fini
 static void compared_scores_as_alone(const char* base, const char* other, const char* name) {
   char err[MRL_ERRLEN], csv[4200];
   const char* list[] = {other};
-  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, list, 0, 1};
+  mrlEvalOptions opt = {6, 1, 4, 0, 1, 1, 1, list, 0, 1, 0};
   cr_assert_eq(mrl_eval_run(base, &opt, NULL, err, sizeof(err)), 0, "%s", err);
   double compared[2][6], alone[2][6];
   snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", base);
   for (int s = 0; s < 2; s++) {
     cr_assert_eq(returns_at(csv, name, s, compared[s], NULL, NULL), 6);
   }
-  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0, 1};
+  mrlEvalOptions own = {6, 1, 4, 0, 1, 1, 0, NULL, 0, 1, 0};
   cr_assert_eq(mrl_eval_run(other, &own, NULL, err, sizeof(err)), 0, "%s", err);
   snprintf(csv, sizeof(csv), "%s/eval/adaptation.csv", other);
   for (int s = 0; s < 2; s++) {
@@ -362,8 +362,8 @@ Test(eval, episode_lengths_are_those_of_the_sampled_batches, .init = setup, .fin
   char err[MRL_ERRLEN];
   mrl_config_default(&cfg);
   cr_assert_eq(
-      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker_200.yaml", err, sizeof(err)), 0,
-      "%s", err);
+      mrl_config_load(&cfg, METARL_SOURCE_DIR "/configs/slope_walker_200.yaml", err, sizeof(err)),
+      0, "%s", err);
   cfg.env.horizon = 100;
   mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
   cr_assert_not_null(fam, "%s", err);
@@ -439,7 +439,7 @@ Test(eval, no_length_table_for_a_supervised_family, .init = setup, .fini = teard
   cfg.outer.iterations = 2;
   cfg.threads = 1;
   train_run(&cfg, "sine", run, sizeof(run));
-  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL, 0, 1};
+  mrlEvalOptions opt = {3, 1, 4, 0, 1, 1, 0, NULL, 0, 1, 0};
   char* printed = eval_printed(run, &opt);
   cr_assert_not_null(strstr(printed, "mean return over tasks"), "%s", printed);
   cr_assert_null(strstr(printed, "episode length"), "%s", printed);
@@ -469,7 +469,7 @@ Test(eval, repeats_average_the_evaluations_of_consecutive_seeds, .init = setup, 
   enum { NT = 6, NS = 2, R = 3 };
   double one[R][NS][NT], sum[NS][NT] = {{0}}, len_sum[NT] = {0}, rnd[R][NT];
   for (int k = 0; k < R; k++) {
-    mrlEvalOptions opt = {NT, NS - 1, 4, 0, 1, 5 + k, 0, NULL, 0, 1};
+    mrlEvalOptions opt = {NT, NS - 1, 4, 0, 1, 5 + k, 0, NULL, 0, 1, 0};
     cr_assert_eq(mrl_eval_run(run, &opt, NULL, err, sizeof(err)), 0, "%s", err);
     double len[NT];
     for (int s = 0; s < NS; s++) {
@@ -480,7 +480,7 @@ Test(eval, repeats_average_the_evaluations_of_consecutive_seeds, .init = setup, 
     cr_assert_eq(returns_at(csv, "random", 0, rnd[k], NULL, NULL), NT);
   }
   cr_assert_neq(one[0][1][0], one[1][1][0], "eval seeds 5 and 6 drew the same episodes");
-  mrlEvalOptions opt = {NT, NS - 1, 4, 0, 2, 5, 0, NULL, 0, R};  // and on two threads
+  mrlEvalOptions opt = {NT, NS - 1, 4, 0, 2, 5, 0, NULL, 0, R, 0};  // and on two threads
   char* printed = eval_printed(run, &opt);
   double got[NT], len[NT];
   for (int s = 0; s < NS; s++) {
@@ -557,4 +557,85 @@ Test(eval, later_lr_changes_only_the_later_steps, .timeout = 60) {
   cr_assert_eq(differ, NTASK, "a smaller later step must change every task's third batch");
   free(phi);
   mrl_family_free(fam);
+}
+
+// --split train adapts on the run's own training tasks: task j is slot
+// j % meta_batch of meta-iteration j / meta_batch, the CSV names those tasks and
+// holds what adapting there scores (checked on the random initialization,
+// redrawn here from the eval seed), and the held-out evaluation's files stay
+// as they were.
+Test(eval, train_split_adapts_on_the_runs_training_tasks, .init = setup, .fini = teardown,
+     .timeout = 300) {
+  enum { NT = 10, NS = 2, NEPS = 4 };  // NT > meta_batch 8: two meta-iterations
+  const uint64_t seed = 5;
+  mrlConfig cfg;
+  small_config(&cfg);
+  cfg.outer.iterations = 2;
+  char run[4096], err[MRL_ERRLEN], dir[4200], csv[4300], train_csv[4300], json[4300];
+  train_run(&cfg, "pn", run, sizeof(run));
+  snprintf(dir, sizeof(dir), "%s/eval", run);
+  snprintf(csv, sizeof(csv), "%s/adaptation.csv", dir);
+  snprintf(train_csv, sizeof(train_csv), "%s/adaptation_train.csv", dir);
+  snprintf(json, sizeof(json), "%s/summary_train.json", dir);
+  mrlEvalOptions opt = {NT, NS - 1, NEPS, 0, 1, seed, 0, NULL, 0, 1, 0};
+  cr_assert_eq(mrl_eval_run(run, &opt, NULL, err, sizeof(err)), 0, "%s", err);
+  char* held_out = strdup(slurp(csv));
+  opt.train_split = 1;
+  char* printed = eval_printed(run, &opt);
+  cr_assert_str_eq(slurp(csv), held_out, "the held-out adaptation.csv was rewritten");
+  cr_assert_eq(count_entries(dir), 4, "both splits' two files, no temporaries");
+  cr_assert_not_null(
+      strstr(printed, "the run's first 10 training tasks (seed 3, meta-batches of 8)"), "%s",
+      printed);
+  cr_assert_not_null(strstr(slurp(json), "\"split\": \"train\","), "%s", slurp(json));
+
+  mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
+  cr_assert_not_null(fam, "%s", err);
+  mrlPolicy pol;
+  mrl_policy_setup(&pol, &cfg, fam->nobs, fam->nact);
+  double* params = mrl_alloc(sizeof(double) * pol.nparam);
+  mrlRng rng;
+  mrl_rng_init(&rng, seed, MRL_RNG_EVAL, 0, 0, 0);  // eval's random initialization
+  mrl_policy_init(&pol, &rng, params);
+  mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, NEPS);
+  double task[2], test_task[2], want[NT][NS], got[NT][NS], goal[NT][2];
+  for (int j = 0; j < NT; j++) {
+    mrl_task_sample(fam, &cfg, 0, (uint64_t)(j / 8), (uint64_t)(j % 8), task);
+    mrl_task_sample(fam, &cfg, 1, 0, (uint64_t)j, test_task);
+    cr_assert(task[0] != test_task[0], "training task %d is held-out task %d", j, j);
+    mrl_inner_adapt(&cfg, ln, task, params, NS - 1, seed, 0, (uint64_t)j, 0, want[j]);
+    goal[j][0] = task[0];
+    goal[j][1] = task[1];
+  }
+  FILE* f = fopen(train_csv, "r");
+  cr_assert_not_null(f);
+  char line[512];
+  int n = 0;
+  cr_assert_not_null(fgets(line, sizeof(line), f));
+  while (fgets(line, sizeof(line), f)) {
+    char name[128];
+    int j, s;
+    double gx, gy, ret;
+    cr_assert_eq(sscanf(line, "%127[^,],%d,%lf,%lf,%d,%lf", name, &j, &gx, &gy, &s, &ret), 6);
+    cr_assert(j >= 0 && j < NT && s >= 0 && s < NS, "%s", line);
+    cr_assert(gx == goal[j][0] && gy == goal[j][1],
+              "task %d: goal (%.17g, %.17g), want (%.17g, %.17g)", j, gx, gy, goal[j][0],
+              goal[j][1]);
+    if (strcmp(name, "random")) continue;
+    got[j][s] = ret;
+    n++;
+  }
+  fclose(f);
+  cr_assert_eq(n, NT * NS);
+  for (int j = 0; j < NT; j++) {
+    for (int s = 0; s < NS; s++) {
+      cr_assert_eq(got[j][s], want[j][s], "task %d step %d: %.17g, want %.17g", j, s, got[j][s],
+                   want[j][s]);
+    }
+  }
+  mrl_learner_free(ln);
+  free(params);
+  mrl_family_free(fam);
+  free(held_out);
+  free(printed);
 }
