@@ -661,7 +661,8 @@ int mrl_eval_run(const char* rundir, const mrlEvalOptions* opt, FILE* out, char*
       }
       fprintf(out,
               "(means over tasks; per task: the mean_length and full_fraction columns of "
-              "adaptation.csv)\n");
+              "%s)\n",
+              csv_name);
     }
   }
   for (int c = 0; c < ninit; c++) {

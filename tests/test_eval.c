@@ -587,6 +587,7 @@ Test(eval, train_split_adapts_on_the_runs_training_tasks, .init = setup, .fini =
   cr_assert_not_null(
       strstr(printed, "the run's first 10 training tasks (seed 3, meta-batches of 8)"), "%s",
       printed);
+  cr_assert_not_null(strstr(printed, "columns of adaptation_train.csv)"), "%s", printed);
   cr_assert_not_null(strstr(slurp(json), "\"split\": \"train\","), "%s", slurp(json));
 
   mrlFamily* fam = mrl_family_make(&cfg, err, sizeof(err));
