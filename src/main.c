@@ -671,11 +671,15 @@ static int cmd_eval(int argc, char** argv) {
       if (parse_double(flag, value, &opt.later_lr)) goto done;
       i++;
     } else if (!strcmp(flag, "--split")) {
-      if (!value || (strcmp(value, "test") && strcmp(value, "train"))) {
+      if (!value) {
+        usage_error("%s needs 'test' (the held-out tasks) or 'train' (the run's own) after it",
+                    flag);
+        goto done;
+      }
+      if (strcmp(value, "test") && strcmp(value, "train")) {
         usage_error(
-            "--split needs 'test' (the held-out tasks) or 'train' (the run's own), "
-            "got '%s'",
-            value ? value : "nothing");
+            "--split needs 'test' (the held-out tasks) or 'train' (the run's own), got '%s'",
+            value);
         goto done;
       }
       opt.train_split = !strcmp(value, "train");
