@@ -1326,8 +1326,9 @@ typedef struct {
 // held-out tasks and noise streams (with opt->train_split, on rundir's
 // training tasks instead: task j is slot j % outer.meta_batch of meta-iteration
 // j / outer.meta_batch, and the files are adaptation_train.csv and
-// summary_train.json, so a held-out evaluation is never overwritten); each compared run observes
-// what it was trained on (env.obs_task, env.obs_com, policy.obs_norm of its own config). Writes
+// summary_train.json, so a held-out evaluation is never overwritten); each
+// compared run observes what it was trained on (env.obs_task, env.obs_com,
+// policy.obs_norm of its own config). Writes
 // rundir/eval/adaptation.csv (per init, task and step: return, episodes, mean_length,
 // full_fraction) and rundir/eval/summary.json (per init and step: the statistics of the returns
 // over tasks and the mean over tasks of mean_length and full_fraction)
