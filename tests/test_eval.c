@@ -601,7 +601,8 @@ Test(eval, train_split_adapts_on_the_runs_training_tasks, .init = setup, .fini =
   mrlLearner* ln = mrl_learner_make(&cfg, fam, &pol, NEPS);
   double task[2], test_task[2], want[NT][NS], got[NT][NS], goal[NT][2];
   for (int j = 0; j < NT; j++) {
-    mrl_task_sample(fam, &cfg, 0, (uint64_t)(j / 8), (uint64_t)(j % 8), task);
+    int batch = cfg.outer.meta_batch;
+    mrl_task_sample(fam, &cfg, 0, (uint64_t)(j / batch), (uint64_t)(j % batch), task);
     mrl_task_sample(fam, &cfg, 1, 0, (uint64_t)j, test_task);
     cr_assert(task[0] != test_task[0], "training task %d is held-out task %d", j, j);
     mrl_inner_adapt(&cfg, ln, task, params, NS - 1, seed, 0, (uint64_t)j, 0, want[j]);
